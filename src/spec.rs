@@ -1,0 +1,1 @@
+//! execnet spec strings. PLACEHOLDER: being written.
