@@ -1,0 +1,757 @@
+//! A gateway: one connection to one worker interpreter.
+//!
+//! Each gateway has a reader task (the only reader of the connection: it
+//! decodes messages and hands items to channels) and a writer task (the only
+//! writer: it batches outgoing frames). Handles talk to them through shared
+//! state and a queue; nothing else touches the pipe.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
+
+use super::channel::{Channel, ChannelShared, Ended};
+use super::error::{Error, Result};
+use super::events::{Event, EventSender};
+use crate::spec::XSpec;
+use crate::transport::{BoxedReader, BoxedWriter, Connection, ExitInfo, ProcessHandle};
+use crate::wire::message::{HEADER_LEN, check_payload_len, encode_header, parse_header};
+use crate::wire::serial::{dump_into, load_unversioned};
+use crate::wire::{LoadOptions, MsgCode, Value};
+
+/// Bytes of outgoing frames that may wait for the writer before `send` waits.
+const SEND_BUDGET: usize = 16 << 20;
+
+/// Source of the helper that the rinfo call runs remotely.
+const RINFO_SOURCE: &str = include_str!("../../bootstrap/rinfo.py");
+
+/// What `remote_exec` runs: source text, optionally a file name for
+/// tracebacks, and optionally a function to call with keyword arguments.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecSource {
+    /// Python source text.
+    pub source: String,
+    /// Name used in tracebacks (default `<remote exec>`).
+    pub file_name: Option<String>,
+    /// A function defined by `source` to call as `name(channel, **kwargs)`.
+    pub call_name: Option<String>,
+    /// Keyword arguments for `call_name`.
+    pub kwargs: Vec<(String, Value)>,
+}
+
+impl ExecSource {
+    /// Source text to run as is.
+    pub fn code(source: impl Into<String>) -> ExecSource {
+        ExecSource {
+            source: source.into(),
+            file_name: None,
+            call_name: None,
+            kwargs: Vec::new(),
+        }
+    }
+
+    /// The contents of a local file; tracebacks name the file.
+    pub fn file(path: impl AsRef<Path>) -> Result<ExecSource> {
+        let path = path.as_ref();
+        let source =
+            std::fs::read_to_string(path).map_err(|e| Error::io(path.display().to_string(), &e))?;
+        Ok(ExecSource {
+            source,
+            file_name: Some(path.display().to_string()),
+            call_name: None,
+            kwargs: Vec::new(),
+        })
+    }
+
+    /// After running the source, call the function `name(channel, **kwargs)`.
+    pub fn call(mut self, name: impl Into<String>) -> ExecSource {
+        self.call_name = Some(name.into());
+        self
+    }
+
+    /// Adds a keyword argument for the called function.
+    pub fn kwarg(mut self, key: impl Into<String>, value: impl Into<Value>) -> ExecSource {
+        self.kwargs.push((key.into(), value.into()));
+        self
+    }
+
+    fn to_value(&self) -> Value {
+        let opt = |s: &Option<String>| s.as_ref().map_or(Value::None, |s| Value::str(s.clone()));
+        Value::Tuple(vec![
+            Value::str(self.source.clone()),
+            opt(&self.file_name),
+            opt(&self.call_name),
+            Value::Dict(
+                self.kwargs
+                    .iter()
+                    .map(|(k, v)| (Value::str(k.clone()), v.clone()))
+                    .collect(),
+            ),
+        ])
+    }
+}
+
+impl From<&str> for ExecSource {
+    fn from(s: &str) -> ExecSource {
+        ExecSource::code(s)
+    }
+}
+
+impl From<String> for ExecSource {
+    fn from(s: String) -> ExecSource {
+        ExecSource::code(s)
+    }
+}
+
+/// What `remote_status` reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteStatus {
+    /// Channels open in the worker.
+    pub numchannels: i64,
+    /// Executions running in the worker.
+    pub numexecuting: i64,
+    /// The worker's execution model.
+    pub execmodel: String,
+}
+
+/// What `rinfo` reports about the remote interpreter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RInfo {
+    /// `sys.executable`.
+    pub executable: String,
+    /// `sys.version_info[:5]`, e.g. `(3, 11, 7, 'final', 0)`.
+    pub version_info: Value,
+    /// The version as text, e.g. `3.11.7`.
+    pub version: String,
+    /// `sys.platform`.
+    pub platform: String,
+    /// `os.getcwd()`.
+    pub cwd: String,
+    /// `os.getpid()`.
+    pub pid: i64,
+}
+
+enum Outgoing {
+    Frame(Vec<u8>, Option<OwnedSemaphorePermit>),
+    Shutdown,
+}
+
+/// State shared by the handles and the reader task.
+pub(crate) struct GatewayInner {
+    pub(crate) id: String,
+    pub(crate) spec: XSpec,
+    channels: Mutex<HashMap<i32, Arc<ChannelShared>>>,
+    next_id: AtomicI32,
+    opts: Mutex<LoadOptions>,
+    /// Why the connection ended, once it has.
+    dead: watch::Sender<Option<String>>,
+    exiting: AtomicBool,
+    out: mpsc::UnboundedSender<Outgoing>,
+    budget: Arc<Semaphore>,
+    process: Option<ProcessHandle>,
+    warnings: Vec<String>,
+    events: EventSender,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl GatewayInner {
+    pub(crate) fn is_dead(&self) -> bool {
+        self.dead.borrow().is_some()
+    }
+
+    fn death_error(&self) -> Error {
+        Error::GatewayDied {
+            gateway: self.id.clone(),
+            reason: self
+                .dead
+                .borrow()
+                .clone()
+                .unwrap_or_else(|| "its connection is closed".into()),
+        }
+    }
+
+    fn shared(&self, id: i32) -> Arc<ChannelShared> {
+        lock(&self.channels)
+            .entry(id)
+            .or_insert_with(|| Arc::new(ChannelShared::new(id)))
+            .clone()
+    }
+
+    pub(crate) fn forget_channel(&self, id: i32) {
+        lock(&self.channels).remove(&id);
+    }
+
+    fn new_channel_id(&self) -> i32 {
+        self.next_id.fetch_add(2, Ordering::Relaxed)
+    }
+
+    /// Serializes `v` for a message payload.
+    pub(crate) fn dump_payload(&self, v: &Value) -> Result<Vec<u8>> {
+        let mut buf = Vec::new();
+        dump_into(v, &mut buf)?;
+        Ok(buf)
+    }
+
+    /// Sends one item on `channel`, serializing straight into the frame.
+    pub(crate) async fn send_item(&self, channel: i32, item: &Value) -> Result<()> {
+        let mut frame = vec![0u8; HEADER_LEN];
+        dump_into(item, &mut frame)?;
+        let len = frame.len() - HEADER_LEN;
+        check_payload_len(len)?;
+        frame[..HEADER_LEN].copy_from_slice(&encode_header(MsgCode::ChannelData, channel, len));
+        self.send_frame(frame).await
+    }
+
+    /// Sends a message with the given payload.
+    pub(crate) async fn send_message(
+        &self,
+        code: MsgCode,
+        channel: i32,
+        payload: Vec<u8>,
+    ) -> Result<()> {
+        check_payload_len(payload.len())?;
+        let mut frame = Vec::with_capacity(HEADER_LEN + payload.len());
+        frame.extend_from_slice(&encode_header(code, channel, payload.len()));
+        frame.extend_from_slice(&payload);
+        self.send_frame(frame).await
+    }
+
+    async fn send_frame(&self, frame: Vec<u8>) -> Result<()> {
+        if self.is_dead() {
+            return Err(self.death_error());
+        }
+        let want = frame.len().clamp(1, SEND_BUDGET) as u32;
+        let permit = self.budget.clone().acquire_many_owned(want).await.ok();
+        self.out
+            .send(Outgoing::Frame(frame, permit))
+            .map_err(|_| self.death_error())
+    }
+
+    /// Queues a small message without waiting (used from `Drop` and the reader).
+    pub(crate) fn send_control(&self, code: MsgCode, channel: i32, payload: Vec<u8>) {
+        let mut frame = Vec::with_capacity(HEADER_LEN + payload.len());
+        frame.extend_from_slice(&encode_header(code, channel, payload.len()));
+        frame.extend_from_slice(&payload);
+        let _ = self.out.send(Outgoing::Frame(frame, None));
+    }
+
+    /// A master-side callback panicked: close the channel with the text so the
+    /// remote side's receive raises.
+    pub(crate) fn callback_failed(&self, shared: &ChannelShared, text: String) {
+        let payload = self
+            .dump_payload(&Value::str(text.clone()))
+            .unwrap_or_default();
+        self.send_control(MsgCode::ChannelCloseError, shared.id, payload);
+        shared.end(Ended::RemoteError(text), false);
+    }
+
+    fn die(&self, reason: String) {
+        let channels: Vec<Arc<ChannelShared>> = lock(&self.channels).values().cloned().collect();
+        self.dead.send_if_modified(|dead| {
+            if dead.is_none() {
+                *dead = Some(reason.clone());
+                true
+            } else {
+                false
+            }
+        });
+        for ch in channels {
+            ch.end(Ended::GatewayDied(reason.clone()), true);
+        }
+    }
+}
+
+/// A connection to one worker interpreter. Cheap to clone.
+#[derive(Clone)]
+pub struct Gateway {
+    pub(crate) inner: Arc<GatewayInner>,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<Gateway id={} spec={}>", self.inner.id, self.inner.spec)
+    }
+}
+
+impl Gateway {
+    /// Starts the reader and writer tasks over an established connection.
+    pub(crate) fn start(
+        id: String,
+        spec: XSpec,
+        conn: Connection,
+        events: EventSender,
+        max_payload: usize,
+    ) -> Gateway {
+        let (out_tx, out_rx) = mpsc::unbounded_channel();
+        let (dead, _) = watch::channel(None);
+        let inner = Arc::new(GatewayInner {
+            id,
+            spec,
+            channels: Mutex::new(HashMap::new()),
+            next_id: AtomicI32::new(1),
+            opts: Mutex::new(LoadOptions::default()),
+            dead,
+            exiting: AtomicBool::new(false),
+            out: out_tx,
+            budget: Arc::new(Semaphore::new(SEND_BUDGET)),
+            process: conn.process,
+            warnings: conn.warnings,
+            events,
+        });
+        tokio::spawn(writer_task(out_rx, conn.writer));
+        tokio::spawn(reader_task(
+            Arc::downgrade(&inner),
+            inner.clone_for_reader(),
+            conn.reader,
+            max_payload,
+        ));
+        Gateway { inner }
+    }
+
+    /// The gateway id (`gw0`, …, or the spec's `id=`).
+    pub fn id(&self) -> &str {
+        &self.inner.id
+    }
+
+    /// The spec the gateway was made from.
+    pub fn spec(&self) -> &XSpec {
+        &self.inner.spec
+    }
+
+    /// The local process id of the worker (popen) or of the launcher.
+    pub fn pid(&self) -> Option<u32> {
+        self.inner.process.as_ref().map(ProcessHandle::pid)
+    }
+
+    /// Warnings from the start (e.g. output printed before the worker ran).
+    pub fn warnings(&self) -> &[String] {
+        &self.inner.warnings
+    }
+
+    /// The last `n` lines the worker wrote on stderr.
+    pub fn stderr_tail(&self, n: usize) -> Vec<String> {
+        self.inner
+            .process
+            .as_ref()
+            .map(|p| p.stderr_tail(n))
+            .unwrap_or_default()
+    }
+
+    /// Whether the connection is up.
+    pub fn is_alive(&self) -> bool {
+        !self.inner.is_dead()
+    }
+
+    /// Why the connection ended, if it has.
+    pub fn death_reason(&self) -> Option<String> {
+        self.inner.dead.borrow().clone()
+    }
+
+    /// How the local process ended, if it has.
+    pub fn exit_info(&self) -> Option<ExitInfo> {
+        self.inner
+            .process
+            .as_ref()
+            .and_then(ProcessHandle::exit_info)
+    }
+
+    /// Runs code in the worker on a new channel and returns that channel.
+    ///
+    /// The code sees the channel as the global `channel` and `__name__` is
+    /// `"__channelexec__"`. When it raises, receives on the channel fail with
+    /// [`Error::Remote`] carrying the traceback.
+    pub async fn remote_exec(&self, source: impl Into<ExecSource>) -> Result<Channel> {
+        let source = source.into();
+        let payload = self.inner.dump_payload(&source.to_value())?;
+        let channel = self.newchannel();
+        self.inner
+            .send_message(MsgCode::ChannelExec, channel.id(), payload)
+            .await?;
+        Ok(channel)
+    }
+
+    /// A new channel, for example to send inside a value.
+    pub fn newchannel(&self) -> Channel {
+        let shared = self.inner.shared(self.inner.new_channel_id());
+        Channel::for_shared(&self.inner, shared)
+    }
+
+    /// The handle of a channel that arrived inside a received value.
+    pub fn channel(&self, id: i32) -> Channel {
+        Channel::for_shared(&self.inner, self.inner.shared(id))
+    }
+
+    /// Channels in a received value, resolved to handles (depth first).
+    pub fn channels_in(&self, v: &Value) -> Vec<Channel> {
+        let mut out = Vec::new();
+        v.for_each_channel(&mut |id| out.push(self.channel(id)));
+        out
+    }
+
+    /// Asks the worker for its channel and execution counts (STATUS message).
+    pub async fn remote_status(&self, timeout: Option<Duration>) -> Result<RemoteStatus> {
+        let channel = self.newchannel();
+        self.inner
+            .send_message(MsgCode::Status, channel.id(), Vec::new())
+            .await?;
+        let reply = channel.receive(timeout).await;
+        let reply = reply?;
+        let int = |key: &str| reply.get(key).and_then(Value::as_i64);
+        match (
+            int("numchannels"),
+            int("numexecuting"),
+            reply.get("execmodel"),
+        ) {
+            (Some(numchannels), Some(numexecuting), Some(Value::Str(execmodel))) => {
+                Ok(RemoteStatus {
+                    numchannels,
+                    numexecuting,
+                    execmodel: execmodel.clone(),
+                })
+            }
+            _ => Err(Error::Usage(format!(
+                "gateway {}: unexpected status reply {reply:?}",
+                self.id()
+            ))),
+        }
+    }
+
+    /// Facts about the remote interpreter (executable, version, platform, cwd, pid).
+    pub async fn rinfo(&self, timeout: Option<Duration>) -> Result<RInfo> {
+        let ch = self
+            .remote_exec(ExecSource::code(RINFO_SOURCE).call("rinfo"))
+            .await?;
+        let info = ch.receive(timeout).await?;
+        let text = |key: &str| info.get(key).and_then(Value::as_str).map(str::to_owned);
+        let bad = || {
+            Error::Usage(format!(
+                "gateway {}: unexpected rinfo reply {info:?}",
+                self.id()
+            ))
+        };
+        let version_info = info.get("version_info").cloned().ok_or_else(bad)?;
+        let version = match &version_info {
+            Value::Tuple(parts) => parts
+                .iter()
+                .take(3)
+                .filter_map(Value::as_i64)
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>()
+                .join("."),
+            _ => return Err(bad()),
+        };
+        Ok(RInfo {
+            executable: text("executable").ok_or_else(bad)?,
+            version_info,
+            version,
+            platform: text("platform").ok_or_else(bad)?,
+            cwd: text("cwd").ok_or_else(bad)?,
+            pid: info.get("pid").and_then(Value::as_i64).ok_or_else(bad)?,
+        })
+    }
+
+    /// Sets the string coercion of the whole gateway (both sides): whether
+    /// Python 2 `str` loads as text and Python 3 `str` as bytes.
+    pub async fn reconfigure(&self, py2str_as_py3str: bool, py3str_as_py2str: bool) -> Result<()> {
+        *lock(&self.inner.opts) = LoadOptions {
+            py2str_as_py3str,
+            py3str_as_py2str,
+        };
+        let payload = self.inner.dump_payload(&Value::Tuple(vec![
+            Value::Bool(py2str_as_py3str),
+            Value::Bool(py3str_as_py2str),
+        ]))?;
+        self.inner
+            .send_message(MsgCode::Reconfigure, 0, payload)
+            .await
+    }
+
+    /// Asks the worker to shut down (GATEWAY_TERMINATE) and closes the write side.
+    /// Returns at once; see [`Gateway::wait_exit`] and `Group::terminate`.
+    pub fn exit(&self) {
+        if self.inner.exiting.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        self.inner
+            .send_control(MsgCode::GatewayTerminate, 0, Vec::new());
+        let _ = self.inner.out.send(Outgoing::Shutdown);
+    }
+
+    /// Waits up to `timeout` for the connection to end and the process to exit.
+    pub async fn wait_exit(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut dead = self.inner.dead.subscribe();
+        if tokio::time::timeout_at(deadline, dead.wait_for(Option::is_some))
+            .await
+            .is_err()
+        {
+            return false;
+        }
+        match &self.inner.process {
+            Some(p) => p
+                .wait(deadline.saturating_duration_since(tokio::time::Instant::now()))
+                .await
+                .is_some(),
+            None => true,
+        }
+    }
+
+    /// Kills the local process at once (SIGKILL).
+    pub fn kill(&self) {
+        if let Some(p) = &self.inner.process {
+            p.kill();
+        }
+    }
+
+    /// Waits until every stderr line of the worker has been delivered, at most `timeout`.
+    pub async fn wait_stderr_closed(&self, timeout: Duration) {
+        if let Some(p) = &self.inner.process {
+            p.wait_stderr_closed(timeout).await;
+        }
+    }
+}
+
+impl GatewayInner {
+    /// What the reader task needs besides the gateway state: the process, to
+    /// notice its death even if the pipe stays open (a grandchild holding it).
+    fn clone_for_reader(&self) -> Option<ProcessHandle> {
+        self.process.clone()
+    }
+}
+
+async fn writer_task(mut rx: mpsc::UnboundedReceiver<Outgoing>, writer: BoxedWriter) {
+    let mut w = BufWriter::with_capacity(256 * 1024, writer);
+    'outer: while let Some(msg) = rx.recv().await {
+        let mut next = Some(msg);
+        while let Some(msg) = next.take() {
+            match msg {
+                Outgoing::Frame(bytes, permit) => {
+                    if w.write_all(&bytes).await.is_err() {
+                        break 'outer;
+                    }
+                    drop(permit);
+                }
+                Outgoing::Shutdown => break 'outer,
+            }
+            next = rx.try_recv().ok();
+        }
+        if w.flush().await.is_err() {
+            break;
+        }
+    }
+    let _ = w.flush().await;
+    let _ = w.shutdown().await;
+}
+
+/// Reads one message. `Ok(None)` is a clean end at a message boundary.
+async fn read_message(
+    r: &mut BoxedReader,
+    max_payload: usize,
+) -> std::result::Result<Option<(MsgCode, i32, Vec<u8>)>, String> {
+    let mut header = [0u8; HEADER_LEN];
+    let mut got = 0;
+    while got < HEADER_LEN {
+        match r.read(&mut header[got..]).await {
+            Ok(0) if got == 0 => return Ok(None),
+            Ok(0) => {
+                return Err(format!(
+                    "the connection ended inside a message header ({got} of 9 bytes)"
+                ));
+            }
+            Ok(n) => got += n,
+            Err(e) => return Err(format!("reading from the worker failed: {e}")),
+        }
+    }
+    let h = parse_header(&header, max_payload).map_err(|e| format!("protocol error: {e}"))?;
+    let mut payload = Vec::with_capacity(h.len.min(1 << 20));
+    let n = r
+        .take(h.len as u64)
+        .read_to_end(&mut payload)
+        .await
+        .map_err(|e| format!("reading from the worker failed: {e}"))?;
+    if n < h.len {
+        return Err(format!(
+            "the connection ended inside a {} message ({n} of {} payload bytes)",
+            h.code, h.len
+        ));
+    }
+    Ok(Some((h.code, h.channel, payload)))
+}
+
+async fn reader_task(
+    gw: std::sync::Weak<GatewayInner>,
+    process: Option<ProcessHandle>,
+    mut reader: BoxedReader,
+    max_payload: usize,
+) {
+    // Noticing the process's death even if its stdout stays open (a child of
+    // the worker may hold it): give the pipe a moment to drain, then stop.
+    let process_gone = {
+        let process = process.clone();
+        async move {
+            match process {
+                Some(p) => {
+                    p.wait(Duration::MAX).await;
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        }
+    };
+    tokio::pin!(process_gone);
+    let outcome: std::result::Result<(), String> = loop {
+        let msg = tokio::select! {
+            biased;
+            msg = read_message(&mut reader, max_payload) => msg,
+            _ = &mut process_gone => break Ok(()),
+        };
+        let Some(inner) = gw.upgrade() else { return };
+        match msg {
+            Ok(Some((code, channel, payload))) => {
+                if let Err(e) = dispatch(&inner, code, channel, payload) {
+                    break Err(e);
+                }
+                if code == MsgCode::GatewayTerminate {
+                    break Ok(());
+                }
+            }
+            Ok(None) => break Ok(()),
+            Err(e) => break Err(e),
+        }
+    };
+    let Some(inner) = gw.upgrade() else { return };
+    let reason = match outcome {
+        Ok(()) if inner.exiting.load(Ordering::SeqCst) => "the gateway was exited".to_string(),
+        Ok(()) => describe_death(&inner, "the worker closed the connection").await,
+        Err(e) => {
+            // The stream can no longer be trusted: stop the process.
+            if let Some(p) = &inner.process {
+                p.kill();
+            }
+            describe_death(&inner, &e).await
+        }
+    };
+    inner.events.send(Event::GatewayEnded {
+        gateway: inner.id.clone(),
+        reason: reason.clone(),
+    });
+    inner.die(reason);
+}
+
+/// "the worker closed the connection (exit status 1); last stderr lines: …"
+async fn describe_death(inner: &GatewayInner, what: &str) -> String {
+    let mut reason = what.to_string();
+    if let Some(p) = &inner.process {
+        let (status, ()) = tokio::join!(
+            p.wait(Duration::from_millis(400)),
+            p.wait_stderr_closed(Duration::from_millis(300))
+        );
+        match status {
+            Some(status) => reason.push_str(&format!(" (worker pid {}: {status})", p.pid())),
+            None => reason.push_str(&format!(" (worker pid {} still running)", p.pid())),
+        }
+        let tail = p.stderr_tail(10);
+        if !tail.is_empty() {
+            reason.push_str("; last stderr lines:\n");
+            reason.push_str(&tail.join("\n"));
+        }
+    }
+    reason
+}
+
+/// Handles one message from the worker. An error ends the gateway.
+fn dispatch(
+    inner: &GatewayInner,
+    code: MsgCode,
+    channel: i32,
+    payload: Vec<u8>,
+) -> std::result::Result<(), String> {
+    let load = |shared: Option<&ChannelShared>, payload: &[u8]| {
+        let opts = shared
+            .and_then(ChannelShared::load_options)
+            .unwrap_or_else(|| *lock(&inner.opts));
+        load_unversioned(payload, opts)
+    };
+    match code {
+        MsgCode::ChannelData => {
+            let shared = inner.shared(channel);
+            match load(Some(&shared), &payload) {
+                Ok(item) => {
+                    item.for_each_channel(&mut |id| {
+                        inner.shared(id);
+                    });
+                    if let Some(text) = shared.deliver(item) {
+                        inner.callback_failed(&shared, text);
+                    }
+                }
+                Err(e) => shared.end(Ended::BadData(e), false),
+            }
+        }
+        MsgCode::ChannelClose | MsgCode::ChannelCloseError | MsgCode::ChannelLastMessage => {
+            let shared = inner.shared(channel);
+            let ended = match code {
+                MsgCode::ChannelCloseError => match load(Some(&shared), &payload) {
+                    Ok(Value::Str(text)) => Ended::RemoteError(text),
+                    Ok(other) => Ended::RemoteError(format!("{other:?}")),
+                    Err(e) => Ended::BadData(e),
+                },
+                _ => Ended::Closed,
+            };
+            let peer_closed = code != MsgCode::ChannelLastMessage;
+            shared.end(ended, peer_closed);
+            let has_handle = lock_weak(&shared).strong_count() > 0;
+            if peer_closed && !has_handle {
+                inner.forget_channel(channel);
+            }
+        }
+        MsgCode::Reconfigure => {
+            let flags =
+                load(None, &payload).map_err(|e| format!("bad RECONFIGURE message: {e}"))?;
+            if let Value::Tuple(f) = &flags
+                && let [Value::Bool(a), Value::Bool(b)] = f.as_slice()
+            {
+                let opts = LoadOptions {
+                    py2str_as_py3str: *a,
+                    py3str_as_py2str: *b,
+                };
+                if channel == 0 {
+                    *lock(&inner.opts) = opts;
+                } else {
+                    inner.shared(channel).set_load_options(opts);
+                }
+            }
+        }
+        MsgCode::Status => {
+            let status = Value::Dict(vec![
+                (
+                    Value::str("numchannels"),
+                    Value::Int(lock(&inner.channels).len() as i64),
+                ),
+                (Value::str("numexecuting"), Value::Int(0)),
+                (Value::str("execmodel"), Value::str("execdeck-master")),
+            ]);
+            if let Ok(payload) = inner.dump_payload(&status) {
+                inner.send_control(MsgCode::ChannelData, channel, payload);
+            }
+            inner.send_control(MsgCode::ChannelClose, channel, Vec::new());
+        }
+        MsgCode::ChannelExec => {
+            let text = "execdeck's master does not run code sent by a worker";
+            let payload = inner.dump_payload(&Value::str(text)).unwrap_or_default();
+            inner.send_control(MsgCode::ChannelCloseError, channel, payload);
+        }
+        MsgCode::GatewayTerminate => {}
+    }
+    Ok(())
+}
+
+fn lock_weak(shared: &ChannelShared) -> std::sync::Weak<super::channel::ChannelHandle> {
+    lock(&shared.handle).clone()
+}

@@ -1,0 +1,16 @@
+//! The engine: groups of gateways, channels and the events they publish.
+//! Async on tokio, with execnet's vocabulary.
+
+pub mod channel;
+pub mod error;
+pub mod events;
+pub mod gateway;
+pub mod group;
+pub mod multi;
+
+pub use channel::{Channel, ItemStream};
+pub use error::{Error, RemoteError, Result};
+pub use events::{Event, EventSender};
+pub use gateway::{ExecSource, Gateway, RInfo, RemoteStatus};
+pub use group::{Group, GroupOptions};
+pub use multi::MultiChannel;

@@ -1,0 +1,197 @@
+//! popen gateways: a local `python -u [-B] -c <boot line>` child whose
+//! stdin/stdout carry the protocol and whose stderr is captured.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::process::Command;
+
+use super::bootstrap::{BOOT_LINE, BootSource, Handshake, boot_input, read_handshake};
+use super::{ConnectError, Connection, ProcessHandle, StderrSink};
+use crate::spec::XSpec;
+
+/// Read buffer for the protocol stream.
+const READ_BUFFER: usize = 256 * 1024;
+
+/// How a worker is launched; shared by the process-based transports.
+#[derive(Clone, Default)]
+pub struct LaunchOptions {
+    /// How long the interpreter may take to send its handshake.
+    pub startup_timeout: Option<Duration>,
+    /// Which program to bootstrap.
+    pub boot: BootSource,
+    /// Receives every stderr line of the worker.
+    pub stderr_sink: Option<StderrSink>,
+}
+
+/// Default time allowed from spawn to handshake.
+pub const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Starts a local interpreter for `spec` (a popen spec) as gateway `id`.
+pub async fn spawn(
+    spec: &XSpec,
+    id: &str,
+    opts: &LaunchOptions,
+) -> Result<Connection, ConnectError> {
+    let python = spec.python().unwrap_or("python3").to_owned();
+    let mut cmd = Command::new(&python);
+    cmd.arg("-u");
+    if spec.dont_write_bytecode() {
+        cmd.arg("-B");
+    }
+    cmd.arg("-c").arg(BOOT_LINE);
+    for (name, value) in spec.env() {
+        cmd.env(name, value);
+    }
+    let execmodel = spec.execmodel().map_or("thread", |m| m.as_str());
+    start(cmd, spec, &python, &opts.boot.source(id, execmodel), opts).await
+}
+
+/// Starts a worker with a shell command line (`cmd=` specs), e.g.
+/// `cmd=python3 -u bootstrap/worker.py`: the command must itself run a worker
+/// that writes a bare `1` and serves the protocol on its stdin/stdout.
+pub async fn spawn_cmd(
+    spec: &XSpec,
+    command: &str,
+    opts: &LaunchOptions,
+) -> Result<Connection, ConnectError> {
+    let mut cmd = Command::new("/bin/sh");
+    cmd.arg("-c").arg(command);
+    for (name, value) in spec.env() {
+        cmd.env(name, value);
+    }
+    let opts = LaunchOptions {
+        boot: BootSource::Raw(String::new()),
+        ..opts.clone()
+    };
+    start(cmd, spec, command, "", &opts).await
+}
+
+/// Spawns `cmd` with piped stdio, sends `source` as the boot line (when not
+/// empty), and reads the handshake within the startup timeout.
+pub(crate) async fn start(
+    mut cmd: Command,
+    spec: &XSpec,
+    program: &str,
+    source: &str,
+    opts: &LaunchOptions,
+) -> Result<Connection, ConnectError> {
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    die_with_parent(&mut cmd);
+    let mut child = cmd.spawn().map_err(|e| ConnectError::Spawn {
+        spec: spec.to_string(),
+        program: program.to_owned(),
+        message: e.to_string(),
+    })?;
+    let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        return Err(ConnectError::Spawn {
+            spec: spec.to_string(),
+            program: program.to_owned(),
+            message: "stdin/stdout pipes missing".into(),
+        });
+    };
+    let process = ProcessHandle::watch(child, opts.stderr_sink.clone());
+    let mut reader = BufReader::with_capacity(READ_BUFFER, stdout);
+    let timeout = opts.startup_timeout.unwrap_or(DEFAULT_STARTUP_TIMEOUT);
+    let marker = opts.boot.has_marker();
+
+    let handshake = async {
+        if !source.is_empty() {
+            // A write error means the child is gone; the handshake read reports it.
+            let _ = stdin.write_all(boot_input(source).as_bytes()).await;
+            let _ = stdin.flush().await;
+        }
+        read_handshake(&mut reader, marker).await
+    };
+    let outcome = match tokio::time::timeout(timeout, handshake).await {
+        // A read error on the pipe is the child going away.
+        Ok(Err(_)) => Ok(Handshake::Eof { seen: Vec::new() }),
+        Ok(Ok(hs)) => Ok(hs),
+        Err(elapsed) => Err(elapsed),
+    };
+    let failure = |stdout: &[u8], process: &ProcessHandle| {
+        (
+            String::from_utf8_lossy(stdout).into_owned(),
+            process.stderr_tail(20).join("\n"),
+        )
+    };
+    match outcome {
+        Ok(Handshake::Ready { banner }) => {
+            let mut warnings = Vec::new();
+            if !banner.is_empty() {
+                warnings.push(format!(
+                    "{spec}: the interpreter printed on stdout before the worker started (ignored): {:?}",
+                    String::from_utf8_lossy(&banner)
+                ));
+            }
+            Ok(Connection {
+                reader: Box::new(reader),
+                writer: Box::new(stdin),
+                process: Some(process),
+                warnings,
+            })
+        }
+        Ok(Handshake::Eof { seen }) => {
+            let status = process.wait(Duration::from_secs(2)).await;
+            process.kill();
+            process.wait_stderr_closed(Duration::from_secs(1)).await;
+            let (stdout, stderr) = failure(&seen, &process);
+            Err(ConnectError::DiedDuringStartup {
+                spec: spec.to_string(),
+                status: status.map_or_else(|| "still running".into(), |s| s.to_string()),
+                stdout,
+                stderr,
+            })
+        }
+        Ok(Handshake::Unexpected { seen }) => {
+            process.kill();
+            process.wait_stderr_closed(Duration::from_secs(1)).await;
+            let (stdout, stderr) = failure(&seen, &process);
+            Err(ConnectError::BadHandshake {
+                spec: spec.to_string(),
+                stdout,
+                stderr,
+            })
+        }
+        Err(_) => {
+            process.kill();
+            process.wait_stderr_closed(Duration::from_secs(1)).await;
+            let (stdout, stderr) = failure(reader.buffer(), &process);
+            Err(ConnectError::StartupTimeout {
+                spec: spec.to_string(),
+                secs: timeout.as_secs_f64(),
+                stdout,
+                stderr,
+            })
+        }
+    }
+}
+
+/// Makes the child receive SIGKILL when this process dies (Linux), so a
+/// worker never outlives its master even when the master is killed with -9.
+fn die_with_parent(cmd: &mut Command) {
+    #[cfg(target_os = "linux")]
+    {
+        let parent = std::process::id() as libc::pid_t;
+        // SAFETY: prctl and getppid are async-signal-safe; nothing else runs
+        // between fork and exec here.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // The parent may have died before prctl took effect.
+                if libc::getppid() != parent {
+                    libc::_exit(1);
+                }
+                Ok(())
+            });
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = cmd;
+}

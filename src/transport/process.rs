@@ -1,0 +1,218 @@
+//! Control of a local worker process: exit status, kill, and its stderr,
+//! captured line by line (never written raw onto a terminal).
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::os::unix::process::ExitStatusExt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::Child;
+use tokio::sync::{Notify, watch};
+
+/// Receives each line the worker writes on stderr (without the newline).
+pub type StderrSink = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// How many stderr lines are kept per process.
+const STDERR_TAIL_LINES: usize = 200;
+/// Longest stderr line kept; longer lines are cut.
+const STDERR_MAX_LINE: usize = 16 * 1024;
+
+/// How a process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExitInfo {
+    /// Exit code, when it exited.
+    pub code: Option<i32>,
+    /// Signal number, when a signal killed it.
+    pub signal: Option<i32>,
+}
+
+impl ExitInfo {
+    fn from_status(status: std::process::ExitStatus) -> ExitInfo {
+        ExitInfo {
+            code: status.code(),
+            signal: status.signal(),
+        }
+    }
+
+    /// Whether it exited with status 0.
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+}
+
+impl fmt::Display for ExitInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.code, self.signal) {
+            (Some(code), _) => write!(f, "exit status {code}"),
+            (None, Some(sig)) => write!(f, "killed by signal {sig} ({})", signal_name(sig)),
+            (None, None) => f.write_str("ended for an unknown reason"),
+        }
+    }
+}
+
+fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGILL => "SIGILL",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGTERM => "SIGTERM",
+        _ => "signal",
+    }
+}
+
+/// The last lines a process wrote on stderr.
+#[derive(Default)]
+pub struct StderrTail {
+    lines: Mutex<VecDeque<String>>,
+    closed: watch::Sender<bool>,
+}
+
+impl StderrTail {
+    fn push(&self, line: String) {
+        if let Ok(mut lines) = self.lines.lock() {
+            if lines.len() == STDERR_TAIL_LINES {
+                lines.pop_front();
+            }
+            lines.push_back(line);
+        }
+    }
+
+    /// The last `n` lines.
+    pub fn last(&self, n: usize) -> Vec<String> {
+        match self.lines.lock() {
+            Ok(lines) => lines
+                .iter()
+                .skip(lines.len().saturating_sub(n))
+                .cloned()
+                .collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+}
+
+/// Handle on a running (or ended) local process.
+#[derive(Clone)]
+pub struct ProcessHandle {
+    pid: u32,
+    exit: watch::Receiver<Option<ExitInfo>>,
+    kill: Arc<Notify>,
+    stderr: Arc<StderrTail>,
+}
+
+impl fmt::Debug for ProcessHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProcessHandle")
+            .field("pid", &self.pid)
+            .field("exit", &*self.exit.borrow())
+            .finish()
+    }
+}
+
+impl ProcessHandle {
+    /// Takes ownership of `child`: a task waits for it and reports its exit;
+    /// its stderr (if piped) is read line by line into the tail and `sink`.
+    pub fn watch(mut child: Child, sink: Option<StderrSink>) -> ProcessHandle {
+        let pid = child.id().unwrap_or(0);
+        let stderr = Arc::new(StderrTail::default());
+        if let Some(err) = child.stderr.take() {
+            tokio::spawn(read_stderr(err, stderr.clone(), sink));
+        } else {
+            stderr.closed.send_replace(true);
+        }
+        let (exit_tx, exit_rx) = watch::channel(None);
+        let kill = Arc::new(Notify::new());
+        let kill_rx = kill.clone();
+        tokio::spawn(async move {
+            let status = tokio::select! {
+                status = child.wait() => status,
+                _ = kill_rx.notified() => {
+                    let _ = child.start_kill();
+                    child.wait().await
+                }
+            };
+            let info = match status {
+                Ok(status) => ExitInfo::from_status(status),
+                Err(_) => ExitInfo {
+                    code: None,
+                    signal: None,
+                },
+            };
+            exit_tx.send_replace(Some(info));
+        });
+        ProcessHandle {
+            pid,
+            exit: exit_rx,
+            kill,
+            stderr,
+        }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// How it ended, if it has.
+    pub fn exit_info(&self) -> Option<ExitInfo> {
+        *self.exit.borrow()
+    }
+
+    /// Kills the process (SIGKILL); does nothing if it has ended.
+    pub fn kill(&self) {
+        self.kill.notify_one();
+    }
+
+    /// Waits up to `timeout` for the process to end.
+    pub async fn wait(&self, timeout: Duration) -> Option<ExitInfo> {
+        let mut rx = self.exit.clone();
+        let waited = tokio::time::timeout(timeout, rx.wait_for(Option::is_some)).await;
+        match waited {
+            Ok(Ok(info)) => *info,
+            _ => self.exit_info(),
+        }
+    }
+
+    /// Waits up to `timeout` until the stderr pipe has been read to its end,
+    /// so that every line has reached the tail and the sink.
+    pub async fn wait_stderr_closed(&self, timeout: Duration) {
+        let mut rx = self.stderr.closed.subscribe();
+        let _ = tokio::time::timeout(timeout, rx.wait_for(|closed| *closed)).await;
+    }
+
+    /// The last `n` lines of stderr.
+    pub fn stderr_tail(&self, n: usize) -> Vec<String> {
+        self.stderr.last(n)
+    }
+}
+
+async fn read_stderr(err: impl AsyncRead + Unpin, tail: Arc<StderrTail>, sink: Option<StderrSink>) {
+    let mut reader = BufReader::new(err);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {
+                while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                    buf.pop();
+                }
+                buf.truncate(STDERR_MAX_LINE);
+                let line = String::from_utf8_lossy(&buf).into_owned();
+                if let Some(sink) = &sink {
+                    sink(&line);
+                }
+                tail.push(line);
+            }
+        }
+    }
+    tail.closed.send_replace(true);
+}
