@@ -18,6 +18,7 @@
 
 #![deny(missing_docs)]
 
+pub mod cli;
 pub mod engine;
 pub mod spec;
 pub mod transport;

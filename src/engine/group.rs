@@ -63,16 +63,16 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// Frees a reserved id unless the gateway was made.
-struct IdReservation<'a> {
-    ids: &'a Mutex<HashSet<String>>,
+struct IdReservation {
+    group: Arc<GroupInner>,
     id: String,
     keep: bool,
 }
 
-impl Drop for IdReservation<'_> {
+impl Drop for IdReservation {
     fn drop(&mut self) {
         if !self.keep {
-            lock(self.ids).remove(&self.id);
+            lock(&self.group.ids).remove(&self.id);
         }
     }
 }
@@ -105,13 +105,48 @@ impl Group {
     /// gateway is returned. Fails with [`Error::Spec`] for a bad spec and
     /// [`Error::Connect`] when the worker cannot be started.
     pub async fn makegateway(&self, spec: &str) -> Result<Gateway> {
+        let (spec, reservation) = self.reserve(spec)?;
+        self.start(spec, reservation).await
+    }
+
+    /// Starts several gateways at once. Ids are given in the order of
+    /// `specs`; the results come in that order too.
+    pub async fn makegateways<S: AsRef<str>>(&self, specs: &[S]) -> Vec<Result<Gateway>> {
+        let mut results: Vec<Option<Result<Gateway>>> = (0..specs.len()).map(|_| None).collect();
+        let mut set = JoinSet::new();
+        for (i, spec) in specs.iter().enumerate() {
+            match self.reserve(spec.as_ref()) {
+                Ok((spec, reservation)) => {
+                    let group = self.clone();
+                    set.spawn(async move { (i, group.start(spec, reservation).await) });
+                }
+                Err(e) => results[i] = Some(Err(e)),
+            }
+        }
+        while let Some(done) = set.join_next().await {
+            if let Ok((i, result)) = done {
+                results[i] = Some(result);
+            }
+        }
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(Error::Usage("gateway start task failed".into()))))
+            .collect()
+    }
+
+    /// Parses `spec` and reserves its id.
+    fn reserve(&self, spec: &str) -> Result<(XSpec, IdReservation)> {
         let spec = XSpec::parse(spec)?;
-        let mut reservation = self.reserve_id(&spec)?;
-        let id = reservation.id.clone();
+        let reservation = self.reserve_id(&spec)?;
         let spec = match spec.id() {
             Some(_) => spec,
-            None => spec.with_id(&id)?,
+            None => spec.with_id(&reservation.id)?,
         };
+        Ok((spec, reservation))
+    }
+
+    async fn start(&self, spec: XSpec, mut reservation: IdReservation) -> Result<Gateway> {
+        let id = reservation.id.clone();
         let conn = self.connect(&spec, &id).await?;
         let gateway = Gateway::start(
             id.clone(),
@@ -139,7 +174,7 @@ impl Group {
         Ok(gateway)
     }
 
-    fn reserve_id(&self, spec: &XSpec) -> Result<IdReservation<'_>> {
+    fn reserve_id(&self, spec: &XSpec) -> Result<IdReservation> {
         let mut ids = lock(&self.inner.ids);
         let id = match spec.id() {
             Some(id) if ids.contains(id) => {
@@ -155,7 +190,7 @@ impl Group {
         };
         ids.insert(id.clone());
         Ok(IdReservation {
-            ids: &self.inner.ids,
+            group: self.inner.clone(),
             id,
             keep: false,
         })

@@ -1,0 +1,326 @@
+//! `execdeck exec`: run code on gateways and print what it sends.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Notify, broadcast};
+
+use super::{EXIT_REMOTE, EXIT_TIMEOUT, Failure, json, parse_specs};
+use crate::engine::{Error, Event, ExecSource, Gateway, Group};
+use crate::wire::Value;
+use crate::wire::pyrepr::{parse_literal, repr};
+
+/// How long gateways get to exit when the command ends.
+const TERMINATE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Arguments of `execdeck exec`.
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["code", "file"])))]
+#[command(after_help = "\
+The code runs with `channel` bound to the channel to this command; each value it
+sends is printed on its own line as Python repr (or JSON with --json), prefixed
+with `<gateway id>: ` when there are two or more gateways. What the code prints
+appears on stderr, prefixed with `[<gateway id>]`.
+
+Exit status: 0 success; 1 remote code raised or a gateway died (traceback on
+stderr); 2 bad spec, bad literal, unreadable file, or a gateway that could not
+start; 3 --timeout passed. No worker outlives the command.
+
+Examples:
+  execdeck exec -c 'channel.send(1 + 1)'
+  execdeck exec -g popen -g popen//python=python3.11 -c 'import sys; channel.send(sys.version)'
+  execdeck exec -c 'for x in channel: channel.send(x * 2)' --send 1 --send '\"ab\"'
+  execdeck exec script.py --call main --kw n=10 --json")]
+pub struct ExecArgs {
+    /// Gateway spec, e.g. `popen//python=python3//chdir=/tmp`; repeat for several
+    /// gateways [default: popen].
+    #[arg(short = 'g', long = "gateway", value_name = "SPEC")]
+    pub specs: Vec<String>,
+    /// Python code to run.
+    #[arg(short = 'c', value_name = "CODE")]
+    pub code: Option<String>,
+    /// A file of Python code to run, or `-` to read it from standard input.
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// A Python literal to send into the channel after the code starts; repeat
+    /// to send several, in order. The channel is closed after the last one only
+    /// if the code does so itself.
+    #[arg(long = "send", value_name = "LITERAL")]
+    pub send: Vec<String>,
+    /// After running the code, call its function NAME(channel, **kwargs).
+    #[arg(long, value_name = "NAME")]
+    pub call: Option<String>,
+    /// A keyword argument for --call, as KEY=LITERAL; repeatable.
+    #[arg(long = "kw", value_name = "KEY=LITERAL", requires = "call")]
+    pub kw: Vec<String>,
+    /// Print each item as one line of JSON (mapping in the README) instead of Python repr.
+    #[arg(long)]
+    pub json: bool,
+    /// Give up after SECS seconds in all (exit status 3).
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<f64>,
+}
+
+/// Everything `exec` needs, checked before any process starts.
+struct Plan {
+    specs: Vec<String>,
+    source: ExecSource,
+    sends: Vec<Value>,
+    json: bool,
+    timeout: Option<Duration>,
+}
+
+fn literal(what: &str, text: &str) -> Result<Value, Failure> {
+    parse_literal(text).map_err(|e| Failure::usage(format!("execdeck: bad {what} {text:?}: {e}")))
+}
+
+fn plan(args: ExecArgs) -> Result<Plan, Failure> {
+    let specs = parse_specs(&args.specs)?;
+    let mut source = match (&args.code, &args.file) {
+        (Some(code), _) => ExecSource::code(code.clone()),
+        (None, Some(path)) if path.as_os_str() == "-" => {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map_err(|e| {
+                Failure::usage(format!(
+                    "execdeck: cannot read code from standard input: {e}"
+                ))
+            })?;
+            ExecSource::code(text)
+        }
+        (None, Some(path)) => ExecSource::file(path)
+            .map_err(|e| Failure::usage(format!("execdeck: cannot read {e}")))?,
+        (None, None) => {
+            return Err(Failure::usage(
+                "execdeck: give -c CODE, a FILE or - for stdin",
+            ));
+        }
+    };
+    if let Some(name) = &args.call {
+        source = source.call(name.clone());
+        for kw in &args.kw {
+            let Some((key, text)) = kw.split_once('=') else {
+                return Err(Failure::usage(format!(
+                    "execdeck: --kw {kw:?} must be KEY=LITERAL"
+                )));
+            };
+            source = source.kwarg(key, literal(&format!("--kw {key}"), text)?);
+        }
+    }
+    let sends = args
+        .send
+        .iter()
+        .map(|text| literal("--send literal", text))
+        .collect::<Result<Vec<_>, _>>()?;
+    let timeout = match args.timeout {
+        Some(secs) if secs.is_finite() && secs >= 0.0 => Some(Duration::from_secs_f64(secs)),
+        Some(secs) => {
+            return Err(Failure::usage(format!(
+                "execdeck: --timeout {secs} is not a number of seconds"
+            )));
+        }
+        None => None,
+    };
+    Ok(Plan {
+        specs,
+        source,
+        sends,
+        json: args.json,
+        timeout,
+    })
+}
+
+/// Runs `execdeck exec`; returns the exit status.
+pub async fn run(args: ExecArgs) -> i32 {
+    let plan = match plan(args) {
+        Ok(plan) => plan,
+        Err(f) => return f.report(),
+    };
+    let group = Group::new();
+    let printer = StderrPrinter::start(group.subscribe());
+    let work = drive(&group, &plan);
+    let outcome = match plan.timeout {
+        Some(t) => tokio::time::timeout(t, work).await.unwrap_or_else(|_| {
+            Err(Failure {
+                code: EXIT_TIMEOUT,
+                message: format!("execdeck: timed out after {}s", t.as_secs_f64()),
+            })
+        }),
+        None => work.await,
+    };
+    finish(&group, printer).await;
+    match outcome {
+        Ok(()) => 0,
+        Err(f) => f.report(),
+    }
+}
+
+/// Terminates every gateway and prints the last of their stderr.
+pub(crate) async fn finish(group: &Group, printer: StderrPrinter) {
+    let gateways = group.gateways();
+    group.terminate(TERMINATE_TIMEOUT).await;
+    for gw in &gateways {
+        gw.wait_stderr_closed(Duration::from_millis(500)).await;
+    }
+    printer.stop().await;
+}
+
+async fn drive(group: &Group, plan: &Plan) -> Result<(), Failure> {
+    let gateways = start_gateways(group, &plan.specs).await?;
+    let multi = group
+        .remote_exec(plan.source.clone())
+        .await
+        .map_err(remote_failure)?;
+    for item in &plan.sends {
+        multi
+            .send_each(item.clone())
+            .await
+            .map_err(remote_failure)?;
+    }
+    let prefix = gateways.len() > 1;
+    let mut queue = multi.receive_queue();
+    let mut open = gateways.len();
+    let mut failures = Vec::new();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    while open > 0 {
+        let Some((channel, item)) = queue.recv().await else {
+            break;
+        };
+        match item {
+            Ok(value) => {
+                let text = if plan.json {
+                    json::to_json(&value)
+                } else {
+                    repr(&value)
+                };
+                let line = if prefix {
+                    format!("{}: {text}\n", channel.gateway_id())
+                } else {
+                    format!("{text}\n")
+                };
+                let written = out.write_all(line.as_bytes());
+                if queue.is_empty() {
+                    let _ = out.flush();
+                }
+                if let Err(e) = written {
+                    return Err(Failure::usage(format!(
+                        "execdeck: cannot write to standard output: {e}"
+                    )));
+                }
+            }
+            Err(Error::Eof { .. }) => open -= 1,
+            Err(e) => {
+                open -= 1;
+                failures.push(describe_failure(&e, channel.gateway_id(), prefix));
+            }
+        }
+    }
+    let _ = out.flush();
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure {
+            code: EXIT_REMOTE,
+            message: failures.join("\n"),
+        })
+    }
+}
+
+/// Starts every gateway at once; any failure is a usage failure naming each.
+pub(crate) async fn start_gateways(
+    group: &Group,
+    specs: &[String],
+) -> Result<Vec<Gateway>, Failure> {
+    let mut gateways = Vec::new();
+    let mut errors = Vec::new();
+    for result in group.makegateways(specs).await {
+        match result {
+            Ok(gw) => gateways.push(gw),
+            Err(e) => errors.push(format!("execdeck: {e}")),
+        }
+    }
+    if errors.is_empty() {
+        Ok(gateways)
+    } else {
+        Err(Failure::usage(errors.join("\n")))
+    }
+}
+
+fn remote_failure(e: Error) -> Failure {
+    Failure {
+        code: EXIT_REMOTE,
+        message: format!("execdeck: {e}"),
+    }
+}
+
+fn describe_failure(e: &Error, gateway: &str, prefix: bool) -> String {
+    let text = match e {
+        Error::Remote(r) => r.text.trim_end().to_owned(),
+        other => format!("execdeck: {other}"),
+    };
+    if prefix {
+        text.lines()
+            .map(|l| format!("{gateway}: {l}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    } else {
+        text
+    }
+}
+
+impl Failure {
+    /// Prints the message on stderr and returns the exit status.
+    pub fn report(self) -> i32 {
+        eprintln!("{}", self.message);
+        self.code
+    }
+}
+
+/// Prints the workers' stderr lines and warnings on our stderr as they come.
+pub(crate) struct StderrPrinter {
+    stop: Arc<Notify>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl StderrPrinter {
+    pub(crate) fn start(mut rx: broadcast::Receiver<Event>) -> StderrPrinter {
+        let stop = Arc::new(Notify::new());
+        let stopped = stop.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    biased;
+                    ev = rx.recv() => match ev {
+                        Ok(ev) => print_event(&ev),
+                        Err(broadcast::error::RecvError::Lagged(n)) => {
+                            eprintln!("execdeck: {n} lines of worker output were dropped (printing too slow)")
+                        }
+                        Err(broadcast::error::RecvError::Closed) => break,
+                    },
+                    _ = stopped.notified() => {
+                        while let Ok(ev) = rx.try_recv() {
+                            print_event(&ev);
+                        }
+                        break;
+                    }
+                }
+            }
+        });
+        StderrPrinter { stop, task }
+    }
+
+    pub(crate) async fn stop(self) {
+        self.stop.notify_one();
+        let _ = self.task.await;
+    }
+}
+
+fn print_event(ev: &Event) {
+    match ev {
+        Event::StderrLine { gateway, line } => eprintln!("[{gateway}] {line}"),
+        Event::Warning { text, .. } => eprintln!("execdeck: warning: {text}"),
+        _ => {}
+    }
+}

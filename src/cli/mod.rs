@@ -1,0 +1,67 @@
+//! The command line: argument definitions and one module per subcommand.
+//! Exit statuses: 0 success, 1 remote code raised or a gateway failed,
+//! 2 bad input (spec, literal, file, or a gateway that could not start), 3 timeout.
+
+pub mod exec;
+pub mod json;
+pub mod status;
+
+use clap::{Parser, Subcommand};
+
+/// Exit status: remote code raised, or a gateway died.
+pub const EXIT_REMOTE: i32 = 1;
+/// Exit status: bad spec, bad literal, unreadable file, gateway that cannot start.
+pub const EXIT_USAGE: i32 = 2;
+/// Exit status: `--timeout` passed.
+pub const EXIT_TIMEOUT: i32 = 3;
+
+/// Rapid multi-Python deployment: run code in Python interpreters and move
+/// values between them, wire-compatible with execnet.
+#[derive(Debug, Parser)]
+#[command(name = "execdeck", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run Python code on one or more gateways and print what it sends.
+    Exec(exec::ExecArgs),
+    /// Show facts and live counters of one or more gateways.
+    Status(status::StatusArgs),
+}
+
+/// A one-line error on stderr and the exit status to use.
+#[derive(Debug)]
+pub struct Failure {
+    /// Exit status.
+    pub code: i32,
+    /// The message (one line, or a traceback).
+    pub message: String,
+}
+
+impl Failure {
+    /// A usage failure (exit status 2).
+    pub fn usage(message: impl Into<String>) -> Failure {
+        Failure {
+            code: EXIT_USAGE,
+            message: message.into(),
+        }
+    }
+}
+
+/// Parses every `-g` spec up front so a typo fails before anything starts.
+pub fn parse_specs(specs: &[String]) -> Result<Vec<String>, Failure> {
+    let specs: Vec<String> = if specs.is_empty() {
+        vec!["popen".to_owned()]
+    } else {
+        specs.to_vec()
+    };
+    for s in &specs {
+        crate::spec::XSpec::parse(s).map_err(|e| Failure::usage(format!("execdeck: {e}")))?;
+    }
+    Ok(specs)
+}
