@@ -657,13 +657,23 @@ async fn describe_death(inner: &GatewayInner, what: &str) -> String {
             Some(status) => reason.push_str(&format!(" (worker pid {}: {status})", p.pid())),
             None => reason.push_str(&format!(" (worker pid {} still running)", p.pid())),
         }
-        let tail = p.stderr_tail(10);
+        let tail = stderr_for_humans(&p.stderr_tail(60));
         if !tail.is_empty() {
             reason.push_str("; last stderr lines:\n");
             reason.push_str(&tail.join("\n"));
         }
     }
     reason
+}
+
+/// The part of a dead worker's stderr worth showing: from a faulthandler
+/// report ("Fatal Python error: …") when there is one, else the last 10 lines.
+fn stderr_for_humans(lines: &[String]) -> Vec<String> {
+    let start = lines
+        .iter()
+        .rposition(|l| l.starts_with("Fatal Python error"))
+        .unwrap_or(lines.len().saturating_sub(10));
+    lines[start..].to_vec()
 }
 
 /// Handles one message from the worker. An error ends the gateway.

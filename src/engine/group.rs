@@ -51,7 +51,9 @@ pub struct Group {
 
 #[derive(Default)]
 struct GroupInner {
-    gateways: Mutex<Vec<Gateway>>,
+    /// Gateways with the sequence number of their reservation, in that order.
+    gateways: Mutex<Vec<(u64, Gateway)>>,
+    next_seq: std::sync::atomic::AtomicU64,
     /// Ids taken by gateways that exist or are starting.
     ids: Mutex<HashSet<String>>,
     events: EventSender,
@@ -65,6 +67,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// Frees a reserved id unless the gateway was made.
 struct IdReservation {
     group: Arc<GroupInner>,
+    seq: u64,
     id: String,
     keep: bool,
 }
@@ -170,7 +173,9 @@ impl Group {
             return Err(e);
         }
         reservation.keep = true;
-        lock(&self.inner.gateways).push(gateway.clone());
+        let mut gateways = lock(&self.inner.gateways);
+        let at = gateways.partition_point(|(seq, _)| *seq < reservation.seq);
+        gateways.insert(at, (reservation.seq, gateway.clone()));
         Ok(gateway)
     }
 
@@ -191,6 +196,10 @@ impl Group {
         ids.insert(id.clone());
         Ok(IdReservation {
             group: self.inner.clone(),
+            seq: self
+                .inner
+                .next_seq
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             id,
             keep: false,
         })
@@ -230,13 +239,16 @@ impl Group {
     pub fn get(&self, id: &str) -> Option<Gateway> {
         lock(&self.inner.gateways)
             .iter()
-            .find(|g| g.id() == id)
-            .cloned()
+            .find(|(_, g)| g.id() == id)
+            .map(|(_, g)| g.clone())
     }
 
-    /// The gateways, in the order they were made.
+    /// The gateways, in the order they were asked for.
     pub fn gateways(&self) -> Vec<Gateway> {
-        lock(&self.inner.gateways).clone()
+        lock(&self.inner.gateways)
+            .iter()
+            .map(|(_, g)| g.clone())
+            .collect()
     }
 
     /// How many gateways the group has.
@@ -263,9 +275,9 @@ impl Group {
     /// what has not ended, and removes them all from the group. Returns within
     /// about twice `timeout`.
     pub async fn terminate(&self, timeout: Duration) {
-        let gateways: Vec<Gateway> = std::mem::take(&mut *lock(&self.inner.gateways));
+        let gateways = std::mem::take(&mut *lock(&self.inner.gateways));
         let mut set = JoinSet::new();
-        for gw in gateways {
+        for (_, gw) in gateways {
             lock(&self.inner.ids).remove(gw.id());
             set.spawn(async move {
                 gw.exit();

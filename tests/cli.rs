@@ -1,0 +1,333 @@
+//! The `execdeck` command as a user runs it: output, exit statuses, and no
+//! worker left behind.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn execdeck() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_execdeck"))
+}
+
+/// Runs the command with a hard limit, so a hang fails the test.
+fn run(cmd: &mut Command) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("execdeck did not finish within 60s: {cmd:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn g() -> String {
+    popen("")
+}
+
+#[test]
+fn exec_prints_each_item_as_python_repr() {
+    let out = run(execdeck().args(["exec", "-g", &g(), "-c"]).arg(
+        "channel.send(1+1)\nchannel.send('a\\'b')\nchannel.send((1,))\nchannel.send({1.0: b'x', 'k': None})\n\
+         channel.send(set())\nchannel.send(2**70)",
+    ));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "2\n\"a'b\"\n(1,)\n{1.0: b'x', 'k': None}\nset()\n1180591620717411303424\n"
+    );
+}
+
+#[test]
+fn exec_with_default_popen_spec() {
+    let out = run(execdeck().args(["exec", "-c", "channel.send('default')"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "'default'\n");
+}
+
+#[test]
+fn exec_on_two_gateways_prefixes_lines_with_ids() {
+    let out = run(execdeck().args([
+        "exec",
+        "-g",
+        &g(),
+        "-g",
+        &g(),
+        "-c",
+        "channel.send(channel.gateway.id)",
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let mut lines: Vec<String> = text(&out.stdout).lines().map(str::to_owned).collect();
+    lines.sort();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[0].starts_with("gw0: "), "{lines:?}");
+    assert!(lines[1].starts_with("gw1: "), "{lines:?}");
+}
+
+#[test]
+fn exec_sends_literals_in_order() {
+    let out = run(execdeck().args([
+        "exec",
+        "-g",
+        &g(),
+        "-c",
+        "for i in range(3):\n    channel.send(repr(channel.receive()))",
+        "--send",
+        "[1, 'x']",
+        "--send",
+        "b'\\x00'",
+        "--send",
+        "{'a': (1,)}",
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "\"[1, 'x']\"\n\"b'\\\\x00'\"\n\"{'a': (1,)}\"\n"
+    );
+}
+
+#[test]
+fn exec_call_with_keyword_literals_and_json_output() {
+    let out = run(execdeck().args([
+        "exec", "-g", &g(), "-c", "def f(channel, n, tag):\n    channel.send({'n': n * 2, 'tag': tag, 'b': b'hi', 't': (1, None)})",
+        "--call", "f", "--kw", "n=21", "--kw", "tag='x'", "--json",
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "{\"n\": 42, \"tag\": \"x\", \"b\": {\"$bytes\": \"aGk=\"}, \"t\": [1, null]}\n"
+    );
+}
+
+#[test]
+fn exec_reads_a_file_and_stdin() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("job.py");
+    std::fs::write(&file, "channel.send('from file')\n").unwrap();
+    let out = run(execdeck().args(["exec", "-g", &g()]).arg(&file));
+    assert_eq!(text(&out.stdout), "'from file'\n", "{}", text(&out.stderr));
+
+    let mut child = execdeck()
+        .args(["exec", "-g", &g(), "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"channel.send('from stdin')\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(text(&out.stdout), "'from stdin'\n", "{}", text(&out.stderr));
+}
+
+#[test]
+fn remote_exception_exits_1_with_traceback_on_stderr() {
+    let out = run(execdeck().args([
+        "exec",
+        "-g",
+        &g(),
+        "-c",
+        "channel.send(1)\nraise RuntimeError('bad thing')",
+    ]));
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stdout), "1\n");
+    let err = text(&out.stderr);
+    assert!(err.contains("Traceback (most recent call last):"), "{err}");
+    assert!(err.contains("RuntimeError: bad thing"), "{err}");
+}
+
+#[test]
+fn bad_input_exits_2_with_one_clear_line() {
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec![
+                "-g".into(),
+                "popen//python=a//python=b".into(),
+                "-c".into(),
+                "pass".into(),
+            ],
+            "given twice",
+        ),
+        (
+            vec![
+                "-g".into(),
+                g(),
+                "-c".into(),
+                "pass".into(),
+                "--send".into(),
+                "[1, 2".into(),
+            ],
+            "column",
+        ),
+        (
+            vec!["-g".into(), g(), "/nonexistent/file.py".into()],
+            "/nonexistent/file.py",
+        ),
+        (
+            vec![
+                "-g".into(),
+                "popen//python=/no/such/python".into(),
+                "-c".into(),
+                "pass".into(),
+            ],
+            "/no/such/python",
+        ),
+    ];
+    for (args, needle) in cases {
+        let out = run(execdeck().arg("exec").args(&args));
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+#[test]
+fn timeout_exits_3_and_leaves_no_worker() {
+    let out = run(execdeck().args([
+        "exec",
+        "-g",
+        &g(),
+        "--timeout",
+        "1",
+        "-c",
+        "import os, time\nchannel.send(os.getpid())\ntime.sleep(60)",
+    ]));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("timed out"));
+    let pid: u32 = text(&out.stdout).trim().parse().unwrap();
+    assert!(!pid_alive(pid), "worker {pid} outlived the command");
+}
+
+#[test]
+fn worker_output_goes_to_stderr_prefixed_with_the_gateway_id() {
+    let out = run(execdeck().args([
+        "exec",
+        "-g",
+        &g(),
+        "-c",
+        "print('hello from remote')\nchannel.send(0)",
+    ]));
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(text(&out.stdout), "0\n");
+    assert!(
+        text(&out.stderr).contains("[gw0] hello from remote"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn kill_9_of_the_master_leaves_no_worker_behind() {
+    let mut child = execdeck()
+        .args([
+            "exec",
+            "-g",
+            &g(),
+            "-c",
+            "import os\nchannel.send(os.getpid())\nwhile True:\n    pass",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let pid: u32 = line.trim().parse().unwrap();
+    assert!(pid_alive(pid));
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while pid_alive(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!pid_alive(pid), "worker {pid} outlived its killed master");
+}
+
+#[test]
+fn status_shows_every_field_as_table_and_json() {
+    let out = run(execdeck().args([
+        "status",
+        "-g",
+        &g(),
+        "-g",
+        &popen("//execmodel=main_thread_only"),
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    for needle in [
+        "ID",
+        "PID",
+        "PYTHON",
+        "PLATFORM",
+        "EXECMODEL",
+        "CWD",
+        "gw0",
+        "gw1",
+        "linux",
+        "main_thread_only",
+    ] {
+        assert!(table.contains(needle), "{needle} missing in\n{table}");
+    }
+    let out = run(execdeck().args(["status", "-g", &g(), "--json"]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let obj: serde_json::Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
+    for key in [
+        "id",
+        "spec",
+        "pid",
+        "executable",
+        "version",
+        "platform",
+        "cwd",
+        "execmodel",
+        "numchannels",
+        "numexecuting",
+    ] {
+        assert!(obj.get(key).is_some(), "{key} missing in {obj}");
+    }
+    assert_eq!(obj["execmodel"], "thread");
+}
+
+#[test]
+fn help_documents_subcommands_and_exit_statuses() {
+    let out = run(execdeck().arg("--help"));
+    let help = text(&out.stdout);
+    assert!(help.contains("exec") && help.contains("status"), "{help}");
+    let out = run(execdeck().args(["exec", "--help"]));
+    let help = text(&out.stdout);
+    for needle in [
+        "--send",
+        "--call",
+        "--kw",
+        "--json",
+        "--timeout",
+        "Exit status",
+    ] {
+        assert!(help.contains(needle), "{needle} missing in {help}");
+    }
+}

@@ -1,0 +1,356 @@
+//! Worker processes: start failures, stray output, stderr capture, crashes,
+//! spec side effects and that no worker outlives its master.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use execdeck::engine::{Error, Event, GroupOptions};
+use execdeck::transport::ConnectError;
+use execdeck::{Group, Value};
+
+const T: Option<Duration> = Some(Duration::from_secs(20));
+
+#[tokio::test]
+async fn missing_interpreter_is_a_clear_error_naming_the_spec() {
+    let group = Group::new();
+    let spec = "popen//python=/nonexistent/python9";
+    let err = within(20, group.makegateway(spec)).await.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        matches!(err, Error::Connect(ConnectError::Spawn { .. })),
+        "{text}"
+    );
+    assert!(
+        text.contains(spec) && text.contains("/nonexistent/python9"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn interpreter_that_dies_before_the_handshake_is_reported_with_its_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("fakepython");
+    std::fs::write(&fake, "#!/bin/sh\necho 'not really python' >&2\nexit 7\n").unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let spec = format!("popen//python={}", fake.display());
+    let err = within(20, Group::new().makegateway(&spec))
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains(&spec), "{text}");
+    assert!(text.contains("exit status 7"), "{text}");
+    assert!(text.contains("not really python"), "{text}");
+}
+
+#[tokio::test]
+async fn startup_timeout_is_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("slowpython");
+    std::fs::write(&fake, "#!/bin/sh\nexec sleep 30\n").unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let group = Group::with_options(GroupOptions {
+        startup_timeout: Duration::from_millis(500),
+        ..GroupOptions::default()
+    });
+    let spec = format!("popen//python={}", fake.display());
+    let err = within(10, group.makegateway(&spec)).await.unwrap_err();
+    assert!(
+        matches!(err, Error::Connect(ConnectError::StartupTimeout { .. })),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn text_printed_before_the_worker_starts_is_a_warning_quoting_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("sitecustomize.py"),
+        "print('hello from sitecustomize')\n",
+    )
+    .unwrap();
+    let group = Group::new();
+    let mut events = group.subscribe();
+    let spec = popen(&format!("//env:PYTHONPATH={}", dir.path().display()));
+    let gw = within(20, group.makegateway(&spec)).await.unwrap();
+    assert!(
+        gw.warnings()
+            .iter()
+            .any(|w| w.contains("hello from sitecustomize")),
+        "{:?}",
+        gw.warnings()
+    );
+    let ch = gw.remote_exec("channel.send('works')").await.unwrap();
+    assert_eq!(ch.receive(T).await.unwrap(), s("works"));
+    let mut warned = false;
+    while let Ok(ev) = events.try_recv() {
+        warned |= matches!(ev, Event::Warning { ref text, .. } if text.contains("sitecustomize"));
+    }
+    assert!(warned);
+    group.terminate(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn remote_print_and_fd1_output_reach_the_stderr_events() {
+    let group = Group::new();
+    let mut events = group.subscribe();
+    let gw = within(20, group.makegateway(&popen(""))).await.unwrap();
+    let ch = gw
+        .remote_exec(
+            "import os\nprint('printed line')\nos.write(1, b'raw fd1 line\\n')\nchannel.send(1)",
+        )
+        .await
+        .unwrap();
+    assert_eq!(ch.receive(T).await.unwrap(), Value::Int(1));
+    let mut lines = Vec::new();
+    within(20, async {
+        while !(lines.iter().any(|l: &String| l.contains("printed line"))
+            && lines.iter().any(|l: &String| l.contains("raw fd1 line")))
+        {
+            if let Ok(Event::StderrLine { line, gateway }) = events.recv().await {
+                assert_eq!(gateway, "gw0");
+                lines.push(line);
+            }
+        }
+    })
+    .await;
+    group.terminate(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn a_segfault_reports_signal_and_faulthandler_traceback() {
+    let group = Group::new();
+    let gw = within(20, group.makegateway(&popen(""))).await.unwrap();
+    let ch = gw
+        .remote_exec("import ctypes\ndef crash():\n    ctypes.string_at(0)\ncrash()\n")
+        .await
+        .unwrap();
+    let err = within(20, ch.receive(None)).await.unwrap_err();
+    let Error::GatewayDied { reason, .. } = &err else {
+        panic!("expected GatewayDied, got {err}");
+    };
+    assert!(reason.contains("SIGSEGV"), "{reason}");
+    assert!(reason.contains("Fatal Python error"), "{reason}");
+    assert!(
+        gw.stderr_tail(50).iter().any(|l| l.contains("crash")),
+        "{:?}",
+        gw.stderr_tail(50)
+    );
+    group.terminate(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn spec_side_effects_chdir_env_nice_bytecode_execmodel() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("created/by/chdir");
+    let spec = popen(&format!(
+        "//chdir={}//env:EXECDECK_T=v1//nice=3//dont_write_bytecode//execmodel=main_thread_only",
+        target.display()
+    ));
+    let group = Group::new();
+    let gw = within(20, group.makegateway(&spec)).await.unwrap();
+    let ch = gw
+        .remote_exec(
+            "import os, sys\nchannel.send((os.getcwd(), os.environ.get('EXECDECK_T'), os.nice(0), \
+             sys.flags.dont_write_bytecode))",
+        )
+        .await
+        .unwrap();
+    let got = ch.receive(T).await.unwrap();
+    let Value::Tuple(items) = got else {
+        panic!("{got:?}")
+    };
+    assert_eq!(
+        items[0],
+        s(&target.canonicalize().unwrap().display().to_string())
+    );
+    assert_eq!(items[1], s("v1"));
+    assert!(items[2].as_i64().unwrap() >= 3, "{:?}", items[2]);
+    assert_eq!(items[3], Value::Int(1));
+    assert_eq!(
+        gw.remote_status(T).await.unwrap().execmodel,
+        "main_thread_only"
+    );
+    group.terminate(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn main_thread_only_refuses_a_second_concurrent_exec() {
+    let group = Group::new();
+    let gw = within(
+        20,
+        group.makegateway(&popen("//execmodel=main_thread_only")),
+    )
+    .await
+    .unwrap();
+    let first = gw.remote_exec("channel.receive()").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let second = gw.remote_exec("channel.send('ran')").await.unwrap();
+    let err = within(20, second.receive(None)).await.unwrap_err();
+    assert!(
+        err.remote()
+            .is_some_and(|r| r.text.contains("main_thread_only")),
+        "{err}"
+    );
+    first.send(1).await.unwrap();
+    first.wait_close(T).await.unwrap();
+    group.terminate(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn thread_model_runs_executions_concurrently() {
+    let group = Group::new();
+    let gw = within(20, group.makegateway(&popen(""))).await.unwrap();
+    let a = gw
+        .remote_exec("channel.send(channel.receive())")
+        .await
+        .unwrap();
+    let b = gw.remote_exec("channel.send('b done')").await.unwrap();
+    assert_eq!(b.receive(T).await.unwrap(), s("b done"));
+    a.send("a done").await.unwrap();
+    assert_eq!(a.receive(T).await.unwrap(), s("a done"));
+    group.terminate(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_gateways_start_and_terminate_leaving_no_process() {
+    let group = Group::new();
+    let specs: Vec<String> = (0..8).map(|_| popen("")).collect();
+    let gateways: Vec<_> = within(60, group.makegateways(&specs))
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+    let ids: Vec<&str> = gateways.iter().map(|g| g.id()).collect();
+    assert_eq!(
+        ids,
+        ["gw0", "gw1", "gw2", "gw3", "gw4", "gw5", "gw6", "gw7"]
+    );
+    assert_eq!(
+        group.get("gw3").map(|g| g.id().to_owned()),
+        Some("gw3".into())
+    );
+    let multi = group
+        .remote_exec("import os\nchannel.send(os.getpid())")
+        .await
+        .unwrap();
+    let pids = multi.receive_each(T).await.unwrap();
+    for (gw, pid) in gateways.iter().zip(&pids) {
+        assert_eq!(pid.as_i64(), gw.pid().map(i64::from));
+    }
+    within(30, group.terminate(Duration::from_secs(5))).await;
+    assert!(group.is_empty());
+    for gw in &gateways {
+        assert!(wait_gone(gw.pid().unwrap(), 5).await);
+    }
+}
+
+#[tokio::test]
+async fn terminate_kills_a_busy_loop_within_twice_the_timeout() {
+    let group = Group::new();
+    let gw = within(20, group.makegateway(&popen(""))).await.unwrap();
+    let pid = gw.pid().unwrap();
+    let _ch = gw.remote_exec("while True:\n    pass\n").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = std::time::Instant::now();
+    group.terminate(Duration::from_secs(1)).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(wait_gone(pid, 3).await);
+}
+
+#[tokio::test]
+async fn multichannel_send_each_and_receive_queue() {
+    let group = Group::new();
+    let specs = [popen(""), popen("")];
+    for r in within(30, group.makegateways(&specs)).await {
+        r.unwrap();
+    }
+    let multi = group
+        .remote_exec("x = channel.receive()\nchannel.send(x + 1)")
+        .await
+        .unwrap();
+    multi.send_each(1).await.unwrap();
+    let mut queue = multi.receive_queue();
+    let mut items = vec![];
+    let mut ends = 0;
+    while ends < 2 {
+        let (ch, item) = within(20, queue.recv()).await.unwrap();
+        match item {
+            Ok(v) => items.push((ch.gateway_id().to_owned(), v)),
+            Err(e) => {
+                assert!(e.is_eof(), "{e}");
+                ends += 1;
+            }
+        }
+    }
+    items.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        items,
+        vec![("gw0".into(), Value::Int(2)), ("gw1".into(), Value::Int(2))]
+    );
+    multi.wait_close(T).await.unwrap();
+    group.terminate(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn duplicate_ids_and_bad_specs_are_refused() {
+    let group = Group::new();
+    let gw = within(20, group.makegateway(&popen("//id=alpha")))
+        .await
+        .unwrap();
+    assert_eq!(gw.id(), "alpha");
+    let err = group.makegateway(&popen("//id=alpha")).await.unwrap_err();
+    assert!(err.to_string().contains("alpha"), "{err}");
+    let err = group
+        .makegateway("popen//python=a//python=b")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Spec(_)), "{err}");
+    group.terminate(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn rinfo_describes_the_interpreter() {
+    let group = Group::new();
+    let gw = within(20, group.makegateway(&popen(""))).await.unwrap();
+    let info = gw.rinfo(T).await.unwrap();
+    assert_eq!(info.pid, i64::from(gw.pid().unwrap()));
+    assert!(info.version.starts_with("3."), "{info:?}");
+    assert_eq!(info.platform, "linux");
+    assert!(!info.executable.is_empty());
+    group.terminate(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn a_worker_sending_an_unknown_message_code_fails_the_gateway() {
+    // A fake worker: handshake, then a header with code 9.
+    let src = "import os, sys\nos.write(1, b'1' + bytes([9, 0, 0, 0, 1, 0, 0, 0, 0]))\nsys.stdin.read()\n";
+    let group = Group::with_options(GroupOptions {
+        boot: execdeck::transport::bootstrap::BootSource::Raw(src.into()),
+        ..GroupOptions::default()
+    });
+    let gw = within(20, group.makegateway(&popen(""))).await.unwrap();
+    let ch = gw.newchannel();
+    let err = within(5, ch.receive(None)).await.unwrap_err();
+    assert!(err.to_string().contains("unknown message code 9"), "{err}");
+    group.terminate(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn a_frame_claiming_a_huge_payload_is_a_protocol_error_not_an_allocation() {
+    let src = "import os, sys\nos.write(1, b'1' + bytes([4, 0, 0, 0, 1, 0x7f, 0xff, 0xff, 0xff]))\nsys.stdin.read()\n";
+    let group = Group::with_options(GroupOptions {
+        boot: execdeck::transport::bootstrap::BootSource::Raw(src.into()),
+        max_payload: 1 << 20,
+        ..GroupOptions::default()
+    });
+    let gw = within(20, group.makegateway(&popen(""))).await.unwrap();
+    let err = within(5, gw.newchannel().receive(None)).await.unwrap_err();
+    assert!(err.to_string().contains("larger than the limit"), "{err}");
+    group.terminate(Duration::from_secs(5)).await;
+}
