@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs every test of execdeck on a fresh machine: prepares what the tests need
+# (a Python venv with the real execnet and pytest, in .venv/), checks
+# formatting and lints, then runs the Rust tests and the worker's Python tests.
+# Usage: scripts/test.sh            (from anywhere inside the repository)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+VENV=.venv
+EXECNET_VERSION=2.1.2
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "Python test environment ($VENV with execnet $EXECNET_VERSION and pytest)"
+if ! "$VENV/bin/python" -c "import execnet, pytest; assert execnet.__version__ == '$EXECNET_VERSION'" 2>/dev/null; then
+  "$PYTHON" -m venv "$VENV"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "execnet==$EXECNET_VERSION" pytest
+fi
+export EXECDECK_TEST_PYTHON="$PWD/$VENV/bin/python"
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets --quiet -- -D warnings
+
+step "Rust tests (unit, integration against real interpreters and execnet)"
+cargo test --quiet
+
+step "Worker tests (pytest: execnet's master drives our worker)"
+"$EXECDECK_TEST_PYTHON" -m pytest -q tests/py
