@@ -141,10 +141,6 @@ impl Group {
     fn reserve(&self, spec: &str) -> Result<(XSpec, IdReservation)> {
         let spec = XSpec::parse(spec)?;
         let reservation = self.reserve_id(&spec)?;
-        let spec = match spec.id() {
-            Some(_) => spec,
-            None => spec.with_id(&reservation.id)?,
-        };
         Ok((spec, reservation))
     }
 
