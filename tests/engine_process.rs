@@ -359,13 +359,23 @@ async fn a_frame_claiming_a_huge_payload_is_a_protocol_error_not_an_allocation()
 async fn remote_exec_of_a_file_names_the_file_in_tracebacks() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("job.py");
-    std::fs::write(&file, "channel.send('started')\n\ndef fail():\n    raise OSError('from the file')\nfail()\n").unwrap();
+    std::fs::write(
+        &file,
+        "channel.send('started')\n\ndef fail():\n    raise OSError('from the file')\nfail()\n",
+    )
+    .unwrap();
     let group = Group::new();
     let gw = within(20, group.makegateway(&popen(""))).await.unwrap();
-    let ch = gw.remote_exec(execdeck::ExecSource::file(&file).unwrap()).await.unwrap();
+    let ch = gw
+        .remote_exec(execdeck::ExecSource::file(&file).unwrap())
+        .await
+        .unwrap();
     assert_eq!(ch.receive(T).await.unwrap(), s("started"));
     let err = ch.receive(T).await.unwrap_err();
-    let text = err.remote().map(|r| r.text.clone()).unwrap_or_else(|| panic!("{err}"));
+    let text = err
+        .remote()
+        .map(|r| r.text.clone())
+        .unwrap_or_else(|| panic!("{err}"));
     assert!(text.contains(&file.display().to_string()), "{text}");
     assert!(text.contains("line 4"), "{text}");
     assert!(text.contains("OSError: from the file"), "{text}");
