@@ -401,27 +401,32 @@ impl Channel {
         F: FnMut(Value) + Send + 'static,
     {
         let mut cb: Callback = Box::new(callback);
-        let mut st = lock(&self.shared().state);
-        let queued: Vec<Value> = st.items.drain(..).collect();
-        let ended = st.ended.is_some();
-        st.in_callback = true;
-        drop(st);
         let mut failure = None;
-        for item in queued {
-            if let Err(p) = std::panic::catch_unwind(AssertUnwindSafe(|| cb(item))) {
-                failure = Some(panic_text(p));
+        // Hand over queued items outside the lock; items that arrive meanwhile
+        // are queued by the reader and picked up by the next round.
+        loop {
+            let mut st = lock(&self.shared().state);
+            if st.items.is_empty() || failure.is_some() {
+                st.in_callback = false;
+                if st.ended.is_some() {
+                    drop(st);
+                    if let Some(marker) = endmarker {
+                        let _ = std::panic::catch_unwind(AssertUnwindSafe(|| cb(marker)));
+                    }
+                } else {
+                    st.callback = Some((cb, endmarker));
+                }
                 break;
             }
-        }
-        let mut st = lock(&self.shared().state);
-        st.in_callback = false;
-        if ended {
+            let queued: Vec<Value> = st.items.drain(..).collect();
+            st.in_callback = true;
             drop(st);
-            if let Some(marker) = endmarker {
-                let _ = std::panic::catch_unwind(AssertUnwindSafe(|| cb(marker)));
+            for item in queued {
+                if let Err(p) = std::panic::catch_unwind(AssertUnwindSafe(|| cb(item))) {
+                    failure = Some(panic_text(p));
+                    break;
+                }
             }
-        } else {
-            st.callback = Some((cb, endmarker));
         }
         if let Some(text) = failure {
             self.handle.gw.callback_failed(&self.handle.shared, text);
