@@ -37,6 +37,9 @@ pub(crate) struct ChannelShared {
     notify: Notify,
     /// The one live handle, so every `Channel` for this id shares it.
     pub(crate) handle: Mutex<Weak<ChannelHandle>>,
+    /// Whether a handle was ever given out (until then the reader keeps the
+    /// state of a closed channel, so items sent inside a value are not lost).
+    pub(crate) handed_out: std::sync::atomic::AtomicBool,
 }
 
 struct ChannelState {
@@ -73,6 +76,7 @@ impl ChannelShared {
             }),
             notify: Notify::new(),
             handle: Mutex::new(Weak::new()),
+            handed_out: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -96,7 +100,16 @@ impl ChannelShared {
             let result = std::panic::catch_unwind(AssertUnwindSafe(|| cb(item)));
             let mut st = lock(&self.state);
             st.in_callback = false;
-            st.callback = Some((cb, marker));
+            if st.ended.is_some() {
+                // The channel ended while the callback ran: `end` found no
+                // callback to give the end marker to, so give it here.
+                drop(st);
+                if let Some(marker) = marker {
+                    let _ = std::panic::catch_unwind(AssertUnwindSafe(|| cb(marker)));
+                }
+            } else {
+                st.callback = Some((cb, marker));
+            }
             return result.err().map(panic_text);
         }
         st.items.push_back(item);
@@ -198,6 +211,9 @@ impl Channel {
         });
         *slot = Arc::downgrade(&handle);
         drop(slot);
+        shared
+            .handed_out
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         Channel { handle }
     }
 
@@ -255,7 +271,7 @@ impl Channel {
     /// [`Error::Timeout`] when the time passes. Calling this on a channel
     /// with a callback is a usage error.
     pub async fn receive(&self, timeout: Option<Duration>) -> Result<Value> {
-        let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+        let deadline = timeout.and_then(|t| tokio::time::Instant::now().checked_add(t));
         loop {
             let notified = self.shared().notify.notified();
             tokio::pin!(notified);
@@ -300,7 +316,7 @@ impl Channel {
     /// closed with, [`Error::GatewayDied`] when the worker went away, or
     /// [`Error::Timeout`]. Unread items stay available to `receive`.
     pub async fn wait_close(&self, timeout: Option<Duration>) -> Result<()> {
-        let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+        let deadline = timeout.and_then(|t| tokio::time::Instant::now().checked_add(t));
         loop {
             let notified = self.shared().notify.notified();
             tokio::pin!(notified);
@@ -440,7 +456,12 @@ impl Channel {
         let (tx, rx) = mpsc::channel(64);
         tokio::spawn(async move {
             loop {
-                match self.receive(None).await {
+                // Stop (and let the gateway go) as soon as the stream is dropped.
+                let item = tokio::select! {
+                    item = self.receive(None) => item,
+                    _ = tx.closed() => break,
+                };
+                match item {
                     Ok(item) => {
                         if tx.send(Ok(item)).await.is_err() {
                             break;

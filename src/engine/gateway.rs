@@ -178,10 +178,15 @@ impl GatewayInner {
     }
 
     fn shared(&self, id: i32) -> Arc<ChannelShared> {
-        lock(&self.channels)
+        let shared = lock(&self.channels)
             .entry(id)
             .or_insert_with(|| Arc::new(ChannelShared::new(id)))
-            .clone()
+            .clone();
+        // A channel made after the connection ended can never receive anything.
+        if let Some(reason) = self.dead.borrow().clone() {
+            shared.end(Ended::GatewayDied(reason), true);
+        }
+        shared
     }
 
     pub(crate) fn forget_channel(&self, id: i32) {
@@ -227,6 +232,12 @@ impl GatewayInner {
         if self.is_dead() {
             return Err(self.death_error());
         }
+        if self.exiting.load(Ordering::SeqCst) {
+            return Err(Error::GatewayDied {
+                gateway: self.id.clone(),
+                reason: "the gateway was exited".into(),
+            });
+        }
         let want = frame.len().clamp(1, SEND_BUDGET) as u32;
         let permit = self.budget.clone().acquire_many_owned(want).await.ok();
         self.out
@@ -253,7 +264,7 @@ impl GatewayInner {
     }
 
     fn die(&self, reason: String) {
-        let channels: Vec<Arc<ChannelShared>> = lock(&self.channels).values().cloned().collect();
+        // Mark dead first: channels made from now on end at once (see `shared`).
         self.dead.send_if_modified(|dead| {
             if dead.is_none() {
                 *dead = Some(reason.clone());
@@ -262,6 +273,7 @@ impl GatewayInner {
                 false
             }
         });
+        let channels: Vec<Arc<ChannelShared>> = lock(&self.channels).values().cloned().collect();
         for ch in channels {
             ch.end(Ended::GatewayDied(reason.clone()), true);
         }
@@ -308,7 +320,7 @@ impl Gateway {
         tokio::spawn(writer_task(out_rx, conn.writer));
         tokio::spawn(reader_task(
             Arc::downgrade(&inner),
-            inner.clone_for_reader(),
+            inner.process.clone(),
             conn.reader,
             max_payload,
         ));
@@ -486,7 +498,9 @@ impl Gateway {
 
     /// Waits up to `timeout` for the connection to end and the process to exit.
     pub async fn wait_exit(&self, timeout: Duration) -> bool {
-        let deadline = tokio::time::Instant::now() + timeout;
+        let Some(deadline) = tokio::time::Instant::now().checked_add(timeout) else {
+            return false;
+        };
         let mut dead = self.inner.dead.subscribe();
         if tokio::time::timeout_at(deadline, dead.wait_for(Option::is_some))
             .await
@@ -515,14 +529,6 @@ impl Gateway {
         if let Some(p) = &self.inner.process {
             p.wait_stderr_closed(timeout).await;
         }
-    }
-}
-
-impl GatewayInner {
-    /// What the reader task needs besides the gateway state: the process, to
-    /// notice its death even if the pipe stays open (a grandchild holding it).
-    fn clone_for_reader(&self) -> Option<ProcessHandle> {
-        self.process.clone()
     }
 }
 
@@ -716,8 +722,11 @@ fn dispatch(
             };
             let peer_closed = code != MsgCode::ChannelLastMessage;
             shared.end(ended, peer_closed);
+            // Forget it only if a handle was given out and is gone; otherwise a
+            // channel that arrived inside a value would lose its queued items.
             let has_handle = lock_weak(&shared).strong_count() > 0;
-            if peer_closed && !has_handle {
+            let handed_out = shared.handed_out.load(Ordering::SeqCst);
+            if peer_closed && handed_out && !has_handle {
                 inner.forget_channel(channel);
             }
         }

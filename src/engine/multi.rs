@@ -53,7 +53,10 @@ impl MultiChannel {
             let tx = tx.clone();
             tokio::spawn(async move {
                 loop {
-                    let item = ch.receive(None).await;
+                    let item = tokio::select! {
+                        item = ch.receive(None) => item,
+                        _ = tx.closed() => break,
+                    };
                     let end = item.is_err();
                     if tx.send((ch.clone(), item)).is_err() || end {
                         break;
@@ -67,7 +70,7 @@ impl MultiChannel {
     /// Waits until every channel is closed, at most `timeout` in all; the
     /// first remote error (or timeout) is returned after all were waited for.
     pub async fn wait_close(&self, timeout: Option<Duration>) -> Result<()> {
-        let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+        let deadline = timeout.and_then(|t| tokio::time::Instant::now().checked_add(t));
         let mut first: Option<Error> = None;
         for ch in &self.channels {
             let left = deadline.map(|d| d.saturating_duration_since(tokio::time::Instant::now()));
