@@ -70,6 +70,11 @@ EOF_GRACE = 0.5
 #: threads of user code) after serving ended; then os._exit.
 EXIT_WATCHDOG = 2.0
 
+#: main_thread_only: how long a CHANNEL_EXEC waits for the main thread to
+#: finish the previous execution before it is refused (its CLOSE may reach
+#: the master a moment before the main thread is free again).
+MAIN_THREAD_WAIT = 1.0
+
 #: Text of the CHANNEL_CLOSE_ERROR sent for an execution interrupted by
 #: KeyboardInterrupt (execnet's masters do not warn about this text).
 INTERRUPT_TEXT = "keyboard-interrupted"
@@ -1083,6 +1088,9 @@ class Channel:
             pass  # e.g. during interpreter shutdown
 
 
+_DUMPERS[Channel] = _dump_channel
+
+
 class ChannelFile:
     def __init__(self, channel, proxyclose=True):
         self.channel = channel
@@ -1348,6 +1356,8 @@ class _ExecPool:
         self._lock = threading.Lock()
         self._mainq = queue.SimpleQueue()
         self._main_free = True
+        self._main_free_event = threading.Event()  # for main_thread_only
+        self._main_free_event.set()
         self._main_only = main_thread_only
         self.main_ident = None          # thread running run_main_loop
         self.main_in_user_code = False  # an execution runs in it right now
@@ -1358,10 +1368,16 @@ class _ExecPool:
         self.shutting_down = False
 
     def spawn(self, func, args):
-        """Run func(*args) somewhere; False if main_thread_only and busy."""
+        """Run func(*args) somewhere; False if main_thread_only and busy.
+
+        Only the receiver thread calls this.
+        """
+        if self._main_only and not self._main_free_event.wait(MAIN_THREAD_WAIT):
+            return False
         with self._lock:
             if self._main_free:
                 self._main_free = False
+                self._main_free_event.clear()
                 in_main = True
             elif self._main_only:
                 return False
@@ -1391,6 +1407,7 @@ class _ExecPool:
         close: the next execution may go to the main thread."""
         with self._lock:
             self._main_free = True
+            self._main_free_event.set()
             self.active -= 1
 
     def _finished_thread(self):

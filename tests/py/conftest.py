@@ -33,6 +33,7 @@ WORKER_SOURCE = WORKER_PATH.read_text(encoding="utf-8")
 MARKER = b"\x00EXECDECK\x00"
 BOOTLINE = "import sys;exec(eval(sys.stdin.readline()))"
 TIMEOUT = 10.0
+ORIGINAL_BOOTSTRAP_EXEC = gateway_bootstrap.bootstrap_exec
 
 #: Interpreter for the workers (default: the one running the tests); set
 #: EXECDECK_TEST_PYTHON to run every worker under another Python.
