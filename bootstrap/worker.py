@@ -922,7 +922,8 @@ class Channel:
         self.id = id
         self._items = queue.SimpleQueue()  # None once a callback is set
         self._closed = False
-        self._receiveclosed = threading.Event()
+        self._peer_closed = False  # CLOSE/CLOSE_ERROR arrived (or we failed it)
+        self._receiveclosed = threading.Event()  # nothing more will arrive
         self._remoteerrors = []
         self._strconfig = gateway._channelfactory._strconfig_for(id)
 
@@ -958,7 +959,10 @@ class Channel:
                           " code finishes")
         if self._closed:
             return
-        if not self._receiveclosed.is_set():
+        # Unlike execnet, a close is also sent when the other side only said
+        # LAST_MESSAGE (its callback then gets its end marker) and after the
+        # receive side ended (executions report their end after TERMINATE).
+        if not self._peer_closed:
             if error is not None:
                 code, data = CHANNEL_CLOSE_ERROR, dumps_internal(str(error))
             else:
@@ -1078,8 +1082,9 @@ class Channel:
                 for error in self._remoteerrors:
                     if isinstance(error, RemoteError):
                         error.warn()
-            elif not self._receiveclosed.is_set():
-                if self._items is None:
+            elif not self._peer_closed:
+                if self._items is None and not self._receiveclosed.is_set():
+                    # the callback goes on receiving: "I send nothing more"
                     code = CHANNEL_LAST_MESSAGE
                 else:
                     code = CHANNEL_CLOSE
@@ -1222,6 +1227,7 @@ class ChannelFactory:
         self._no_longer_opened(id)
         if not sendonly:
             channel._closed = True
+            channel._peer_closed = True
         channel._receiveclosed.set()
 
     def _local_receive(self, id, data):
@@ -1255,9 +1261,6 @@ class ChannelFactory:
         except OSError:
             pass
         self._local_close(id, local_error)
-        channel = self._channels.get(id)
-        if channel is not None:
-            channel._closed = True
 
     def _finished_receiving(self):
         """The connection ended: wake every receiver, end every callback."""

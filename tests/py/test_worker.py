@@ -463,6 +463,26 @@ def test_worker_callback_channel_dropped_sends_last_message(gw):
     ch.waitclose(TIMEOUT)
 
 
+def test_master_callback_gets_endmarker_after_last_message(gw):
+    # the master drops its callback channel (LAST_MESSAGE); when the worker
+    # closes its end the master's callback still gets the end marker
+    got = queue.Queue()
+    ch = gw.remote_exec("""
+        sub = channel.receive()
+        sub.waitclose(10)
+        channel.send(sub.isclosed())
+        sub.send("item")
+        sub.close()
+    """)
+    sub = gw.newchannel()
+    sub.setcallback(got.put, endmarker="END")
+    ch.send(sub)
+    del sub
+    assert ch.receive(TIMEOUT) is False
+    assert got.get(timeout=TIMEOUT) == "item"
+    assert got.get(timeout=TIMEOUT) == "END"
+
+
 def test_callback_channel_stays_active_remote_thread(gw):
     seen = []
     ch = gw.remote_exec("""
