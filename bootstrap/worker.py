@@ -32,6 +32,9 @@ then pointed at /dev/null and fd 1 at fd 2, so ``print()`` and
 ``os.write(1, ...)`` in remote code end up on the interpreter's stderr, which
 execdeck's master forwards line by line (execnet's worker discards them).
 
+Keep this file free of ``from __future__`` imports: in boot mode a line
+precedes it.
+
 Debugging: ``EXECDECK_DEBUG=1`` writes trace lines to
 ``<tempdir>/execdeck-debug-<pid>``, ``EXECDECK_DEBUG=2`` writes them to stderr.
 
@@ -88,7 +91,7 @@ MAIN_THREAD_ONLY_DEADLOCK_TEXT = (
 # ---------------------------------------------------------------------------
 
 _tracing = False  # checked at call sites so that tracing off costs nothing
-_trace_lock = threading.Lock()
+_trace_lock = threading.RLock()  # reentrant: gc may run Channel.__del__ here
 _trace_out = None  # callable taking a str, when tracing
 _trace_path = None
 
@@ -1399,11 +1402,14 @@ class _ExecPool:
         return True
 
     def _run(self, func, args, in_main):
-        func(*args, self._finished_running if in_main else self._finished_thread)
-        with self._lock:
-            self._inflight -= 1
-            if not self._inflight:
-                self._idle.set()
+        try:
+            func(*args, self._finished_running if in_main
+                 else self._finished_thread)
+        finally:
+            with self._lock:
+                self._inflight -= 1
+                if not self._inflight:
+                    self._idle.set()
 
     def _finished_running(self):
         """Called by the execution in the main thread before it sends its
@@ -1457,7 +1463,9 @@ class WorkerGateway:
         self._strconfig = (True, False)
         self._channelfactory = ChannelFactory(self, startcount=2)
         self._receivelock = threading.RLock()
-        self._sendlock = threading.Lock()
+        # reentrant: a Channel.__del__ run by gc right after we acquired it
+        # may send a whole message before ours starts (see _send)
+        self._sendlock = threading.RLock()
         self._send_owner = None
         self._deferred = []  # messages from __del__ during our own send
         self._error = None   # EOFError once the connection dropped
@@ -1509,6 +1517,9 @@ class WorkerGateway:
             return
         with self._sendlock:
             self._send_owner = me
+            # once shutting down, the main thread may get a SIGINT: keep it
+            # from interrupting a half-written message (delivered after it)
+            oldmask = self._block_sigint() if self._pool.shutting_down else None
             try:
                 self._io.write_message(code, chid, data)
                 while self._deferred:
@@ -1522,9 +1533,33 @@ class WorkerGateway:
                 raise IOError("cannot send (already closed?)") from exc
             finally:
                 self._send_owner = None
+                if oldmask is not None:
+                    import signal
+                    signal.pthread_sigmask(signal.SIG_SETMASK, oldmask)
         if _tracing:
             _trace(self.id, "sent", _msgname(code), "channel=%d" % chid,
                    "len=%d" % len(data))
+
+    @staticmethod
+    def _block_sigint():
+        """Block SIGINT in the main thread; return the old mask or None."""
+        if threading.current_thread() is not threading.main_thread():
+            return None
+        try:
+            import signal
+            return signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGINT])
+        except (AttributeError, ImportError, OSError, ValueError):
+            return None  # no pthread_sigmask (Windows)
+
+    def _close_write(self):
+        """Close the protocol's write side, not in the middle of a message
+        (waits a moment for a sender that holds the lock)."""
+        got = self._sendlock.acquire(timeout=1.0)
+        try:
+            self._io.close_write()
+        finally:
+            if got:
+                self._sendlock.release()
 
     def _send_from_del(self, code, chid):
         if self._channelfactory.finished or self._io.write_closed:
@@ -1605,7 +1640,9 @@ class WorkerGateway:
     def _on_channel_exec(self, chid, data):
         channel = self._channelfactory.new(chid)
         try:
-            task = loads_internal(data, self)
+            # always the default coercion: source, names and kwargs keys
+            # must be str whatever RECONFIGURE said (as in execnet)
+            task = loads_internal(data, self, (True, False))
             source, file_name, call_name, kwargs = task
         except Exception as exc:
             channel.close("execdeck worker: bad CHANNEL_EXEC payload: %s" % exc)
@@ -1622,7 +1659,7 @@ class WorkerGateway:
 
     def _on_channel_close_error(self, chid, data):
         try:
-            text = loads_internal(data, self)
+            text = loads_internal(data, self, (True, False))
         except LoadError as exc:
             text = "undecodable error text: %s" % exc
         self._channelfactory._local_close(chid, RemoteError(str(text)))
@@ -1719,7 +1756,7 @@ class WorkerGateway:
         pool = self._pool
         if reason != "terminate":
             # the master is gone (or confused): nothing we write is read
-            self._io.close_write()
+            self._close_write()
         self._channelfactory._finished_receiving()
         pool.shutdown()
         grace = TERMINATE_GRACE if reason == "terminate" else EOF_GRACE
@@ -1729,7 +1766,7 @@ class WorkerGateway:
                 self._trace("executions still running after %.1fs" % (grace * 2))
         idle = pool.wait_idle(0)
         self._trace("closing the protocol stream")
-        self._io.close_write()
+        self._close_write()
         self._io.close_read()
         self._done.set()
         if not self._exit_process:

@@ -378,6 +378,25 @@ def test_terminate_interrupts_sleeping_main_thread(raw_worker):
     assert rw.stderr_text() == ""
 
 
+def test_terminate_never_cuts_a_message_in_half(raw_worker):
+    """The SIGINT that ends a main-thread execution during shutdown must not
+    land between the parts of a message being written."""
+    rw = raw_worker()
+    rw.exec_(1, "data = b'x' * (1 << 20)\nwhile True: channel.send(data)")
+    assert rw.recv()[:2] == ("CHANNEL_DATA", 1)
+    rw.send("GATEWAY_TERMINATE")
+    last = None
+    with pytest.raises(EOFError):
+        while True:
+            msg = rw.recv(timeout=5)    # a torn message would not parse
+            assert msg[1] == 1
+            if msg[0] == "CHANNEL_DATA":
+                assert msg[2] == b"x" * (1 << 20)
+            last = msg
+    assert last == ("CHANNEL_CLOSE_ERROR", 1, "keyboard-interrupted")
+    assert rw.proc.wait(timeout=5) == 0
+
+
 def test_terminate_wakes_receivers_with_eof(raw_worker):
     rw = raw_worker()
     rw.exec_(1, textwrap.dedent("""

@@ -782,6 +782,8 @@ def test_reconfigure_gateway_and_channel(gw):
     ch.reconfigure(py2str_as_py3str=True, py3str_as_py2str=False)
     ch.send("a")
     assert ch.receive(TIMEOUT) == "str"
+    # the exec payload itself is never coerced: functions with kwargs work
+    assert gw.remote_exec(remote_add, a=1, b=2).receive(TIMEOUT) == 3
 
 
 # -- termination -----------------------------------------------------------------
