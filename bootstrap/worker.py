@@ -1,0 +1,1957 @@
+"""execdeck worker: the remote half of an execdeck gateway.
+
+This single file runs inside every remote Python interpreter (3.8 or newer,
+standard library only). It speaks execnet 2.x's wire protocol exactly (see
+PROTOCOL.md in the execdeck repository), so both execdeck's Rust master and
+execnet's own master can drive it.
+
+Three ways to start it
+----------------------
+1. Bootstrapped by the master (popen, ssh).  The master runs
+
+       python -u [-B] -c "import sys;exec(eval(sys.stdin.readline()))"
+
+   and writes ONE line, ``repr(source) + "\\n"``, where ``source`` is a first
+   line ``EXECDECK_BOOT = {'id': 'gw0', 'execmodel': 'thread'}`` followed by
+   the text of this file.  Seeing ``EXECDECK_BOOT`` the worker serves the
+   protocol on its stdin/stdout.  Before the handshake byte ``b"1"`` it writes
+   the marker ``b"\\x00EXECDECK\\x00"``: whatever arrives before the marker
+   was printed by something else (a sitecustomize, a login banner), and the
+   master can show it instead of failing on a corrupt handshake.  The optional
+   key ``'marker': False`` leaves the marker out (needed when an execnet
+   forwarder, which expects exactly ``b"1"``, sits in between).
+
+2. As a plain script: ``python3 -u worker.py [--id ID] [--execmodel MODEL]``
+   writes just ``b"1"`` and serves the protocol on stdin/stdout.
+
+3. Over a socket: ``serve_socket(sock, id=None, execmodel="thread")`` writes
+   ``b"1"`` on the connected socket and serves the protocol over it.
+
+In modes 1 and 2 the protocol gets private duplicates of fds 0 and 1; fd 0 is
+then pointed at /dev/null and fd 1 at fd 2, so ``print()`` and
+``os.write(1, ...)`` in remote code end up on the interpreter's stderr, which
+execdeck's master forwards line by line (execnet's worker discards them).
+
+Keep this file free of ``from __future__`` imports: in boot mode a line
+precedes it.
+
+Debugging: ``EXECDECK_DEBUG=1`` writes trace lines to
+``<tempdir>/execdeck-debug-<pid>``, ``EXECDECK_DEBUG=2`` writes them to stderr.
+
+Sections of this file: tracing - serializer - protocol IO - channels -
+execution model - gateway (receiver, executions, shutdown) - start-up.
+"""
+
+import _thread
+import faulthandler
+import os
+import queue
+import struct
+import sys
+import threading
+import time
+import weakref
+
+__all__ = [
+    "serve", "serve_stdio", "serve_socket", "main",
+    "dumps", "loads", "dumps_internal", "loads_internal",
+    "DataFormatError", "DumpError", "LoadError",
+    "RemoteError", "TimeoutError", "Channel", "WorkerGateway",
+    "ExecModel", "get_execmodel", "ProtocolIO", "Message", "Popen2IO",
+]
+
+#: Bytes written right before the handshake byte in boot mode.
+BOOT_MARKER = b"\x00EXECDECK\x00"
+
+#: Seconds running executions get to finish after GATEWAY_TERMINATE before
+#: the main thread is interrupted (SIGINT); after as long again the process
+#: ends with os._exit.
+TERMINATE_GRACE = 1.0
+#: The same when the protocol stream hit EOF (the master is gone).
+EOF_GRACE = 0.5
+#: Upper bound for a normal interpreter exit (atexit handlers, non-daemon
+#: threads of user code) after serving ended; then os._exit.
+EXIT_WATCHDOG = 2.0
+
+#: main_thread_only: how long a CHANNEL_EXEC waits for the main thread to
+#: finish the previous execution before it is refused (its CLOSE may reach
+#: the master a moment before the main thread is free again).
+MAIN_THREAD_WAIT = 1.0
+
+#: Text of the CHANNEL_CLOSE_ERROR sent for an execution interrupted by
+#: KeyboardInterrupt (execnet's masters do not warn about this text).
+INTERRUPT_TEXT = "keyboard-interrupted"
+MAIN_THREAD_ONLY_DEADLOCK_TEXT = (
+    "concurrent remote_exec would cause deadlock for main_thread_only execmodel"
+)
+
+
+# ---------------------------------------------------------------------------
+# Tracing
+# ---------------------------------------------------------------------------
+
+_tracing = False  # checked at call sites so that tracing off costs nothing
+_trace_lock = threading.RLock()  # reentrant: gc may run Channel.__del__ here
+_trace_out = None  # callable taking a str, when tracing
+_trace_path = None
+
+
+def _trace(*args):
+    """Write one trace line (timestamp, pid, words) when tracing is on."""
+    out = _trace_out
+    if out is None:
+        return
+    now = time.time()
+    stamp = time.strftime("%H:%M:%S", time.localtime(now))
+    line = "%s.%06d [%d] %s\n" % (
+        stamp, int((now % 1) * 1e6), os.getpid(), " ".join(map(str, args)))
+    try:
+        with _trace_lock:
+            out(line)
+    except Exception:
+        pass  # tracing must never break the worker (e.g. at shutdown)
+
+
+def setup_tracing(level=None):
+    """Configure tracing from ``EXECDECK_DEBUG`` (or the given level).
+
+    "1" (or any other non-empty value except "2"): append to
+    ``<tempdir>/execdeck-debug-<pid>``; "2": write to fd 2 (stderr).
+    Returns the trace file path, or None.
+    """
+    global _tracing, _trace_out, _trace_path
+    if _tracing:
+        return _trace_path
+    if level is None:
+        level = os.environ.get("EXECDECK_DEBUG", "")
+    if not level or level == "0":
+        return None
+    if level == "2":
+        def out(line):
+            os.write(2, line.encode("utf-8", "backslashreplace"))
+        _trace_out = out
+    else:
+        import tempfile
+        path = os.path.join(tempfile.gettempdir(),
+                            "execdeck-debug-%d" % os.getpid())
+        f = open(path, "a", encoding="utf-8", errors="backslashreplace")
+
+        def out(line):
+            f.write(line)
+            f.flush()
+        _trace_out = out
+        _trace_path = path
+    _tracing = True
+    return _trace_path
+
+
+# ---------------------------------------------------------------------------
+# Serializer (format version 2, see PROTOCOL.md section 3)
+# ---------------------------------------------------------------------------
+
+
+class DataFormatError(Exception):
+    """The data can't be serialized or unserialized."""
+
+
+class DumpError(DataFormatError):
+    """A value can't be serialized.
+
+    The message names the type and where inside the value it sits, e.g.
+    ``can't serialize <class 'object'> at [2]['key']``.
+    """
+
+    def __init__(self, what):
+        DataFormatError.__init__(self, what)
+        self.what = what
+        self.path = []  # innermost first while the error travels outwards
+
+    def _finish(self):
+        if self.path:
+            self.args = (self.what + " at " + "".join(reversed(self.path)),)
+        return self
+
+
+class LoadError(DataFormatError):
+    """Bytes can't be unserialized (corrupt, truncated or hostile data)."""
+
+
+DUMPFORMAT_VERSION = b"\x02"
+INT32_MIN = -(2 ** 31)
+INT32_MAX = 2 ** 31 - 1
+
+_S_INT = struct.Struct("!i")
+_S_OPINT = struct.Struct("!ci")      # opcode + int32 (INT, lengths, counts)
+_S_OPFLOAT = struct.Struct("!cd")    # FLOAT
+_S_OPCOMPLEX = struct.Struct("!cdd")  # COMPLEX
+_S_FLOAT = struct.Struct("!d")
+_S_COMPLEX = struct.Struct("!dd")
+_pack_opint = _S_OPINT.pack
+_pack_opfloat = _S_OPFLOAT.pack
+_pack_opcomplex = _S_OPCOMPLEX.pack
+_unpack_int = _S_INT.unpack_from
+_unpack_float = _S_FLOAT.unpack_from
+_unpack_complex = _S_COMPLEX.unpack_from
+
+
+def _int_to_ascii(i):
+    """Decimal text of any int (not limited by sys.set_int_max_str_digits)."""
+    try:
+        return b"%d" % i
+    except ValueError:
+        import decimal
+        return str(decimal.Decimal(i)).encode("ascii")
+
+
+def _ascii_to_int(b):
+    """Inverse of _int_to_ascii; only ``-?[0-9]+`` is accepted."""
+    digits = b[1:] if b[:1] in (b"-", b"+") else b
+    if not digits.isdigit():
+        raise LoadError("invalid integer text %r" % bytes(b[:40]))
+    try:
+        return int(b)
+    except ValueError:  # longer than the interpreter's int/str limit
+        import decimal
+        return int(decimal.Decimal(b.decode("ascii")))
+
+
+# -- dumping: one function per exact type, each called as f(obj, write) ----
+
+def _dump_fail(obj, w):
+    raise DumpError("can't serialize %s" % (type(obj),))
+
+
+def _dump_none(obj, w):
+    w(b"L")
+
+
+def _dump_bool(obj, w):
+    w(b"R" if obj else b"C")
+
+
+def _dump_int(obj, w):
+    if INT32_MIN <= obj <= INT32_MAX:
+        w(_pack_opint(b"F", obj))
+    else:
+        text = _int_to_ascii(obj)
+        w(_pack_opint(b"H", len(text)))
+        w(text)
+
+
+def _dump_float(obj, w):
+    w(_pack_opfloat(b"D", obj))
+
+
+def _dump_complex(obj, w):
+    w(_pack_opcomplex(b"T", obj.real, obj.imag))
+
+
+def _dump_bytes(obj, w):
+    n = len(obj)
+    if n > INT32_MAX:
+        raise DumpError("bytes too long for the wire (%d bytes)" % n)
+    w(_pack_opint(b"A", n))
+    w(obj)
+
+
+def _dump_str(obj, w):
+    try:
+        b = obj.encode("utf-8")
+    except UnicodeEncodeError:
+        raise DumpError("strings must be utf-8 encodable") from None
+    n = len(b)
+    if n > INT32_MAX:
+        raise DumpError("string too long for the wire (%d bytes)" % n)
+    w(_pack_opint(b"N", n))
+    w(b)
+
+
+def _check_count(n, what):
+    if n > INT32_MAX:
+        raise DumpError("%s too long for the wire (%d items)" % (what, n))
+
+
+def _dump_list(obj, w):
+    _check_count(len(obj), "list")
+    w(_pack_opint(b"K", len(obj)))
+    get = _DUMPERS.get
+    i = 0
+    try:
+        for i, item in enumerate(obj):
+            w(_pack_opint(b"F", i))
+            get(type(item), _dump_fail)(item, w)
+            w(b"P")
+    except DumpError as e:
+        e.path.append("[%d]" % i)
+        raise
+
+
+def _short_repr(key):
+    try:
+        r = repr(key)
+    except Exception:
+        r = "<%s object>" % type(key).__name__
+    return r if len(r) <= 60 else r[:57] + "..."
+
+
+def _dump_dict(obj, w):
+    w(b"J")
+    get = _DUMPERS.get
+    for key, value in obj.items():
+        try:
+            get(type(key), _dump_fail)(key, w)
+        except DumpError as e:
+            e.path.append("{key %s}" % _short_repr(key))
+            raise
+        try:
+            get(type(value), _dump_fail)(value, w)
+        except DumpError as e:
+            e.path.append("[%s]" % _short_repr(key))
+            raise
+        w(b"P")
+
+
+def _dump_tuple(obj, w):
+    get = _DUMPERS.get
+    i = 0
+    try:
+        for i, item in enumerate(obj):
+            get(type(item), _dump_fail)(item, w)
+    except DumpError as e:
+        e.path.append("[%d]" % i)
+        raise
+    _check_count(len(obj), "tuple")
+    w(_pack_opint(b"@", len(obj)))
+
+
+def _dump_set_items(obj, w, op):
+    get = _DUMPERS.get
+    item = None
+    try:
+        for item in obj:
+            get(type(item), _dump_fail)(item, w)
+    except DumpError as e:
+        e.path.append("{item %s}" % _short_repr(item))
+        raise
+    _check_count(len(obj), "set")
+    w(_pack_opint(op, len(obj)))
+
+
+def _dump_set(obj, w):
+    _dump_set_items(obj, w, b"O")
+
+
+def _dump_frozenset(obj, w):
+    _dump_set_items(obj, w, b"E")
+
+
+def _dump_channel(obj, w):
+    w(_pack_opint(b"B", obj.id))
+
+
+# Exact types only, like execnet: subclasses (IntEnum, OrderedDict, ...) are
+# refused so that the other side never gets a silently different type.
+_DUMPERS = {
+    type(None): _dump_none,
+    bool: _dump_bool,
+    int: _dump_int,
+    float: _dump_float,
+    complex: _dump_complex,
+    bytes: _dump_bytes,
+    str: _dump_str,
+    list: _dump_list,
+    dict: _dump_dict,
+    tuple: _dump_tuple,
+    set: _dump_set,
+    frozenset: _dump_frozenset,
+}
+
+
+def _dump_parts(obj):
+    parts = []
+    try:
+        _DUMPERS.get(type(obj), _dump_fail)(obj, parts.append)
+    except DumpError as e:
+        raise e._finish() from None
+    except RecursionError:
+        raise DumpError("can't serialize: value nested too deeply "
+                        "(or contains itself)") from None
+    return parts
+
+
+def dumps_internal(obj):
+    """Serialize ``obj`` for a message payload (no version byte)."""
+    parts = _dump_parts(obj)
+    parts.append(b"Q")
+    return b"".join(parts)
+
+
+def dumps(obj):
+    """Serialize ``obj``: version byte, program, STOP."""
+    parts = _dump_parts(obj)
+    parts.append(b"Q")
+    return DUMPFORMAT_VERSION + b"".join(parts)
+
+
+# -- loading: a 256-entry dispatch list, each loader f(data, pos, stack, ctx)
+# returns the new position; ctx = (py2str_as_py3str, py3str_as_py2str,
+# gateway or None). INT, SETITEM, PY3STRING, NONE and STOP are handled
+# inline in _load for speed.
+
+def _take(data, pos):
+    """Read an int32 length at pos; return (start, end) of the bytes."""
+    n = _unpack_int(data, pos)[0]
+    start = pos + 4
+    end = start + n
+    if n < 0 or end > len(data):
+        raise LoadError("bad length %d at offset %d (data has %d bytes)"
+                        % (n, pos, len(data)))
+    return start, end
+
+
+def _load_true(data, pos, stack, ctx):
+    stack.append(True)
+    return pos
+
+
+def _load_false(data, pos, stack, ctx):
+    stack.append(False)
+    return pos
+
+
+def _load_int(data, pos, stack, ctx):
+    stack.append(_unpack_int(data, pos)[0])
+    return pos + 4
+
+
+def _load_longint(data, pos, stack, ctx):
+    start, end = _take(data, pos)
+    stack.append(_ascii_to_int(data[start:end]))
+    return end
+
+
+def _load_float(data, pos, stack, ctx):
+    stack.append(_unpack_float(data, pos)[0])
+    return pos + 8
+
+
+def _load_complex(data, pos, stack, ctx):
+    re_, im = _unpack_complex(data, pos)
+    stack.append(complex(re_, im))
+    return pos + 16
+
+
+def _load_bytes(data, pos, stack, ctx):
+    start, end = _take(data, pos)
+    stack.append(data[start:end])
+    return end
+
+
+def _load_py2string(data, pos, stack, ctx):
+    start, end = _take(data, pos)
+    b = data[start:end]
+    stack.append(b.decode("latin-1") if ctx[0] else b)
+    return end
+
+
+def _load_unicode(data, pos, stack, ctx):
+    start, end = _take(data, pos)
+    stack.append(data[start:end].decode("utf-8"))
+    return end
+
+
+def _load_newlist(data, pos, stack, ctx):
+    n = _unpack_int(data, pos)[0]
+    pos += 4
+    # every element costs at least one byte of input: refuse absurd counts
+    # before allocating anything
+    if n < 0 or n > len(data) - pos:
+        raise LoadError("bad list length %d" % n)
+    stack.append([None] * n)
+    return pos
+
+
+def _load_newdict(data, pos, stack, ctx):
+    stack.append({})
+    return pos
+
+
+def _pop_items(data, pos, stack):
+    n = _unpack_int(data, pos)[0]
+    if n < 0 or n > len(stack):
+        raise LoadError("bad item count %d (stack holds %d)" % (n, len(stack)))
+    if not n:
+        return ()
+    items = stack[-n:]
+    del stack[-n:]
+    return items
+
+
+def _load_tuple(data, pos, stack, ctx):
+    stack.append(tuple(_pop_items(data, pos, stack)))
+    return pos + 4
+
+
+def _load_set(data, pos, stack, ctx):
+    stack.append(set(_pop_items(data, pos, stack)))
+    return pos + 4
+
+
+def _load_frozenset(data, pos, stack, ctx):
+    stack.append(frozenset(_pop_items(data, pos, stack)))
+    return pos + 4
+
+
+def _load_channel(data, pos, stack, ctx):
+    chid = _unpack_int(data, pos)[0]
+    gateway = ctx[2]
+    if gateway is None:
+        raise LoadError("channel %d in data but no gateway to attach it" % chid)
+    stack.append(gateway._channelfactory.new(chid))
+    return pos + 4
+
+
+_LOADERS = [None] * 256
+for _op, _fn in (
+        (b"@", _load_tuple), (b"A", _load_bytes), (b"B", _load_channel),
+        (b"C", _load_false), (b"D", _load_float), (b"E", _load_frozenset),
+        (b"F", _load_int), (b"G", _load_int), (b"H", _load_longint),
+        (b"I", _load_longint), (b"J", _load_newdict), (b"K", _load_newlist),
+        (b"M", _load_py2string), (b"O", _load_set), (b"R", _load_true),
+        (b"S", _load_unicode), (b"T", _load_complex)):
+    _LOADERS[_op[0]] = _fn
+del _op, _fn
+_STOP = b"Q"[0]
+
+
+def _load(data, pos, ctx):
+    """Run the stack program in data from pos; return the single result.
+
+    The most frequent opcodes (INT, SETITEM, PY3STRING, NONE) are handled
+    inline, all others through the _LOADERS dispatch list.
+    """
+    stack = []
+    append = stack.append
+    pop = stack.pop
+    loaders = _LOADERS
+    unpack_int = _unpack_int
+    end = len(data)
+    py3str_as_bytes = ctx[1]
+    try:
+        while True:
+            op = data[pos]
+            pos += 1
+            if op == 70:    # F: INT
+                append(unpack_int(data, pos)[0])
+                pos += 4
+            elif op == 80:  # P: SETITEM; only dicts and lists support it
+                value = pop()
+                key = pop()
+                stack[-1][key] = value
+            elif op == 78:  # N: PY3STRING
+                n = unpack_int(data, pos)[0]
+                pos += 4
+                stop = pos + n
+                if n < 0 or stop > end:
+                    raise LoadError("bad string length %d at offset %d"
+                                    % (n, pos - 4))
+                append(data[pos:stop] if py3str_as_bytes
+                       else data[pos:stop].decode("utf-8"))
+                pos = stop
+            elif op == 76:  # L: NONE
+                append(None)
+            elif op == 81:  # Q: STOP
+                break
+            else:
+                loader = loaders[op]
+                if loader is None:
+                    raise LoadError("unknown opcode %r - wire protocol "
+                                    "corruption?" % bytes((op,)))
+                pos = loader(data, pos, stack, ctx)
+    except LoadError:
+        raise
+    except IndexError:
+        if pos >= end:
+            raise LoadError("didn't get STOP (data truncated)") from None
+        raise LoadError("corrupt data at offset %d: not enough items on "
+                        "the stack or bad list index" % pos) from None
+    except struct.error:
+        raise LoadError("data truncated at offset %d" % pos) from None
+    except Exception as e:  # unhashable key, bad UTF-8, MemoryError, ...
+        raise LoadError("corrupt data at offset %d: %s: %s"
+                        % (pos, type(e).__name__, e)) from None
+    if len(stack) != 1:
+        raise LoadError("internal unserialization error: %d items on the "
+                        "stack at STOP" % len(stack))
+    return stack[0]
+
+
+def loads_internal(data, gateway=None, strconfig=None):
+    """Unserialize a message payload (no version byte).
+
+    ``gateway`` (a WorkerGateway) is needed for channels inside the data;
+    ``strconfig`` is ``(py2str_as_py3str, py3str_as_py2str)``, by default the
+    gateway's or ``(True, False)``.
+    """
+    if strconfig is None:
+        strconfig = gateway._strconfig if gateway is not None else (True, False)
+    if type(data) is not bytes:
+        data = bytes(data)
+    return _load(data, 0, (strconfig[0], strconfig[1], gateway))
+
+
+def loads(data, py2str_as_py3str=False, py3str_as_py2str=False):
+    """Unserialize bytes written by ``dumps`` (version byte first)."""
+    if type(data) is not bytes:
+        data = bytes(data)
+    if data[:1] != DUMPFORMAT_VERSION:
+        raise LoadError("wrong dumpformat version %r" % data[:1])
+    return _load(data, 1, (py2str_as_py3str, py3str_as_py2str, None))
+
+
+# ---------------------------------------------------------------------------
+# Protocol IO: messages over a read-file / write-file pair
+# ---------------------------------------------------------------------------
+
+STATUS = 0
+RECONFIGURE = 1
+GATEWAY_TERMINATE = 2
+CHANNEL_EXEC = 3
+CHANNEL_DATA = 4
+CHANNEL_CLOSE = 5
+CHANNEL_CLOSE_ERROR = 6
+CHANNEL_LAST_MESSAGE = 7
+MESSAGE_NAMES = ("STATUS", "RECONFIGURE", "GATEWAY_TERMINATE", "CHANNEL_EXEC",
+                 "CHANNEL_DATA", "CHANNEL_CLOSE", "CHANNEL_CLOSE_ERROR",
+                 "CHANNEL_LAST_MESSAGE")
+_S_HEADER = struct.Struct("!bii")
+_pack_header = _S_HEADER.pack
+_unpack_header = _S_HEADER.unpack
+_READ_CHUNK = 1 << 20       # payloads above this are read piecewise
+_SMALL_WRITE = 1 << 16      # header and payload below this go in one write
+
+
+def _msgname(code):
+    if 0 <= code < len(MESSAGE_NAMES):
+        return MESSAGE_NAMES[code]
+    return "UNKNOWN(%d)" % code
+
+
+class ProtocolError(EOFError):
+    """The peer sent something that is not the protocol (unknown message
+    code, negative length). The gateway ends as on EOF."""
+
+
+class ProtocolIO:
+    """The protocol byte stream: a binary read file plus a binary write file.
+
+    ``rfile`` needs ``read(n)`` that returns fewer bytes only at EOF (a
+    BufferedReader); ``wfile`` needs ``write`` (partial writes are
+    completed here) and optionally ``flush``. stdio pipes and sockets both
+    come down to such a pair.
+    """
+
+    def __init__(self, rfile, wfile, close_write_hook=None, name="io"):
+        self._rfile = rfile
+        self._wfile = wfile
+        self._read = rfile.read
+        self._write = wfile.write
+        self._flush = getattr(wfile, "flush", None)
+        self._close_write_hook = close_write_hook
+        self.name = name
+        self.write_closed = False
+
+    def __repr__(self):
+        return "<ProtocolIO %s>" % self.name
+
+    def read(self, n):
+        """Read exactly n bytes; EOFError when the stream ends first."""
+        if n <= _READ_CHUNK:
+            data = self._read(n)
+            if len(data) != n:
+                raise EOFError("expected %d bytes, got %d" % (n, len(data)))
+            return data
+        parts = []
+        left = n
+        while left:
+            chunk = self._read(min(left, _READ_CHUNK))
+            if not chunk:
+                raise EOFError("expected %d bytes, got %d" % (n, n - left))
+            parts.append(chunk)
+            left -= len(chunk)
+        return b"".join(parts)
+
+    def read_message(self):
+        """Return (code, channel id, payload bytes) of the next message."""
+        header = self._read(9)
+        if len(header) != 9:
+            raise EOFError("couldn't load message header, expected 9 bytes, "
+                           "got %d" % len(header))
+        code, chid, n = _unpack_header(header)
+        if n < 0:
+            raise ProtocolError("negative payload length %d in message code "
+                                "%d" % (n, code))
+        return code, chid, (self.read(n) if n else b"")
+
+    def write(self, data):
+        """Write all of data (bytes-like) and flush."""
+        n = self._write(data)
+        if n is not None and n < len(data):
+            view = memoryview(data)[n:]
+            while view:
+                k = self._write(view)
+                if k is None:  # non-blocking file: wait a moment
+                    time.sleep(0.001)
+                    continue
+                view = view[k:]
+        if self._flush is not None:
+            self._flush()
+
+    def write_message(self, code, chid, payload=b""):
+        header = _pack_header(code, chid, len(payload))
+        if len(payload) < _SMALL_WRITE:
+            self.write(header + payload)
+        else:
+            self.write(header)
+            self.write(payload)
+
+    def close_read(self):
+        try:
+            self._rfile.close()
+        except Exception:
+            pass
+
+    def close_write(self):
+        if self.write_closed:
+            return
+        self.write_closed = True
+        try:
+            self._wfile.close()
+        except Exception:
+            pass
+        if self._close_write_hook is not None:
+            try:
+                self._close_write_hook()
+            except Exception:
+                pass
+
+
+def init_popen_io():
+    """Protect fds 0/1 and return the ProtocolIO over private duplicates.
+
+    fd 0 becomes /dev/null; fd 1 becomes a duplicate of fd 2, so that
+    ``print()`` and ``os.write(1, ...)`` in remote code go to stderr.
+    ``sys.stdin``/``sys.stdout`` are rebound to match (line buffered).
+    """
+    import io
+    proto_in = os.dup(0)    # os.dup gives non-inheritable fds: children of
+    proto_out = os.dup(1)   # remote code never hold the protocol pipes
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    try:
+        os.dup2(2, 1)
+    except OSError:  # no stderr: discard like execnet does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+    os.close(devnull)
+    encoding = getattr(sys.__stderr__, "encoding", None) or "utf-8"
+
+    def text(fd, mode):
+        if mode == "r":
+            buffered = io.BufferedReader(io.FileIO(fd, "r", closefd=False))
+            return io.TextIOWrapper(buffered, encoding=encoding)
+        buffered = io.BufferedWriter(io.FileIO(fd, "w", closefd=False))
+        return io.TextIOWrapper(buffered, encoding=encoding,
+                                errors="backslashreplace",
+                                line_buffering=True, write_through=True)
+
+    try:
+        sys.stdout.flush()
+    except Exception:
+        pass
+    sys.stdin = text(0, "r")
+    sys.stdout = text(1, "w")
+    sys.stderr = text(2, "w")
+    rfile = os.fdopen(proto_in, "rb", buffering=1 << 16)
+    wfile = io.FileIO(proto_out, "w")
+    return ProtocolIO(rfile, wfile, name="stdio")
+
+
+def socket_io(sock):
+    """Return a ProtocolIO over a connected socket."""
+    import socket
+    sock.setblocking(True)
+    rfile = sock.makefile("rb")
+    wfile = sock.makefile("wb", buffering=0)
+
+    def shutdown_write():
+        try:
+            sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+    return ProtocolIO(rfile, wfile, close_write_hook=shutdown_write,
+                      name="socket")
+
+
+class Message:
+    """execnet-compatible message object.
+
+    execnet's proxy helper (``gateway_io.serve_proxy_io``, run through
+    ``remote_exec`` for ``via=`` specs) imports ``Message`` and ``Popen2IO``
+    from ``__main__`` when execnet itself is not importable remotely; this
+    class and Popen2IO below provide what it uses.
+    """
+
+    STATUS = STATUS
+    RECONFIGURE = RECONFIGURE
+    GATEWAY_TERMINATE = GATEWAY_TERMINATE
+    CHANNEL_EXEC = CHANNEL_EXEC
+    CHANNEL_DATA = CHANNEL_DATA
+    CHANNEL_CLOSE = CHANNEL_CLOSE
+    CHANNEL_CLOSE_ERROR = CHANNEL_CLOSE_ERROR
+    CHANNEL_LAST_MESSAGE = CHANNEL_LAST_MESSAGE
+
+    def __init__(self, msgcode, channelid=0, data=b""):
+        self.msgcode = msgcode
+        self.channelid = channelid
+        self.data = data
+
+    @staticmethod
+    def from_io(io):
+        """Read one message from an object with ``read(n)``."""
+        try:
+            header = io.read(9)
+            if not header:
+                raise EOFError("empty read")
+        except EOFError as e:
+            raise EOFError("couldn't load message header, %s" % (e,)) from None
+        code, chid, n = _unpack_header(header)
+        return Message(code, chid, io.read(n))
+
+    def to_io(self, io):
+        """Write this message to an object with ``write(bytes)``."""
+        io.write(_pack_header(self.msgcode, self.channelid, len(self.data))
+                 + self.data)
+
+    def __repr__(self):
+        return "<Message %s channel=%d lendata=%d>" % (
+            _msgname(self.msgcode), self.channelid, len(self.data))
+
+
+class Popen2IO:
+    """execnet-compatible IO over a pair of binary files (see Message)."""
+
+    error = (IOError, OSError, EOFError)
+
+    def __init__(self, outfile, infile, execmodel=None):
+        self.outfile, self.infile = outfile, infile
+        self._read = getattr(infile, "buffer", infile).read
+        self._write = getattr(outfile, "buffer", outfile).write
+        self.execmodel = execmodel
+
+    def read(self, numbytes):
+        parts = []
+        left = numbytes
+        while left > 0:
+            data = self._read(left)
+            if not data:
+                raise EOFError("expected %d bytes, got %d"
+                               % (numbytes, numbytes - left))
+            parts.append(data)
+            left -= len(data)
+        return b"".join(parts)
+
+    def write(self, data):
+        self._write(data)
+        self.outfile.flush()
+
+    def close_read(self):
+        self.infile.close()
+
+    def close_write(self):
+        self.outfile.close()
+
+
+# ---------------------------------------------------------------------------
+# Channels
+# ---------------------------------------------------------------------------
+
+
+class RemoteError(Exception):
+    """An error text from the other side (usually a formatted traceback)."""
+
+    def __init__(self, formatted):
+        Exception.__init__(self)
+        self.formatted = formatted
+
+    def __str__(self):
+        return self.formatted
+
+    def __repr__(self):
+        return "%s: %s" % (self.__class__.__name__, self.formatted)
+
+    def warn(self):
+        if self.formatted != INTERRUPT_TEXT:
+            try:
+                sys.stderr.write("[%d] Warning: unhandled %r\n"
+                                 % (os.getpid(), self))
+            except Exception:
+                pass
+
+
+class TimeoutError(IOError):
+    """A receive or waitclose timed out."""
+
+
+#: Default for setcallback's endmarker: no end marker wanted.
+NO_ENDMARKER_WANTED = object()
+NO_ENDMARKER = NO_ENDMARKER_WANTED
+_ENDMARKER = object()  # queue sentinel: nothing more will arrive
+
+
+class Channel:
+    """One end of a channel: send/receive items to/from the other side.
+
+    Life cycle: open -> closed (close() here, or CLOSE/CLOSE_ERROR arrived),
+    open -> send-only (CHANNEL_LAST_MESSAGE arrived: nothing more will come,
+    but sending is still allowed).
+    """
+
+    RemoteError = RemoteError
+    TimeoutError = TimeoutError
+    _executing = False  # True while the remote_exec owning it runs
+
+    def __init__(self, gateway, id):
+        self.gateway = gateway
+        self.id = id
+        self._items = queue.SimpleQueue()  # None once a callback is set
+        self._closed = False
+        self._peer_closed = False  # CLOSE/CLOSE_ERROR arrived (or we failed it)
+        self._receiveclosed = threading.Event()  # nothing more will arrive
+        self._remoteerrors = []
+        self._strconfig = gateway._channelfactory._strconfig_for(id)
+
+    def _trace(self, *msg):
+        self.gateway._trace(self.id, *msg)
+
+    def __repr__(self):
+        return "<Channel id=%d %s>" % (self.id,
+                                       "closed" if self._closed else "open")
+
+    # -- sending and closing -------------------------------------------------
+
+    def send(self, item):
+        """Send item (a builtin value, channels allowed) to the other side.
+
+        IOError (OSError) when this channel is closed or the connection is
+        gone; DumpError when the value can't be serialized.
+        """
+        if self._closed:
+            raise IOError("cannot send to %r" % (self,))
+        self.gateway._send(CHANNEL_DATA, self.id, dumps_internal(item))
+
+    def close(self, error=None):
+        """Close this channel, optionally with an error text for the other
+        side (it becomes a RemoteError there).
+
+        The channel of a running remote_exec closes when its code ends and
+        can't be closed explicitly (IOError).
+        """
+        if self._executing:
+            raise IOError("cannot explicitly close channel within remote_exec:"
+                          " explicit close is not allowed, it closes when the"
+                          " code finishes")
+        if self._closed:
+            return
+        # Unlike execnet, a close is also sent when the other side only said
+        # LAST_MESSAGE (its callback then gets its end marker) and after the
+        # receive side ended (executions report their end after TERMINATE).
+        if not self._peer_closed:
+            if error is not None:
+                code, data = CHANNEL_CLOSE_ERROR, dumps_internal(str(error))
+            else:
+                code, data = CHANNEL_CLOSE, b""
+            try:
+                self.gateway._send(code, self.id, data)
+            except OSError:
+                pass  # connection gone: closed is closed
+        if isinstance(error, RemoteError):
+            self._remoteerrors.append(error)
+        self._closed = True
+        self._receiveclosed.set()
+        items = self._items
+        if items is not None:
+            items.put(_ENDMARKER)
+        self.gateway._channelfactory._no_longer_opened(self.id)
+
+    def isclosed(self):
+        """True when this channel is closed (it may still hold items)."""
+        return self._closed
+
+    def reconfigure(self, py2str_as_py3str=True, py3str_as_py2str=False):
+        """Set this channel's string coercion, here and on the other side."""
+        self._strconfig = (py2str_as_py3str, py3str_as_py2str)
+        self.gateway._send(RECONFIGURE, self.id,
+                           dumps_internal(self._strconfig))
+
+    # -- receiving -----------------------------------------------------------
+
+    def _getremoteerror(self):
+        try:
+            return self._remoteerrors.pop(0)
+        except IndexError:
+            return self.gateway._error
+
+    def receive(self, timeout=None):
+        """Return the next item from the other side.
+
+        channel.TimeoutError after ``timeout`` seconds without an item;
+        RemoteError when the other side closed with an error; EOFError when
+        the channel is closed and drained (again on every later call).
+        """
+        items = self._items
+        if items is None:
+            raise IOError("cannot receive(), channel has receiver callback")
+        try:
+            item = items.get(timeout=timeout)
+        except queue.Empty:
+            raise self.TimeoutError("no item after %r seconds" % (timeout,)) \
+                from None
+        if item is _ENDMARKER:
+            items.put(item)  # for the next receive, and other receivers
+            raise self._getremoteerror() or EOFError()
+        return item
+
+    def waitclose(self, timeout=None):
+        """Wait until nothing more can arrive; re-raise a recorded
+        RemoteError; channel.TimeoutError when ``timeout`` passes first."""
+        if not self._receiveclosed.wait(timeout):
+            raise self.TimeoutError("Timeout after %r seconds" % (timeout,))
+        error = self._getremoteerror()
+        if error:
+            raise error
+
+    def __iter__(self):
+        return self
+
+    def next(self):
+        try:
+            return self.receive()
+        except EOFError:
+            raise StopIteration from None
+
+    __next__ = next
+
+    def setcallback(self, callback, endmarker=NO_ENDMARKER_WANTED):
+        """Deliver items to ``callback`` (in the receiver thread) instead of
+        the queue: queued items first, in order, then items as they arrive,
+        and ``endmarker`` (if given) once when the channel ends.
+        receive() raises IOError afterwards.
+        """
+        gw = self.gateway
+        with gw._receivelock:
+            items = self._items
+            if items is None:
+                raise IOError("%r has callback already registered" % (self,))
+            self._items = None
+            while True:
+                try:
+                    item = items.get(block=False)
+                except queue.Empty:
+                    if not (self._closed or self._receiveclosed.is_set()):
+                        gw._channelfactory._callbacks[self.id] = (
+                            callback, endmarker, self._strconfig)
+                    break
+                if item is _ENDMARKER:
+                    if endmarker is not NO_ENDMARKER_WANTED:
+                        callback(endmarker)
+                    break
+                callback(item)
+
+    def makefile(self, mode="w", proxyclose=False):
+        """A file-like object over this channel: mode 'w' sends each write
+        as an item, mode 'r' reads from received str/bytes items."""
+        if mode == "w":
+            return ChannelFileWrite(self, proxyclose)
+        if mode == "r":
+            return ChannelFileRead(self, proxyclose)
+        raise ValueError("mode %r not available" % (mode,))
+
+    def __del__(self):
+        # A dropped channel tells the other side: CLOSE, or LAST_MESSAGE when
+        # a callback keeps receiving for it.
+        try:
+            gateway = self.gateway
+            if self._closed:
+                for error in self._remoteerrors:
+                    if isinstance(error, RemoteError):
+                        error.warn()
+            elif not self._peer_closed:
+                if self._items is None and not self._receiveclosed.is_set():
+                    # the callback goes on receiving: "I send nothing more"
+                    code = CHANNEL_LAST_MESSAGE
+                else:
+                    code = CHANNEL_CLOSE
+                gateway._send_from_del(code, self.id)
+        except Exception:
+            pass  # e.g. during interpreter shutdown
+
+
+_DUMPERS[Channel] = _dump_channel
+
+
+class ChannelFile:
+    def __init__(self, channel, proxyclose=True):
+        self.channel = channel
+        self._proxyclose = proxyclose
+
+    def isatty(self):
+        return False
+
+    def close(self):
+        if self._proxyclose:
+            self.channel.close()
+
+    def __repr__(self):
+        state = "closed" if self.channel.isclosed() else "open"
+        return "<ChannelFile %d %s>" % (self.channel.id, state)
+
+
+class ChannelFileWrite(ChannelFile):
+    def write(self, out):
+        self.channel.send(out)
+
+    def flush(self):
+        pass
+
+
+class ChannelFileRead(ChannelFile):
+    """Reads over received text (or bytes) items."""
+
+    def __init__(self, channel, proxyclose=True):
+        ChannelFile.__init__(self, channel, proxyclose)
+        self._buffer = None  # leftover of the last item(s), str or bytes
+
+    def read(self, n):
+        """Return n characters (fewer at EOF; "" when nothing at all)."""
+        parts = [] if self._buffer is None else [self._buffer]
+        have = 0 if self._buffer is None else len(self._buffer)
+        try:
+            while have < n:
+                item = self.channel.receive()
+                parts.append(item)
+                have += len(item)
+        except EOFError:
+            self.close()
+        if not parts:
+            return ""
+        data = parts[0] if len(parts) == 1 else parts[0][:0].join(parts)
+        self._buffer = data[n:]
+        return data[:n]
+
+    def readline(self):
+        """Return the next line including its newline (less at EOF)."""
+        parts = []
+        buf = self._buffer
+        while True:
+            if buf is not None:
+                i = buf.find("\n" if isinstance(buf, str) else b"\n")
+                if i >= 0:
+                    parts.append(buf[:i + 1])
+                    self._buffer = buf[i + 1:]
+                    break
+                parts.append(buf)
+            try:
+                buf = self.channel.receive()
+            except EOFError:
+                self._buffer = None
+                self.close()
+                break
+        if not parts:
+            return ""
+        return parts[0][:0].join(parts)
+
+
+class ChannelFactory:
+    """The gateway's channels by id: creation, and the state changes that
+    messages from the other side cause (called in the receiver thread)."""
+
+    def __init__(self, gateway, startcount=2):
+        self.gateway = gateway
+        self._channels = weakref.WeakValueDictionary()
+        self._callbacks = {}    # id -> (callback, endmarker, strconfig)
+        self._strconfigs = {}   # id -> strconfig from RECONFIGURE
+        self._lock = threading.Lock()
+        self.count = startcount
+        self.finished = False
+        self._list = list  # usable during interpreter shutdown
+
+    def _strconfig_for(self, id):
+        return self._strconfigs.get(id, self.gateway._strconfig)
+
+    def new(self, id=None):
+        """Return the channel ``id`` (a new id of our parity if None)."""
+        with self._lock:
+            if self.finished:
+                raise IOError("connection already closed: %r" % (self.gateway,))
+            if id is None:
+                id = self.count
+                self.count += 2
+            channel = self._channels.get(id)
+            if channel is None:
+                channel = self._channels[id] = Channel(self.gateway, id)
+            return channel
+
+    def channels(self):
+        return self._list(self._channels.values())
+
+    def _no_longer_opened(self, id):
+        self._channels.pop(id, None)
+        self._strconfigs.pop(id, None)
+        entry = self._callbacks.pop(id, None)
+        if entry is not None and entry[1] is not NO_ENDMARKER_WANTED:
+            try:
+                entry[0](entry[1])
+            except Exception as exc:
+                self.gateway._trace("exception in endmarker callback", id,
+                                    repr(exc))
+
+    def _local_close(self, id, remoteerror=None, sendonly=False):
+        channel = self._channels.get(id)
+        if channel is None:
+            if isinstance(remoteerror, RemoteError):
+                remoteerror.warn()
+            self._no_longer_opened(id)
+            return
+        if remoteerror is not None:
+            channel._remoteerrors.append(remoteerror)
+        items = channel._items
+        if items is not None:
+            items.put(_ENDMARKER)
+        self._no_longer_opened(id)
+        if not sendonly:
+            channel._closed = True
+            channel._peer_closed = True
+        channel._receiveclosed.set()
+
+    def _local_receive(self, id, data):
+        gw = self.gateway
+        entry = self._callbacks.get(id)
+        if entry is None:
+            channel = self._channels.get(id)
+            items = channel._items if channel is not None else None
+            if items is None:
+                if _tracing:
+                    _trace(gw.id, "dropping data for channel", id)
+                return
+            try:
+                item = loads_internal(data, gw, channel._strconfig)
+            except LoadError as exc:
+                self._channel_failed(id, exc, "LoadError: %s" % (exc,))
+                return
+            items.put(item)
+            return
+        callback, _endmarker, strconfig = entry
+        try:
+            callback(loads_internal(data, gw, strconfig))
+        except Exception as exc:
+            gw._trace("exception in callback of channel", id, repr(exc))
+            self._channel_failed(id, None, gw._geterrortext(exc))
+
+    def _channel_failed(self, id, local_error, text):
+        """Close channel id on both sides with an error text."""
+        try:
+            self.gateway._send(CHANNEL_CLOSE_ERROR, id, dumps_internal(text))
+        except OSError:
+            pass
+        self._local_close(id, local_error)
+
+    def _finished_receiving(self):
+        """The connection ended: wake every receiver, end every callback."""
+        with self._lock:
+            self.finished = True
+        for id in self._list(self._channels.keys()):
+            self._local_close(id, sendonly=True)
+        for id in self._list(self._callbacks):
+            self._no_longer_opened(id)
+
+
+# ---------------------------------------------------------------------------
+# Execution model (execnet's ExecModel surface, thread based)
+# ---------------------------------------------------------------------------
+
+
+class ExecModel:
+    """What remote code finds as ``channel.gateway.execmodel``.
+
+    ``backend`` is "thread" (executions run in the main thread when it is
+    free, else in new threads) or "main_thread_only" (one execution at a
+    time, in the main thread).
+    """
+
+    def __init__(self, backend="thread"):
+        if backend not in ("thread", "main_thread_only"):
+            raise ValueError("unknown execmodel %r (execdeck's worker supports"
+                             " 'thread' and 'main_thread_only')" % (backend,))
+        self.backend = backend
+
+    def __repr__(self):
+        return "<ExecModel %r>" % (self.backend,)
+
+    @property
+    def queue(self):
+        import queue
+        return queue
+
+    @property
+    def subprocess(self):
+        import subprocess
+        return subprocess
+
+    @property
+    def socket(self):
+        import socket
+        return socket
+
+    def start(self, func, args=()):
+        _thread.start_new_thread(func, tuple(args))
+
+    def get_ident(self):
+        return _thread.get_ident()
+
+    def sleep(self, delay):
+        time.sleep(delay)
+
+    def fdopen(self, fd, mode, bufsize=1, closefd=True):
+        if "b" in mode:
+            return os.fdopen(fd, mode, bufsize, closefd=closefd)
+        return os.fdopen(fd, mode, bufsize, encoding="utf-8", closefd=closefd)
+
+    def Lock(self):
+        return threading.RLock()  # as execnet: its Lock() is reentrant
+
+    def RLock(self):
+        return threading.RLock()
+
+    def Event(self):
+        return threading.Event()
+
+
+def get_execmodel(backend):
+    """ExecModel for "thread"/"main_thread_only" or any object with a
+    ``backend`` attribute (e.g. an execnet ExecModel); ExecModels pass."""
+    if isinstance(backend, ExecModel):
+        return backend
+    return ExecModel(getattr(backend, "backend", backend))
+
+
+# ---------------------------------------------------------------------------
+# The worker gateway: receiver thread, executions, termination
+# ---------------------------------------------------------------------------
+
+
+class _Terminate(Exception):
+    """GATEWAY_TERMINATE arrived."""
+
+
+class _ExecPool:
+    """Runs executions: in the serving ("main") thread when it is free,
+    otherwise in new threads ("thread" model) or not at all
+    ("main_thread_only": the caller gets False and refuses the execution)."""
+
+    def __init__(self, main_thread_only):
+        self._lock = threading.Lock()
+        self._mainq = queue.SimpleQueue()
+        self._main_free = True
+        self._main_free_event = threading.Event()  # for main_thread_only
+        self._main_free_event.set()
+        self._main_only = main_thread_only
+        self.main_ident = None          # thread running run_main_loop
+        self.main_in_user_code = False  # an execution runs in it right now
+        self.active = 0                 # executions not yet finished
+        self._inflight = 0              # ... or still sending their close
+        self._idle = threading.Event()
+        self._idle.set()
+        self.shutting_down = False
+
+    def spawn(self, func, args):
+        """Run func(*args) somewhere; False if main_thread_only and busy.
+
+        Only the receiver thread calls this.
+        """
+        if self._main_only and not self._main_free_event.wait(MAIN_THREAD_WAIT):
+            return False
+        with self._lock:
+            if self._main_free:
+                self._main_free = False
+                self._main_free_event.clear()
+                in_main = True
+            elif self._main_only:
+                return False
+            else:
+                in_main = False
+            self.active += 1
+            self._inflight += 1
+            self._idle.clear()
+        if in_main:
+            self._mainq.put((func, args))
+        else:
+            t = threading.Thread(target=self._run, args=(func, args, False),
+                                 name="execdeck-exec")
+            t.daemon = True
+            t.start()
+        return True
+
+    def _run(self, func, args, in_main):
+        try:
+            func(*args, self._finished_running if in_main
+                 else self._finished_thread)
+        finally:
+            with self._lock:
+                self._inflight -= 1
+                if not self._inflight:
+                    self._idle.set()
+
+    def _finished_running(self):
+        """Called by the execution in the main thread before it sends its
+        close: the next execution may go to the main thread."""
+        with self._lock:
+            self._main_free = True
+            self._main_free_event.set()
+            self.active -= 1
+
+    def _finished_thread(self):
+        with self._lock:
+            self.active -= 1
+
+    def run_main_loop(self):
+        """Serve executions in the calling thread until shutdown()."""
+        self.main_ident = _thread.get_ident()
+        mainq = self._mainq
+        while True:
+            try:
+                job = mainq.get()
+                if job is None:
+                    break
+                self._run(job[0], job[1], True)
+            except KeyboardInterrupt:
+                # an interrupt meant for user code that arrived late
+                if self.shutting_down:
+                    break
+
+    def shutdown(self):
+        with self._lock:
+            self.shutting_down = True
+            self._main_free = False
+        self._mainq.put(None)
+
+    def wait_idle(self, timeout):
+        return self._idle.wait(timeout)
+
+
+class WorkerGateway:
+    """The worker side of one connection.
+
+    Remote code reaches it as ``channel.gateway``: ``id``, ``execmodel``,
+    ``newchannel()``, ``_trace(*args)``, ``_channelfactory``, ``_send(...)``
+    and ``join()`` behave like execnet's.
+    """
+
+    def __init__(self, io, id="<worker>", execmodel="thread"):
+        self._io = io
+        self.id = id
+        self.execmodel = get_execmodel(execmodel)
+        self._strconfig = (True, False)
+        self._channelfactory = ChannelFactory(self, startcount=2)
+        self._receivelock = threading.RLock()
+        # reentrant: a Channel.__del__ run by gc right after we acquired it
+        # may send a whole message before ours starts (see _send)
+        self._sendlock = threading.RLock()
+        self._send_owner = None
+        self._deferred = []  # messages from __del__ during our own send
+        self._error = None   # EOFError once the connection dropped
+        self._pool = _ExecPool(self.execmodel.backend == "main_thread_only")
+        self._receiver = None
+        self._done = threading.Event()
+        self._exit_process = False
+        self._handlers = (self._on_status, self._on_reconfigure,
+                          self._on_terminate, self._on_channel_exec,
+                          self._on_channel_data, self._on_channel_close,
+                          self._on_channel_close_error,
+                          self._on_channel_last_message)
+
+    def __repr__(self):
+        return "<WorkerGateway id=%r %s, %d active channels>" % (
+            self.id, self.execmodel.backend,
+            len(self._channelfactory._channels))
+
+    # -- public surface for remote code --------------------------------------
+
+    def _trace(self, *msg):
+        if _tracing:
+            _trace(self.id, *msg)
+
+    def newchannel(self):
+        """Return a new channel (even id) to pass to the other side."""
+        return self._channelfactory.new()
+
+    def hasreceiver(self):
+        return self._receiver is not None and self._receiver.is_alive()
+
+    def join(self, timeout=None):
+        """Wait until the gateway finished shutting down."""
+        self._done.wait(timeout)
+
+    @staticmethod
+    def _geterrortext(exc):
+        return _format_exception(exc, trim=True)
+
+    # -- sending -------------------------------------------------------------
+
+    def _send(self, code, chid=0, data=b""):
+        """Write one message; OSError when the connection is gone."""
+        me = _thread.get_ident()
+        if self._send_owner == me:
+            # re-entered from Channel.__del__ (garbage collection) in the
+            # middle of our own write: send after the current message
+            self._deferred.append((code, chid, data))
+            return
+        with self._sendlock:
+            self._send_owner = me
+            # once shutting down, the main thread may get a SIGINT: keep it
+            # from interrupting a half-written message (delivered after it)
+            oldmask = self._block_sigint() if self._pool.shutting_down else None
+            try:
+                self._io.write_message(code, chid, data)
+                while self._deferred:
+                    dcode, dchid, ddata = self._deferred.pop(0)
+                    self._io.write_message(dcode, dchid, ddata)
+            except (OSError, ValueError) as exc:
+                self._deferred[:] = []
+                if _tracing:
+                    _trace(self.id, "failed to send", _msgname(code), chid,
+                           repr(exc))
+                raise IOError("cannot send (already closed?)") from exc
+            finally:
+                self._send_owner = None
+                if oldmask is not None:
+                    import signal
+                    signal.pthread_sigmask(signal.SIG_SETMASK, oldmask)
+        if _tracing:
+            _trace(self.id, "sent", _msgname(code), "channel=%d" % chid,
+                   "len=%d" % len(data))
+
+    @staticmethod
+    def _block_sigint():
+        """Block SIGINT in the main thread; return the old mask or None."""
+        if threading.current_thread() is not threading.main_thread():
+            return None
+        try:
+            import signal
+            return signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGINT])
+        except (AttributeError, ImportError, OSError, ValueError):
+            return None  # no pthread_sigmask (Windows)
+
+    def _close_write(self):
+        """Close the protocol's write side, not in the middle of a message
+        (waits a moment for a sender that holds the lock)."""
+        got = self._sendlock.acquire(timeout=1.0)
+        try:
+            self._io.close_write()
+        finally:
+            if got:
+                self._sendlock.release()
+
+    def _send_from_del(self, code, chid):
+        if self._channelfactory.finished or self._io.write_closed:
+            return
+        self._send(code, chid)
+
+    # -- receiving -----------------------------------------------------------
+
+    def _receive_loop(self):
+        """Receiver thread: dispatch messages until TERMINATE or EOF, then
+        shut the gateway down."""
+        self._trace("receiver thread starts")
+        read_message = self._io.read_message
+        handlers = self._handlers
+        reason = "eof"
+        try:
+            while True:
+                code, chid, data = read_message()
+                if _tracing:
+                    _trace(self.id, "received", _msgname(code),
+                           "channel=%d" % chid, "len=%d" % len(data))
+                if not 0 <= code < len(handlers):
+                    raise ProtocolError(
+                        "unknown message code %d (channel %d, %d bytes)"
+                        % (code, chid, len(data)))
+                with self._receivelock:
+                    handlers[code](chid, data)
+        except _Terminate:
+            reason = "terminate"
+        except ProtocolError as exc:
+            reason = "protocol error"
+            self._error = exc
+            _log("protocol error: %s; shutting down" % (exc,))
+        except EOFError as exc:
+            self._error = exc
+        except BaseException as exc:
+            reason = "receiver error"
+            self._error = EOFError("receiver failed: %r" % (exc,))
+            _log("receiver failed, shutting down:\n" + _format_exception(exc))
+        try:
+            self._shutdown(reason)
+        except BaseException as exc:  # never leave a process behind
+            _log("shutdown failed: %r" % (exc,))
+            if self._exit_process:
+                _hard_exit(1)
+
+    def _on_status(self, chid, data):
+        status = {
+            "numchannels": len(self._channelfactory._channels),
+            "numexecuting": self._pool.active,
+            "execmodel": self.execmodel.backend,
+        }
+        try:
+            self._send(CHANNEL_DATA, chid, dumps_internal(status))
+            self._send(CHANNEL_CLOSE, chid)
+        except OSError:
+            pass
+
+    def _on_reconfigure(self, chid, data):
+        try:
+            config = loads_internal(data, self)
+            strconfig = (bool(config[0]), bool(config[1]))
+        except Exception as exc:
+            _log("ignoring bad RECONFIGURE payload: %s" % (exc,))
+            return
+        if chid == 0:
+            self._strconfig = strconfig
+        else:
+            factory = self._channelfactory
+            factory._strconfigs[chid] = strconfig
+            channel = factory._channels.get(chid)
+            if channel is not None:
+                channel._strconfig = strconfig
+
+    def _on_terminate(self, chid, data):
+        raise _Terminate()
+
+    def _on_channel_exec(self, chid, data):
+        channel = self._channelfactory.new(chid)
+        try:
+            # always the default coercion: source, names and kwargs keys
+            # must be str whatever RECONFIGURE said (as in execnet)
+            task = loads_internal(data, self, (True, False))
+            source, file_name, call_name, kwargs = task
+        except Exception as exc:
+            channel.close("execdeck worker: bad CHANNEL_EXEC payload: %s" % exc)
+            return
+        if not self._pool.spawn(self._execute, (channel, source, file_name,
+                                                call_name, kwargs)):
+            channel.close(MAIN_THREAD_ONLY_DEADLOCK_TEXT)
+
+    def _on_channel_data(self, chid, data):
+        self._channelfactory._local_receive(chid, data)
+
+    def _on_channel_close(self, chid, data):
+        self._channelfactory._local_close(chid)
+
+    def _on_channel_close_error(self, chid, data):
+        try:
+            text = loads_internal(data, self, (True, False))
+        except LoadError as exc:
+            text = "undecodable error text: %s" % exc
+        self._channelfactory._local_close(chid, RemoteError(str(text)))
+
+    def _on_channel_last_message(self, chid, data):
+        self._channelfactory._local_close(chid, sendonly=True)
+
+    # -- executions ----------------------------------------------------------
+
+    def _execute(self, channel, source, file_name, call_name, kwargs,
+                 finished_running):
+        """Run one CHANNEL_EXEC; close its channel (with the traceback text
+        on error). ``finished_running`` is called before the close."""
+        filename = file_name or "<remote exec>"
+        if isinstance(source, bytes):
+            source = source.decode("utf-8")
+        if _tracing:
+            _trace(self.id, "execution starts channel=%d" % channel.id,
+                   repr(source)[:60])
+        namespace = {"channel": channel, "__name__": "__channelexec__"}
+        error = None
+        pool = self._pool
+        in_main = _thread.get_ident() == pool.main_ident
+        channel._executing = True
+        try:
+            try:
+                _register_source(filename, source)
+                code = compile(source, filename, "exec")
+                if in_main:
+                    pool.main_in_user_code = True
+                exec(code, namespace)
+                if call_name:
+                    if _tracing:
+                        _trace(self.id, "calling %s(channel, **%r)"
+                               % (call_name, kwargs))
+                    namespace[call_name](channel, **(kwargs or {}))
+            finally:
+                if in_main:
+                    pool.main_in_user_code = False
+                channel._executing = False
+        except KeyboardInterrupt:
+            error = INTERRUPT_TEXT
+        except BaseException as exc:
+            if isinstance(exc, EOFError) and self._channelfactory.finished:
+                pass  # the connection ended under it: not an error
+            else:
+                _register_source(filename, source)  # ours, not a rival's
+                error = _format_exception(exc, trim=True)
+                if _tracing:
+                    _trace(self.id, "execution failed channel=%d"
+                           % channel.id, repr(exc))
+        # (the namespace is not cleared: threads started by the code may
+        # still use its globals)
+        del namespace
+        finished_running()
+        if _tracing:
+            _trace(self.id, "execution finished channel=%d" % channel.id)
+        try:
+            channel.close(error)
+        except Exception:
+            pass
+
+    # -- serving and shutdown --------------------------------------------------
+
+    def serve(self, exit_process=False):
+        """Serve until the connection ends. Executions run in the calling
+        thread (and new threads); messages are read in a receiver thread.
+
+        With ``exit_process`` the process ends when serving is over (the
+        calling thread returns so the interpreter can exit normally; a
+        watchdog uses os._exit when that takes too long).
+        """
+        self._exit_process = exit_process
+        self._trace("worker gateway serves", repr(self._io),
+                    "execmodel=%s" % self.execmodel.backend,
+                    "python=%s" % sys.version.split()[0])
+        self._receiver = t = threading.Thread(target=self._receive_loop,
+                                              name="execdeck-receiver")
+        t.daemon = True
+        t.start()
+        self._pool.run_main_loop()
+        self._trace("main loop ended")
+        deadline = time.monotonic() + TERMINATE_GRACE * 2 + 1.0
+        while not self._done.is_set() and time.monotonic() < deadline:
+            try:
+                self._done.wait(deadline - time.monotonic())
+            except KeyboardInterrupt:
+                pass  # a late interrupt meant for user code
+        self._trace("serve() returns")
+
+    def _shutdown(self, reason):
+        """Stop everything after TERMINATE/EOF (runs in the receiver)."""
+        self._trace("shutdown:", reason)
+        pool = self._pool
+        if reason != "terminate":
+            # the master is gone (or confused): nothing we write is read
+            self._close_write()
+        self._channelfactory._finished_receiving()
+        pool.shutdown()
+        grace = TERMINATE_GRACE if reason == "terminate" else EOF_GRACE
+        if not pool.wait_idle(grace):
+            self._interrupt_main()
+            if not pool.wait_idle(grace):
+                self._trace("executions still running after %.1fs" % (grace * 2))
+        idle = pool.wait_idle(0)
+        self._trace("closing the protocol stream")
+        self._close_write()
+        self._io.close_read()
+        self._done.set()
+        if not self._exit_process:
+            return
+        _flush_std()
+        if not idle:
+            self._trace("os._exit: executions did not end")
+            _hard_exit(0)
+        # the serving thread returns and the interpreter exits normally;
+        # if that hangs (non-daemon threads, atexit handlers), end it here
+        time.sleep(EXIT_WATCHDOG)
+        self._trace("os._exit: interpreter exit took too long")
+        _hard_exit(0)
+
+    def _interrupt_main(self):
+        """KeyboardInterrupt into an execution running in the main thread."""
+        pool = self._pool
+        main = threading.main_thread().ident
+        if pool.main_ident != main or not pool.main_in_user_code:
+            return
+        self._trace("interrupting the main thread")
+        try:
+            import signal
+            handler = signal.getsignal(signal.SIGINT)
+            if hasattr(signal, "pthread_kill") and callable(handler):
+                # a real signal also wakes blocking calls such as sleep()
+                signal.pthread_kill(main, signal.SIGINT)
+            else:
+                _thread.interrupt_main()
+        except Exception as exc:
+            self._trace("interrupt failed", repr(exc))
+
+
+def _format_exception(exc, trim=False):
+    """Formatted traceback text of exc (``Traceback (most recent call
+    last): ...``).
+
+    With ``trim``, the worker's own frames before the first frame of remote
+    code, and those after the first worker frame that remote code called,
+    are left out (at least one frame always stays).
+    """
+    import traceback
+    try:
+        te = traceback.TracebackException(type(exc), exc, exc.__traceback__)
+        if trim:
+            own = _OWN_FILENAME
+            stack = te.stack
+            user = [i for i, f in enumerate(stack) if f.filename != own]
+            if user:
+                del stack[user[-1] + 2:]
+                del stack[:user[0]]
+            else:
+                del stack[:-1]
+        return "".join(te.format())
+    except Exception:
+        return "%s: %s" % (type(exc).__name__, exc)
+
+
+_OWN_FILENAME = _format_exception.__code__.co_filename
+
+
+def _register_source(filename, source):
+    """Make linecache return ``source`` for ``filename`` so that tracebacks
+    show the failing lines of remote_exec code."""
+    import linecache
+    linecache.cache[filename] = (len(source), None,
+                                 source.splitlines(True), filename)
+
+
+def _log(text):
+    """A worker message on stderr (the master shows it)."""
+    try:
+        os.write(2, ("[execdeck worker %d] %s\n" % (os.getpid(), text))
+                 .encode("utf-8", "backslashreplace"))
+    except Exception:
+        pass
+    if _tracing:
+        _trace(text)
+
+
+def _flush_std():
+    for f in (sys.stdout, sys.stderr):
+        try:
+            f.flush()
+        except Exception:
+            pass
+
+
+def _hard_exit(code):
+    _flush_std()
+    os._exit(code)
+
+
+# ---------------------------------------------------------------------------
+# Start-up
+# ---------------------------------------------------------------------------
+
+
+def serve(io, id=None, execmodel="thread", exit_process=False):
+    """Serve the protocol over ``io`` (a ProtocolIO) in the calling thread
+    until the connection ends. The handshake byte must already be written.
+    """
+    setup_tracing()
+    if not faulthandler.is_enabled():
+        try:
+            faulthandler.enable(file=sys.__stderr__ or sys.stderr,
+                                all_threads=True)
+        except Exception:
+            pass
+    gateway = WorkerGateway(io, id or "<worker>", execmodel)
+    gateway.serve(exit_process=exit_process)
+    return gateway
+
+
+def serve_stdio(id=None, execmodel="thread", marker=False):
+    """Modes 1 and 2: protect fds 0/1, write [marker+] ``b"1"`` on the
+    protocol stdout, serve, and end the process when the connection ends."""
+    execmodel = get_execmodel(execmodel)  # fail before the handshake
+    io = init_popen_io()
+    setup_tracing()
+    if _tracing:
+        _trace(id, "worker starts (stdio) pid=%d" % os.getpid(),
+               sys.executable, "marker=%s" % bool(marker))
+    io.write((BOOT_MARKER if marker else b"") + b"1")
+    serve(io, id, execmodel, exit_process=True)
+
+
+def serve_socket(sock, id=None, execmodel="thread", exit_process=False):
+    """Mode 3: write ``b"1"`` on the connected socket and serve over it.
+    Returns when the connection ended (or ends the process when
+    ``exit_process``)."""
+    execmodel = get_execmodel(execmodel)
+    io = socket_io(sock)
+    io.write(b"1")
+    try:
+        serve(io, id, execmodel, exit_process=exit_process)
+    finally:
+        try:
+            import socket
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+_USAGE = ("usage: worker.py [--id ID] [--execmodel thread|main_thread_only]\n"
+          "Serves the execnet/execdeck protocol on stdin/stdout after writing"
+          " b'1'.\n")
+
+
+def main(argv=None):
+    """Plain-script mode (2)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    options = {"--id": None, "--execmodel": "thread"}
+    while args:
+        arg = args.pop(0)
+        if arg in ("-h", "--help"):
+            sys.stdout.write(_USAGE)
+            return 0
+        key, eq, value = arg.partition("=")
+        if key not in options:
+            sys.stderr.write("worker.py: unknown argument %r\n%s" % (arg, _USAGE))
+            return 2
+        if not eq:
+            if not args:
+                sys.stderr.write("worker.py: %s needs a value\n" % key)
+                return 2
+            value = args.pop(0)
+        options[key] = value
+    try:
+        execmodel = get_execmodel(options["--execmodel"])
+    except ValueError as exc:
+        sys.stderr.write("worker.py: %s\n" % exc)
+        return 2
+    serve_stdio(options["--id"], execmodel, marker=False)
+    return 0
+
+
+def _boot(config):
+    """Boot mode (1): config is the EXECDECK_BOOT dict."""
+    serve_stdio(config.get("id"), config.get("execmodel") or "thread",
+                marker=config.get("marker", True))
+
+
+if __name__ == "__main__":
+    if "EXECDECK_BOOT" in globals():
+        _boot(globals()["EXECDECK_BOOT"])
+    else:
+        sys.exit(main())
