@@ -331,3 +331,41 @@ fn help_documents_subcommands_and_exit_statuses() {
         assert!(help.contains(needle), "{needle} missing in {help}");
     }
 }
+
+#[test]
+fn timeout_fires_even_when_nobody_reads_stdout() {
+    let mut child = execdeck()
+        .args([
+            "exec",
+            "-g",
+            &g(),
+            "--timeout",
+            "2",
+            "-c",
+            "while 1:\n    channel.send('x' * 10000)",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("--timeout did not fire while stdout was full");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(3));
+}
+
+#[test]
+fn absurd_timeout_is_a_usage_error() {
+    let out = run(execdeck().args(["exec", "-g", &g(), "--timeout", "1e30", "-c", "pass"]));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("--timeout"));
+}

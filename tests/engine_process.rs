@@ -383,3 +383,83 @@ async fn remote_exec_of_a_file_names_the_file_in_tracebacks() {
     assert!(missing.to_string().contains("missing.py"), "{missing}");
     group.terminate(Duration::from_secs(5)).await;
 }
+
+#[tokio::test]
+async fn cmd_gateway_runs_the_worker_as_a_script() {
+    let worker = concat!(env!("CARGO_MANIFEST_DIR"), "/bootstrap/worker.py");
+    let group = Group::new();
+    let gw = within(
+        20,
+        group.makegateway(&format!("cmd={} -u {worker} --id cmdgw", python())),
+    )
+    .await
+    .unwrap();
+    let ch = gw
+        .remote_exec("channel.send(channel.gateway.id)")
+        .await
+        .unwrap();
+    assert_eq!(ch.receive(T).await.unwrap(), s("cmdgw"));
+    group.terminate(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn cmd_gateway_with_a_bad_handshake_fails_fast_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("pid");
+    let spec = format!(
+        "cmd=sleep 100 & echo $! > {}; printf xyz; wait",
+        pidfile.display()
+    );
+    let started = std::time::Instant::now();
+    let err = within(20, Group::new().makegateway(&spec))
+        .await
+        .unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        matches!(err, Error::Connect(ConnectError::BadHandshake { .. })),
+        "{err}"
+    );
+    assert!(err.to_string().contains("xyz"), "{err}");
+    let pid: u32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        wait_gone(pid, 3).await,
+        "the command's child {pid} survived"
+    );
+}
+
+#[tokio::test]
+async fn channel_sent_inside_a_value_keeps_its_items_after_the_worker_closes_it() {
+    let group = Group::new();
+    let gw = within(20, group.makegateway(&popen(""))).await.unwrap();
+    let ch = gw
+        .remote_exec("c = channel.gateway.newchannel()\nchannel.send(c)\nc.send(1)\nc.close()")
+        .await
+        .unwrap();
+    let v = ch.receive(T).await.unwrap();
+    ch.wait_close(T).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let inner = gw.channels_in(&v).remove(0);
+    assert_eq!(inner.receive(T).await.unwrap(), Value::Int(1));
+    assert!(inner.receive(T).await.unwrap_err().is_eof());
+    group.terminate(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn a_channel_made_after_the_worker_died_fails_at_once() {
+    let group = Group::new();
+    let gw = within(20, group.makegateway(&popen(""))).await.unwrap();
+    gw.kill();
+    assert!(gw.wait_exit(Duration::from_secs(5)).await);
+    let err = within(5, gw.newchannel().receive(None)).await.unwrap_err();
+    assert!(matches!(err, Error::GatewayDied { .. }), "{err}");
+    let err = within(5, gw.remote_status(None)).await.unwrap_err();
+    assert!(matches!(err, Error::GatewayDied { .. }), "{err}");
+}

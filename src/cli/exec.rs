@@ -1,10 +1,10 @@
 //! `execdeck exec`: run code on gateways and print what it sends.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::io::AsyncWriteExt;
 use tokio::sync::{Notify, broadcast};
 
 use super::{EXIT_REMOTE, EXIT_TIMEOUT, Failure, json, parse_specs};
@@ -114,12 +114,11 @@ fn plan(args: ExecArgs) -> Result<Plan, Failure> {
         .map(|text| literal("--send literal", text))
         .collect::<Result<Vec<_>, _>>()?;
     let timeout = match args.timeout {
-        Some(secs) if secs.is_finite() && secs >= 0.0 => Some(Duration::from_secs_f64(secs)),
-        Some(secs) => {
-            return Err(Failure::usage(format!(
-                "execdeck: --timeout {secs} is not a number of seconds"
-            )));
-        }
+        Some(secs) => Some(Duration::try_from_secs_f64(secs).map_err(|_| {
+            Failure::usage(format!(
+                "execdeck: --timeout {secs} is not a usable number of seconds"
+            ))
+        })?),
         None => None,
     };
     Ok(Plan {
@@ -182,8 +181,8 @@ async fn drive(group: &Group, plan: &Plan) -> Result<(), Failure> {
     let mut queue = multi.receive_queue();
     let mut open = gateways.len();
     let mut failures = Vec::new();
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
+    // Async stdout: a reader that stops reading must not block the timeout.
+    let mut out = tokio::io::BufWriter::new(tokio::io::stdout());
     while open > 0 {
         let Some((channel, item)) = queue.recv().await else {
             break;
@@ -200,9 +199,9 @@ async fn drive(group: &Group, plan: &Plan) -> Result<(), Failure> {
                 } else {
                     format!("{text}\n")
                 };
-                let written = out.write_all(line.as_bytes());
-                if queue.is_empty() {
-                    let _ = out.flush();
+                let mut written = out.write_all(line.as_bytes()).await;
+                if written.is_ok() && queue.is_empty() {
+                    written = out.flush().await;
                 }
                 if let Err(e) = written {
                     return Err(Failure::usage(format!(
@@ -217,7 +216,7 @@ async fn drive(group: &Group, plan: &Plan) -> Result<(), Failure> {
             }
         }
     }
-    let _ = out.flush();
+    let _ = out.flush().await;
     if failures.is_empty() {
         Ok(())
     } else {

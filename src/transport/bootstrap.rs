@@ -136,13 +136,11 @@ pub async fn read_handshake<R: AsyncBufRead + Unpin>(
             return Ok(Handshake::Ready { banner: seen });
         }
         if !marker || seen.len() > MAX_BANNER {
-            // Gather what follows for the error message, briefly.
-            let more = reader
-                .fill_buf()
-                .await
-                .map(|b| b.to_vec())
-                .unwrap_or_default();
-            seen.extend_from_slice(&more[..more.len().min(4096)]);
+            // Show what follows in the error message, waiting only briefly.
+            let wait = std::time::Duration::from_millis(100);
+            if let Ok(Ok(more)) = tokio::time::timeout(wait, reader.fill_buf()).await {
+                seen.extend_from_slice(&more[..more.len().min(4096)]);
+            }
             return Ok(Handshake::Unexpected { seen });
         }
     }

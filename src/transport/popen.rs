@@ -81,6 +81,10 @@ pub(crate) async fn start(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
+    // Its own process group, so a kill reaches what the worker started too
+    // (`cmd=` shells, subprocesses of user code), and a Ctrl-C meant for the
+    // master does not hit the workers directly.
+    cmd.process_group(0);
     die_with_parent(&mut cmd);
     let mut child = cmd.spawn().map_err(|e| ConnectError::Spawn {
         spec: spec.to_string(),

@@ -7,7 +7,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
 use tokio::process::Child;
 use tokio::sync::{Notify, watch};
 
@@ -135,10 +135,13 @@ impl ProcessHandle {
             let status = tokio::select! {
                 status = child.wait() => status,
                 _ = kill_rx.notified() => {
+                    kill_group(pid);
                     let _ = child.start_kill();
                     child.wait().await
                 }
             };
+            // Whatever the worker left running in its group goes with it.
+            kill_group(pid);
             let info = match status {
                 Ok(status) => ExitInfo::from_status(status),
                 Err(_) => ExitInfo {
@@ -194,12 +197,31 @@ impl ProcessHandle {
     }
 }
 
+/// SIGKILL to the process group `pid` leads (every worker is started as the
+/// leader of its own group).
+fn kill_group(pid: u32) {
+    if let Ok(pgid) = libc::pid_t::try_from(pid)
+        && pgid > 1
+    {
+        // SAFETY: killpg has no memory-safety preconditions.
+        unsafe {
+            libc::killpg(pgid, libc::SIGKILL);
+        }
+    }
+}
+
 async fn read_stderr(err: impl AsyncRead + Unpin, tail: Arc<StderrTail>, sink: Option<StderrSink>) {
     let mut reader = BufReader::new(err);
     let mut buf = Vec::new();
     loop {
         buf.clear();
-        match reader.read_until(b'\n', &mut buf).await {
+        // At most one line's worth at a time: a worker writing without
+        // newlines must not make the master buffer without limit.
+        match (&mut reader)
+            .take(STDERR_MAX_LINE as u64)
+            .read_until(b'\n', &mut buf)
+            .await
+        {
             Ok(0) | Err(_) => break,
             Ok(_) => {
                 while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
