@@ -98,24 +98,34 @@ impl ChannelShared {
             st.in_callback = true;
             drop(st);
             let result = std::panic::catch_unwind(AssertUnwindSafe(|| cb(item)));
-            let mut st = lock(&self.state);
-            st.in_callback = false;
-            if st.ended.is_some() {
-                // The channel ended while the callback ran: `end` found no
-                // callback to give the end marker to, so give it here.
-                drop(st);
-                if let Some(marker) = marker {
-                    let _ = std::panic::catch_unwind(AssertUnwindSafe(|| cb(marker)));
-                }
-            } else {
-                st.callback = Some((cb, marker));
-            }
+            // The channel may have ended while the callback ran: `end` found no
+            // callback to give the end marker to, so `reinstall` gives it.
+            self.reinstall(lock(&self.state), cb, marker);
             return result.err().map(panic_text);
         }
         st.items.push_back(item);
         drop(st);
         self.notify.notify_waiters();
         None
+    }
+
+    /// Puts the callback back after a run outside the lock, or, when the
+    /// channel ended meanwhile, passes it the end marker instead.
+    fn reinstall(
+        &self,
+        mut st: MutexGuard<'_, ChannelState>,
+        mut cb: Callback,
+        marker: Option<Value>,
+    ) {
+        st.in_callback = false;
+        if st.ended.is_none() {
+            st.callback = Some((cb, marker));
+            return;
+        }
+        drop(st);
+        if let Some(marker) = marker {
+            let _ = std::panic::catch_unwind(AssertUnwindSafe(|| cb(marker)));
+        }
     }
 
     /// Marks the channel ended (reader task or connection loss). The end
@@ -271,43 +281,20 @@ impl Channel {
     /// [`Error::Timeout`] when the time passes. Calling this on a channel
     /// with a callback is a usage error.
     pub async fn receive(&self, timeout: Option<Duration>) -> Result<Value> {
-        let deadline = timeout.and_then(|t| tokio::time::Instant::now().checked_add(t));
-        loop {
-            let notified = self.shared().notify.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            {
-                let mut st = lock(&self.shared().state);
-                if st.callback.is_some() || st.in_callback {
-                    return Err(Error::Usage(format!(
-                        "channel {} of {} has a callback: it cannot be received from",
-                        self.id(),
-                        self.handle.gw.id
-                    )));
-                }
-                if let Some(item) = st.items.pop_front() {
-                    return Ok(item);
-                }
-                if let Some(ended) = &st.ended {
-                    return Err(self.ended_error(ended));
-                }
+        self.wait_until(timeout, "an item", |st| {
+            if st.callback.is_some() || st.in_callback {
+                return Some(Err(Error::Usage(format!(
+                    "channel {} of {} has a callback: it cannot be received from",
+                    self.id(),
+                    self.handle.gw.id
+                ))));
             }
-            match deadline {
-                None => notified.await,
-                Some(deadline) => {
-                    if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                        return Err(Error::Timeout {
-                            what: format!(
-                                "an item on channel {} of {}",
-                                self.id(),
-                                self.handle.gw.id
-                            ),
-                            after: timeout.unwrap_or_default(),
-                        });
-                    }
-                }
+            if let Some(item) = st.items.pop_front() {
+                return Some(Ok(item));
             }
-        }
+            st.ended.as_ref().map(|ended| Err(self.ended_error(ended)))
+        })
+        .await
     }
 
     /// Waits until nothing more can arrive on the channel, at most `timeout`.
@@ -316,33 +303,40 @@ impl Channel {
     /// closed with, [`Error::GatewayDied`] when the worker went away, or
     /// [`Error::Timeout`]. Unread items stay available to `receive`.
     pub async fn wait_close(&self, timeout: Option<Duration>) -> Result<()> {
+        self.wait_until(timeout, "the close", |st| match &st.ended {
+            Some(Ended::Closed) => Some(Ok(())),
+            Some(other) => Some(Err(self.ended_error(other))),
+            None => None,
+        })
+        .await
+    }
+
+    /// Runs `check` on the state now and after every change until it gives
+    /// an answer, or fails with [`Error::Timeout`] naming `what` after `timeout`.
+    async fn wait_until<T>(
+        &self,
+        timeout: Option<Duration>,
+        what: &str,
+        mut check: impl FnMut(&mut ChannelState) -> Option<Result<T>>,
+    ) -> Result<T> {
         let deadline = timeout.and_then(|t| tokio::time::Instant::now().checked_add(t));
         loop {
+            // Register for wake-ups before looking, so no change is missed.
             let notified = self.shared().notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            {
-                let st = lock(&self.shared().state);
-                match &st.ended {
-                    Some(Ended::Closed) => return Ok(()),
-                    Some(other) => return Err(self.ended_error(other)),
-                    None => {}
-                }
+            if let Some(answer) = check(&mut lock(&self.shared().state)) {
+                return answer;
             }
-            match deadline {
-                None => notified.await,
-                Some(deadline) => {
-                    if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                        return Err(Error::Timeout {
-                            what: format!(
-                                "channel {} of {} to close",
-                                self.id(),
-                                self.handle.gw.id
-                            ),
-                            after: timeout.unwrap_or_default(),
-                        });
-                    }
-                }
+            let Some(deadline) = deadline else {
+                notified.await;
+                continue;
+            };
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return Err(Error::Timeout {
+                    what: format!("{what} on channel {} of {}", self.id(), self.handle.gw.id),
+                    after: timeout.unwrap_or_default(),
+                });
             }
         }
     }
@@ -423,15 +417,7 @@ impl Channel {
         loop {
             let mut st = lock(&self.shared().state);
             if st.items.is_empty() || failure.is_some() {
-                st.in_callback = false;
-                if st.ended.is_some() {
-                    drop(st);
-                    if let Some(marker) = endmarker {
-                        let _ = std::panic::catch_unwind(AssertUnwindSafe(|| cb(marker)));
-                    }
-                } else {
-                    st.callback = Some((cb, endmarker));
-                }
+                self.shared().reinstall(st, cb, endmarker);
                 break;
             }
             let queued: Vec<Value> = st.items.drain(..).collect();
