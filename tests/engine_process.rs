@@ -463,3 +463,32 @@ async fn a_channel_made_after_the_worker_died_fails_at_once() {
     let err = within(5, gw.remote_status(None)).await.unwrap_err();
     assert!(matches!(err, Error::GatewayDied { .. }), "{err}");
 }
+
+#[tokio::test]
+async fn finished_channels_are_forgotten() {
+    let group = Group::new();
+    let gw = within(20, group.makegateway(&popen(""))).await.unwrap();
+    for i in 0..30 {
+        let ch = gw
+            .remote_exec("channel.send(channel.receive())")
+            .await
+            .unwrap();
+        ch.send(i).await.unwrap();
+        assert_eq!(ch.receive(T).await.unwrap(), Value::Int(i));
+        ch.wait_close(T).await.unwrap();
+        gw.remote_status(T).await.unwrap();
+        drop(gw.newchannel());
+    }
+    // A channel dropped while its code still runs is closed and forgotten too.
+    drop(gw.remote_exec("channel.receive()").await.unwrap());
+    let status = gw.remote_status(T).await.unwrap();
+    assert_eq!(gw.channel_count(), 0);
+    within(20, async {
+        while gw.remote_status(T).await.unwrap().numchannels > 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(status.numchannels <= 1, "{status:?}");
+    group.terminate(Duration::from_secs(5)).await;
+}

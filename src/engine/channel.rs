@@ -179,26 +179,30 @@ pub(crate) struct ChannelHandle {
 }
 
 impl Drop for ChannelHandle {
+    /// The last handle is gone: tell the other side (CLOSE, or LAST_MESSAGE
+    /// when a callback still receives), and forget the channel unless its
+    /// callback still expects items.
     fn drop(&mut self) {
-        let st = lock(&self.shared.state);
-        if st.closed_here || st.peer_closed || self.gw.is_dead() {
-            let finished = st.ended.is_some();
+        let mut st = lock(&self.shared.state);
+        let has_callback = st.callback.is_some() || st.in_callback;
+        let open = !(st.closed_here || st.peer_closed || self.gw.is_dead());
+        if open && has_callback {
             drop(st);
-            if finished {
-                self.gw.forget_channel(self.shared.id);
-            }
+            self.gw
+                .send_control(MsgCode::ChannelLastMessage, self.shared.id, Vec::new());
             return;
         }
-        let code = if st.callback.is_some() {
-            MsgCode::ChannelLastMessage
+        if open {
+            st.closed_here = true;
+            drop(st);
+            self.gw
+                .send_control(MsgCode::ChannelClose, self.shared.id, Vec::new());
+        } else if has_callback && st.ended.is_none() {
+            return;
         } else {
-            MsgCode::ChannelClose
-        };
-        drop(st);
-        if code == MsgCode::ChannelClose {
-            lock(&self.shared.state).closed_here = true;
+            drop(st);
         }
-        self.gw.send_control(code, self.shared.id, Vec::new());
+        self.gw.forget_channel(self.shared.id);
     }
 }
 

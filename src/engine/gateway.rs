@@ -356,6 +356,12 @@ impl Gateway {
             .unwrap_or_default()
     }
 
+    /// How many channels this side still tracks (open, or closed with items
+    /// or handles left).
+    pub fn channel_count(&self) -> usize {
+        lock(&self.inner.channels).len()
+    }
+
     /// Whether the connection is up.
     pub fn is_alive(&self) -> bool {
         !self.inner.is_dead()
@@ -711,7 +717,10 @@ fn dispatch(
             }
         }
         MsgCode::ChannelClose | MsgCode::ChannelCloseError | MsgCode::ChannelLastMessage => {
-            let shared = inner.shared(channel);
+            // A close for a channel this side already forgot needs nothing.
+            let Some(shared) = lock(&inner.channels).get(&channel).cloned() else {
+                return Ok(());
+            };
             let ended = match code {
                 MsgCode::ChannelCloseError => match load(Some(&shared), &payload) {
                     Ok(Value::Str(text)) => Ended::RemoteError(text),
