@@ -492,3 +492,22 @@ async fn finished_channels_are_forgotten() {
     assert!(status.numchannels <= 1, "{status:?}");
     group.terminate(Duration::from_secs(5)).await;
 }
+
+/// Regression: the parent-death signal follows the thread that forked the
+/// worker; a worker made from a thread that then ends must live on.
+#[test]
+fn a_gateway_made_on_a_short_lived_thread_outlives_that_thread() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let group = Group::new();
+    let (g, handle) = (group.clone(), rt.handle().clone());
+    let gw = std::thread::spawn(move || handle.block_on(g.makegateway(&popen(""))))
+        .join()
+        .unwrap()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    rt.block_on(async {
+        let ch = gw.remote_exec("channel.send('still here')").await.unwrap();
+        assert_eq!(within(10, ch.receive(None)).await.unwrap(), s("still here"));
+        group.terminate(Duration::from_secs(5)).await;
+    });
+}

@@ -86,7 +86,7 @@ pub(crate) async fn start(
     // master does not hit the workers directly.
     cmd.process_group(0);
     die_with_parent(&mut cmd);
-    let mut child = cmd.spawn().map_err(|e| ConnectError::Spawn {
+    let mut child = spawn_child(cmd).await.map_err(|e| ConnectError::Spawn {
         spec: spec.to_string(),
         program: program.to_owned(),
         message: e.to_string(),
@@ -173,6 +173,60 @@ pub(crate) async fn start(
             })
         }
     }
+}
+
+/// A request to the spawner thread.
+struct SpawnRequest {
+    cmd: Command,
+    runtime: tokio::runtime::Handle,
+    reply: tokio::sync::oneshot::Sender<std::io::Result<tokio::process::Child>>,
+}
+
+/// Spawns `cmd` from one long-lived thread.
+///
+/// Linux sends the parent-death signal when the *thread* that forked the
+/// child ends, not the process; spawning from whatever thread the caller is
+/// on (a blocking-pool thread, a thread of the caller's) would kill workers
+/// when that thread goes away. This thread lives as long as the process.
+async fn spawn_child(cmd: Command) -> std::io::Result<tokio::process::Child> {
+    use std::sync::{Mutex, OnceLock, mpsc};
+    static SPAWNER: OnceLock<Mutex<mpsc::Sender<SpawnRequest>>> = OnceLock::new();
+    let spawner = SPAWNER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<SpawnRequest>();
+        let started = std::thread::Builder::new()
+            .name("execdeck-spawner".into())
+            .spawn(move || {
+                for SpawnRequest {
+                    mut cmd,
+                    runtime,
+                    reply,
+                } in rx
+                {
+                    let _context = runtime.enter();
+                    let _ = reply.send(cmd.spawn());
+                }
+            });
+        if let Err(e) = started {
+            eprintln!("execdeck: cannot start the spawner thread: {e}");
+        }
+        Mutex::new(tx)
+    });
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    let request = SpawnRequest {
+        cmd,
+        runtime: tokio::runtime::Handle::current(),
+        reply,
+    };
+    let sent = spawner
+        .lock()
+        .map_err(|_| std::io::Error::other("spawner lock poisoned"))?
+        .send(request);
+    if sent.is_err() {
+        return Err(std::io::Error::other("the spawner thread is gone"));
+    }
+    answer
+        .await
+        .map_err(|_| std::io::Error::other("the spawner thread did not answer"))?
 }
 
 /// Makes the child receive SIGKILL when this process dies (Linux), so a
