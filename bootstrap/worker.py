@@ -60,6 +60,9 @@ __all__ = [
     "ExecModel", "get_execmodel", "ProtocolIO", "Message", "Popen2IO",
 ]
 
+#: What each trace line written to stderr (``EXECDECK_DEBUG=2``) starts with.
+TRACE_PREFIX = "execdeck-trace: "
+
 #: Bytes written right before the handshake byte in boot mode.
 BOOT_MARKER = b"\x00EXECDECK\x00"
 
@@ -128,7 +131,8 @@ def setup_tracing(level=None):
         return None
     if level == "2":
         def out(line):
-            os.write(2, line.encode("utf-8", "backslashreplace"))
+            # The prefix lets the master tell trace lines from other stderr.
+            os.write(2, (TRACE_PREFIX + line).encode("utf-8", "backslashreplace"))
         _trace_out = out
     else:
         import tempfile
@@ -1946,6 +1950,8 @@ def main(argv=None):
 
 def _boot(config):
     """Boot mode (1): config is the EXECDECK_BOOT dict."""
+    if config.get("debug"):
+        setup_tracing(config["debug"])
     serve_stdio(config.get("id"), config.get("execmodel") or "thread",
                 marker=config.get("marker", True))
 

@@ -21,6 +21,7 @@
 pub mod cli;
 pub mod engine;
 pub mod spec;
+pub mod tracefile;
 pub mod transport;
 pub mod wire;
 

@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use execdeck::engine::{Error, Event, GroupOptions};
+use execdeck::engine::{Error, EventKind, GroupOptions, Received};
 use execdeck::transport::ConnectError;
 use execdeck::{Group, Value};
 
@@ -84,8 +84,9 @@ async fn text_printed_before_the_worker_starts_is_a_warning_quoting_it() {
     let ch = gw.remote_exec("channel.send('works')").await.unwrap();
     assert_eq!(ch.receive(T).await.unwrap(), s("works"));
     let mut warned = false;
-    while let Ok(ev) = events.try_recv() {
-        warned |= matches!(ev, Event::Warning { ref text, .. } if text.contains("sitecustomize"));
+    while let Some(Received::Event(ev)) = events.try_recv() {
+        warned |=
+            matches!(ev.kind, EventKind::Warning { ref text } if text.contains("sitecustomize"));
     }
     assert!(warned);
     group.terminate(Duration::from_secs(5)).await;
@@ -108,8 +109,10 @@ async fn remote_print_and_fd1_output_reach_the_stderr_events() {
         while !(lines.iter().any(|l: &String| l.contains("printed line"))
             && lines.iter().any(|l: &String| l.contains("raw fd1 line")))
         {
-            if let Ok(Event::StderrLine { line, gateway }) = events.recv().await {
-                assert_eq!(gateway, "gw0");
+            if let Some(Received::Event(ev)) = events.recv().await
+                && let EventKind::Stderr { line } = ev.kind
+            {
+                assert_eq!(&*ev.gateway, "gw0");
                 lines.push(line);
             }
         }

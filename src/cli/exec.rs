@@ -1,14 +1,13 @@
 //! `execdeck exec`: run code on gateways and print what it sends.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
-use tokio::sync::{Notify, broadcast};
 
+use super::sink::{EventSink, TraceOpts};
 use super::{EXIT_REMOTE, EXIT_TIMEOUT, Failure, json, parse_specs};
-use crate::engine::{Error, Event, ExecSource, Gateway, Group};
+use crate::engine::{Error, ExecSource, Gateway, Group};
 use crate::wire::Value;
 use crate::wire::pyrepr::{parse_literal, repr};
 
@@ -61,6 +60,9 @@ pub struct ExecArgs {
     /// Give up after SECS seconds in all (exit status 3).
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<f64>,
+    /// Trace file options.
+    #[command(flatten)]
+    pub trace: TraceOpts,
 }
 
 /// Everything `exec` needs, checked before any process starts.
@@ -132,12 +134,16 @@ fn plan(args: ExecArgs) -> Result<Plan, Failure> {
 
 /// Runs `execdeck exec`; returns the exit status.
 pub async fn run(args: ExecArgs) -> i32 {
+    let trace = args.trace.clone();
     let plan = match plan(args) {
         Ok(plan) => plan,
         Err(f) => return f.report(),
     };
     let group = Group::new();
-    let printer = StderrPrinter::start(group.subscribe());
+    let sink = match EventSink::start(&group, &trace) {
+        Ok(sink) => sink,
+        Err(f) => return f.report(),
+    };
     let work = drive(&group, &plan);
     let outcome = match plan.timeout {
         Some(t) => tokio::time::timeout(t, work).await.unwrap_or_else(|_| {
@@ -148,21 +154,25 @@ pub async fn run(args: ExecArgs) -> i32 {
         }),
         None => work.await,
     };
-    finish(&group, printer).await;
-    match outcome {
+    let finished = finish(&group, sink).await;
+    match outcome.and(finished) {
         Ok(()) => 0,
         Err(f) => f.report(),
     }
 }
 
-/// Terminates every gateway and prints the last of their stderr.
-pub(crate) async fn finish(group: &Group, printer: StderrPrinter) {
+/// Terminates every gateway, lets the sink handle their last events, and
+/// returns a failure if the trace file could not be written.
+pub(crate) async fn finish(group: &Group, sink: EventSink) -> Result<(), Failure> {
     let gateways = group.gateways();
     group.terminate(TERMINATE_TIMEOUT).await;
     for gw in &gateways {
         gw.wait_stderr_closed(Duration::from_millis(500)).await;
     }
-    printer.stop().await;
+    sink.stop().await.map_err(|message| Failure {
+        code: EXIT_REMOTE,
+        message,
+    })
 }
 
 async fn drive(group: &Group, plan: &Plan) -> Result<(), Failure> {
@@ -274,52 +284,5 @@ impl Failure {
     pub fn report(self) -> i32 {
         eprintln!("{}", self.message);
         self.code
-    }
-}
-
-/// Prints the workers' stderr lines and warnings on our stderr as they come.
-pub(crate) struct StderrPrinter {
-    stop: Arc<Notify>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl StderrPrinter {
-    pub(crate) fn start(mut rx: broadcast::Receiver<Event>) -> StderrPrinter {
-        let stop = Arc::new(Notify::new());
-        let stopped = stop.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    biased;
-                    ev = rx.recv() => match ev {
-                        Ok(ev) => print_event(&ev),
-                        Err(broadcast::error::RecvError::Lagged(n)) => {
-                            eprintln!("execdeck: {n} lines of worker output were dropped (printing too slow)")
-                        }
-                        Err(broadcast::error::RecvError::Closed) => break,
-                    },
-                    _ = stopped.notified() => {
-                        while let Ok(ev) = rx.try_recv() {
-                            print_event(&ev);
-                        }
-                        break;
-                    }
-                }
-            }
-        });
-        StderrPrinter { stop, task }
-    }
-
-    pub(crate) async fn stop(self) {
-        self.stop.notify_one();
-        let _ = self.task.await;
-    }
-}
-
-fn print_event(ev: &Event) {
-    match ev {
-        Event::StderrLine { gateway, line } => eprintln!("[{gateway}] {line}"),
-        Event::Warning { text, .. } => eprintln!("execdeck: warning: {text}"),
-        _ => {}
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod exec;
 pub mod json;
+pub mod sink;
 pub mod status;
 
 use clap::{Parser, Subcommand};

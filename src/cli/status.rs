@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use super::exec::{StderrPrinter, finish, start_gateways};
+use super::exec::{finish, start_gateways};
+use super::sink::{EventSink, TraceOpts};
 use super::{EXIT_REMOTE, Failure, parse_specs};
 use crate::engine::{Gateway, Group, RInfo, RemoteStatus};
 
@@ -25,6 +26,9 @@ pub struct StatusArgs {
     /// One JSON object per gateway and line instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Trace file options.
+    #[command(flatten)]
+    pub trace: TraceOpts,
 }
 
 struct Row {
@@ -40,10 +44,13 @@ pub async fn run(args: StatusArgs) -> i32 {
         Err(f) => return f.report(),
     };
     let group = Group::new();
-    let printer = StderrPrinter::start(group.subscribe());
+    let sink = match EventSink::start(&group, &args.trace) {
+        Ok(sink) => sink,
+        Err(f) => return f.report(),
+    };
     let outcome = collect(&group, &specs).await;
-    finish(&group, printer).await;
-    match outcome {
+    let finished = finish(&group, sink).await;
+    match outcome.and_then(|rows| finished.map(|()| rows)) {
         Ok(rows) => {
             print!(
                 "{}",

@@ -11,6 +11,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, mpsc};
 
 use super::error::{Error, RemoteError, Result};
+use super::events::{CloseHow, Side};
 use super::gateway::GatewayInner;
 use crate::wire::{LoadOptions, MsgCode, Value};
 
@@ -130,13 +131,14 @@ impl ChannelShared {
 
     /// Marks the channel ended (reader task or connection loss). The end
     /// marker, if any, is passed to the callback exactly once.
-    pub(crate) fn end(&self, why: Ended, peer_closed: bool) {
+    /// Returns whether this call ended it (false when it had ended before).
+    pub(crate) fn end(&self, why: Ended, peer_closed: bool) -> bool {
         let mut st = lock(&self.state);
         if peer_closed {
             st.peer_closed = true;
         }
         if st.ended.is_some() {
-            return;
+            return false;
         }
         st.ended = Some(why);
         let callback = st.callback.take();
@@ -145,6 +147,7 @@ impl ChannelShared {
             let _ = std::panic::catch_unwind(AssertUnwindSafe(|| cb(marker)));
         }
         self.notify.notify_waiters();
+        true
     }
 
     pub(crate) fn is_ended(&self) -> bool {
@@ -190,6 +193,8 @@ impl Drop for ChannelHandle {
             drop(st);
             self.gw
                 .send_control(MsgCode::ChannelLastMessage, self.shared.id, Vec::new());
+            self.gw
+                .note_closed(self.shared.id, Side::Local, CloseHow::SendOnly);
             return;
         }
         if open {
@@ -197,6 +202,8 @@ impl Drop for ChannelHandle {
             drop(st);
             self.gw
                 .send_control(MsgCode::ChannelClose, self.shared.id, Vec::new());
+            self.gw
+                .note_closed(self.shared.id, Side::Local, CloseHow::Closed);
         } else if has_callback && st.ended.is_none() {
             return;
         } else {
@@ -379,6 +386,8 @@ impl Channel {
             }
             st.closed_here = true;
         }
+        let how = error.map_or(CloseHow::Closed, |e| CloseHow::Error(e.to_owned()));
+        self.handle.gw.note_closed(self.id(), Side::Local, how);
         let result = match error {
             None => {
                 self.handle

@@ -16,7 +16,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
 use super::channel::{Channel, ChannelShared, Ended};
 use super::error::{Error, Result};
-use super::events::{Event, EventSender};
+use super::events::{ChannelOrigin, CloseHow, Direction, EventKind, EventSender, Payload, Side};
 use crate::spec::XSpec;
 use crate::transport::{BoxedReader, BoxedWriter, Connection, ExitInfo, ProcessHandle};
 use crate::wire::message::{HEADER_LEN, check_payload_len, encode_header, parse_header};
@@ -143,12 +143,16 @@ enum Outgoing {
 /// State shared by the handles and the reader task.
 pub(crate) struct GatewayInner {
     pub(crate) id: String,
+    /// The id as events carry it.
+    pub(crate) event_id: Arc<str>,
     pub(crate) spec: XSpec,
     channels: Mutex<HashMap<i32, Arc<ChannelShared>>>,
     next_id: AtomicI32,
     opts: Mutex<LoadOptions>,
     /// Why the connection ended, once it has.
     dead: watch::Sender<Option<String>>,
+    /// Set when the reader task has finished, its exit event published.
+    finished: watch::Sender<bool>,
     exiting: AtomicBool,
     out: mpsc::UnboundedSender<Outgoing>,
     budget: Arc<Semaphore>,
@@ -177,16 +181,60 @@ impl GatewayInner {
         }
     }
 
-    fn shared(&self, id: i32) -> Arc<ChannelShared> {
+    /// The state of channel `id`, made (and announced) when it is new.
+    fn shared(&self, id: i32, origin: ChannelOrigin) -> Arc<ChannelShared> {
+        let mut created = false;
         let shared = lock(&self.channels)
             .entry(id)
-            .or_insert_with(|| Arc::new(ChannelShared::new(id)))
+            .or_insert_with(|| {
+                created = true;
+                Arc::new(ChannelShared::new(id))
+            })
             .clone();
+        if created {
+            self.events.send(
+                &self.event_id,
+                EventKind::ChannelOpened {
+                    channel: id,
+                    origin,
+                },
+            );
+        }
         // A channel made after the connection ended can never receive anything.
         if let Some(reason) = self.dead.borrow().clone() {
             shared.end(Ended::GatewayDied(reason), true);
         }
         shared
+    }
+
+    /// Publishes that channel `channel` was closed.
+    pub(crate) fn note_closed(&self, channel: i32, by: Side, how: CloseHow) {
+        self.events
+            .send_with(&self.event_id, || EventKind::ChannelClosed {
+                channel,
+                by,
+                how,
+            });
+    }
+
+    /// Publishes a message event for an encoded frame.
+    fn note_frame(&self, dir: Direction, frame: &[u8]) {
+        if !self.events.is_traced() {
+            return;
+        }
+        if let Some(header) = frame.first_chunk::<HEADER_LEN>()
+            && let Ok(h) = parse_header(header, usize::MAX)
+        {
+            self.events.send(
+                &self.event_id,
+                EventKind::Message {
+                    dir,
+                    code: h.code,
+                    channel: h.channel,
+                    payload: Payload::new(&frame[HEADER_LEN..]),
+                },
+            );
+        }
     }
 
     pub(crate) fn forget_channel(&self, id: i32) {
@@ -240,6 +288,7 @@ impl GatewayInner {
         }
         let want = frame.len().clamp(1, SEND_BUDGET) as u32;
         let permit = self.budget.clone().acquire_many_owned(want).await.ok();
+        self.note_frame(Direction::Out, &frame);
         self.out
             .send(Outgoing::Frame(frame, permit))
             .map_err(|_| self.death_error())
@@ -250,6 +299,7 @@ impl GatewayInner {
         let mut frame = Vec::with_capacity(HEADER_LEN + payload.len());
         frame.extend_from_slice(&encode_header(code, channel, payload.len()));
         frame.extend_from_slice(&payload);
+        self.note_frame(Direction::Out, &frame);
         let _ = self.out.send(Outgoing::Frame(frame, None));
     }
 
@@ -260,6 +310,7 @@ impl GatewayInner {
             .dump_payload(&Value::str(text.clone()))
             .unwrap_or_default();
         self.send_control(MsgCode::ChannelCloseError, shared.id, payload);
+        self.note_closed(shared.id, Side::Local, CloseHow::Error(text.clone()));
         shared.end(Ended::RemoteError(text), false);
     }
 
@@ -275,7 +326,9 @@ impl GatewayInner {
         });
         let channels: Vec<Arc<ChannelShared>> = lock(&self.channels).values().cloned().collect();
         for ch in channels {
-            ch.end(Ended::GatewayDied(reason.clone()), true);
+            if ch.end(Ended::GatewayDied(reason.clone()), true) {
+                self.note_closed(ch.id, Side::Remote, CloseHow::GatewayDied(reason.clone()));
+            }
         }
     }
 }
@@ -304,12 +357,14 @@ impl Gateway {
         let (out_tx, out_rx) = mpsc::unbounded_channel();
         let (dead, _) = watch::channel(None);
         let inner = Arc::new(GatewayInner {
+            event_id: Arc::from(id.as_str()),
             id,
             spec,
             channels: Mutex::new(HashMap::new()),
             next_id: AtomicI32::new(1),
             opts: Mutex::new(LoadOptions::default()),
             dead,
+            finished: watch::channel(false).0,
             exiting: AtomicBool::new(false),
             out: out_tx,
             budget: Arc::new(Semaphore::new(SEND_BUDGET)),
@@ -356,6 +411,11 @@ impl Gateway {
             .unwrap_or_default()
     }
 
+    /// Subscribes to this gateway's events (messages included), from now on.
+    pub fn subscribe(&self) -> super::events::Subscription {
+        self.inner.events.subscribe().only_gateway(&self.inner.id)
+    }
+
     /// How many channels this side still tracks (open, or closed with items
     /// or handles left).
     pub fn channel_count(&self) -> usize {
@@ -388,7 +448,7 @@ impl Gateway {
     pub async fn remote_exec(&self, source: impl Into<ExecSource>) -> Result<Channel> {
         let source = source.into();
         let payload = self.inner.dump_payload(&source.to_value())?;
-        let channel = self.newchannel();
+        let channel = self.open_channel(ChannelOrigin::Exec);
         self.inner
             .send_message(MsgCode::ChannelExec, channel.id(), payload)
             .await?;
@@ -397,13 +457,17 @@ impl Gateway {
 
     /// A new channel, for example to send inside a value.
     pub fn newchannel(&self) -> Channel {
-        let shared = self.inner.shared(self.inner.new_channel_id());
+        self.open_channel(ChannelOrigin::Local)
+    }
+
+    fn open_channel(&self, origin: ChannelOrigin) -> Channel {
+        let shared = self.inner.shared(self.inner.new_channel_id(), origin);
         Channel::for_shared(&self.inner, shared)
     }
 
     /// The handle of a channel that arrived inside a received value.
     pub fn channel(&self, id: i32) -> Channel {
-        Channel::for_shared(&self.inner, self.inner.shared(id))
+        Channel::for_shared(&self.inner, self.inner.shared(id, ChannelOrigin::Remote))
     }
 
     /// Channels in a received value, resolved to handles (depth first).
@@ -419,8 +483,9 @@ impl Gateway {
         self.inner
             .send_message(MsgCode::Status, channel.id(), Vec::new())
             .await?;
-        let reply = channel.receive(timeout).await;
-        let reply = reply?;
+        let reply = channel.receive(timeout).await?;
+        // The CLOSE follows at once; waiting for it keeps events in order.
+        channel.wait_close(timeout).await?;
         let int = |key: &str| reply.get(key).and_then(Value::as_i64);
         match (
             int("numchannels"),
@@ -428,6 +493,14 @@ impl Gateway {
             reply.get("execmodel"),
         ) {
             (Some(numchannels), Some(numexecuting), Some(Value::Str(execmodel))) => {
+                self.inner.events.send(
+                    &self.inner.event_id,
+                    EventKind::Status {
+                        numchannels,
+                        numexecuting,
+                        execmodel: execmodel.clone(),
+                    },
+                );
                 Ok(RemoteStatus {
                     numchannels,
                     numexecuting,
@@ -447,6 +520,7 @@ impl Gateway {
             .remote_exec(ExecSource::code(RINFO_SOURCE).call("rinfo"))
             .await?;
         let info = ch.receive(timeout).await?;
+        ch.wait_close(timeout).await?;
         let text = |key: &str| info.get(key).and_then(Value::as_str).map(str::to_owned);
         let bad = || {
             Error::Usage(format!(
@@ -507,8 +581,8 @@ impl Gateway {
         let Some(deadline) = tokio::time::Instant::now().checked_add(timeout) else {
             return false;
         };
-        let mut dead = self.inner.dead.subscribe();
-        if tokio::time::timeout_at(deadline, dead.wait_for(Option::is_some))
+        let mut finished = self.inner.finished.subscribe();
+        if tokio::time::timeout_at(deadline, finished.wait_for(|done| *done))
             .await
             .is_err()
         {
@@ -627,6 +701,17 @@ async fn reader_task(
         let Some(inner) = gw.upgrade() else { return };
         match msg {
             Ok(Some((code, channel, payload))) => {
+                if inner.events.is_traced() {
+                    inner.events.send(
+                        &inner.event_id,
+                        EventKind::Message {
+                            dir: Direction::In,
+                            code,
+                            channel,
+                            payload: Payload::new(&payload),
+                        },
+                    );
+                }
                 if let Err(e) = dispatch(&inner, code, channel, payload) {
                     break Err(e);
                 }
@@ -639,22 +724,45 @@ async fn reader_task(
         }
     };
     let Some(inner) = gw.upgrade() else { return };
-    let reason = match outcome {
-        Ok(()) if inner.exiting.load(Ordering::SeqCst) => "the gateway was exited".to_string(),
-        Ok(()) => describe_death(&inner, "the worker closed the connection").await,
+    finish_reader(&inner, outcome).await;
+    inner.finished.send_replace(true);
+}
+
+/// Ends the gateway after its reader stopped: wakes every waiter with the
+/// reason and publishes the exit event.
+async fn finish_reader(inner: &GatewayInner, outcome: std::result::Result<(), String>) {
+    let (reason, clean) = match outcome {
+        Ok(()) if inner.exiting.load(Ordering::SeqCst) => {
+            ("the gateway was exited".to_string(), true)
+        }
+        Ok(()) => (
+            describe_death(inner, "the worker closed the connection").await,
+            false,
+        ),
         Err(e) => {
             // The stream can no longer be trusted: stop the process.
             if let Some(p) = &inner.process {
                 p.kill();
             }
-            describe_death(&inner, &e).await
+            (describe_death(inner, &e).await, false)
         }
     };
-    inner.events.send(Event::GatewayEnded {
-        gateway: inner.id.clone(),
-        reason: reason.clone(),
-    });
-    inner.die(reason);
+    inner.die(reason.clone());
+    if inner.events.is_observed() {
+        // After a clean exit the process usually ends a moment later.
+        let status = match &inner.process {
+            Some(p) if clean => p.wait(Duration::from_secs(2)).await,
+            Some(p) => p.exit_info(),
+            None => None,
+        };
+        inner.events.send(
+            &inner.event_id,
+            EventKind::GatewayExited {
+                status: status.map(|s| s.to_string()),
+                reason,
+            },
+        );
+    }
 }
 
 /// "the worker closed the connection (exit status 1); last stderr lines: …"
@@ -703,17 +811,19 @@ fn dispatch(
     };
     match code {
         MsgCode::ChannelData => {
-            let shared = inner.shared(channel);
+            let shared = inner.shared(channel, ChannelOrigin::Remote);
             match load(Some(&shared), &payload) {
                 Ok(item) => {
                     item.for_each_channel(&mut |id| {
-                        inner.shared(id);
+                        inner.shared(id, ChannelOrigin::Remote);
                     });
                     if let Some(text) = shared.deliver(item) {
                         inner.callback_failed(&shared, text);
                     }
                 }
-                Err(e) => shared.end(Ended::BadData(e), false),
+                Err(e) => {
+                    shared.end(Ended::BadData(e), false);
+                }
             }
         }
         MsgCode::ChannelClose | MsgCode::ChannelCloseError | MsgCode::ChannelLastMessage => {
@@ -730,6 +840,16 @@ fn dispatch(
                 _ => Ended::Closed,
             };
             let peer_closed = code != MsgCode::ChannelLastMessage;
+            inner.note_closed(
+                channel,
+                Side::Remote,
+                match (&ended, code) {
+                    (_, MsgCode::ChannelLastMessage) => CloseHow::SendOnly,
+                    (Ended::RemoteError(text), _) => CloseHow::Error(text.clone()),
+                    (Ended::BadData(e), _) => CloseHow::Error(e.to_string()),
+                    _ => CloseHow::Closed,
+                },
+            );
             shared.end(ended, peer_closed);
             // Forget it only if a handle was given out and is gone; otherwise a
             // channel that arrived inside a value would lose its queued items.
@@ -752,7 +872,9 @@ fn dispatch(
                 if channel == 0 {
                     *lock(&inner.opts) = opts;
                 } else {
-                    inner.shared(channel).set_load_options(opts);
+                    inner
+                        .shared(channel, ChannelOrigin::Remote)
+                        .set_load_options(opts);
                 }
             }
         }

@@ -4,15 +4,15 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::broadcast;
 use tokio::task::JoinSet;
 
 use super::error::{Error, Result};
-use super::events::{Event, EventSender};
+use super::events::{EventKind, EventSender, Subscription};
 use super::gateway::{ExecSource, Gateway};
 use super::multi::MultiChannel;
 use crate::spec::{GatewayKind, XSpec};
 use crate::transport::bootstrap::BootSource;
+use crate::transport::bootstrap::{DebugMode, REMOTE_TRACE_PREFIX};
 use crate::transport::popen::{self, LaunchOptions};
 use crate::transport::{ConnectError, Connection, StderrSink};
 use crate::wire::Value;
@@ -31,6 +31,8 @@ pub struct GroupOptions {
     /// Which worker program popen gateways bootstrap (execdeck's by default;
     /// tests use another to check that the master speaks plain execnet).
     pub boot: BootSource,
+    /// How many events a subscriber may fall behind before it loses the oldest.
+    pub event_buffer: usize,
 }
 
 impl Default for GroupOptions {
@@ -39,6 +41,7 @@ impl Default for GroupOptions {
             startup_timeout: popen::DEFAULT_STARTUP_TIMEOUT,
             max_payload: DEFAULT_MAX_PAYLOAD,
             boot: BootSource::Execdeck,
+            event_buffer: super::events::EVENT_BUFFER,
         }
     }
 }
@@ -90,15 +93,23 @@ impl Group {
     pub fn with_options(opts: GroupOptions) -> Group {
         Group {
             inner: Arc::new(GroupInner {
+                events: EventSender::with_capacity(opts.event_buffer),
                 opts,
                 ..GroupInner::default()
             }),
         }
     }
 
-    /// Subscribes to the events of every gateway of this group.
-    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+    /// Subscribes to every event of every gateway of this group, from now on
+    /// (messages included: each payload is copied while this subscription lives).
+    pub fn subscribe(&self) -> Subscription {
         self.inner.events.subscribe()
+    }
+
+    /// Subscribes to every event but messages: life cycles, stderr lines,
+    /// remote trace lines, warnings, status answers.
+    pub fn subscribe_lifecycle(&self) -> Subscription {
+        self.inner.events.subscribe_lifecycle()
     }
 
     /// Starts a gateway from a spec string such as `popen//python=python3`.
@@ -144,9 +155,43 @@ impl Group {
         Ok((spec, reservation))
     }
 
-    async fn start(&self, spec: XSpec, mut reservation: IdReservation) -> Result<Gateway> {
+    async fn start(&self, spec: XSpec, reservation: IdReservation) -> Result<Gateway> {
+        let event_id: Arc<str> = Arc::from(reservation.id.as_str());
+        let events = &self.inner.events;
+        events.send_with(&event_id, || EventKind::GatewayStarting {
+            spec: spec.to_string(),
+        });
+        let started = self.start_inner(spec, reservation).await;
+        match &started {
+            Ok(gateway) => {
+                // The Python version is asked for only when someone listens.
+                let python = match events.is_traced() {
+                    true => gateway
+                        .rinfo(Some(Duration::from_secs(30)))
+                        .await
+                        .ok()
+                        .map(|i| i.version),
+                    false => None,
+                };
+                events.send(
+                    &event_id,
+                    EventKind::GatewayReady {
+                        pid: gateway.pid(),
+                        python,
+                    },
+                );
+            }
+            Err(e) => events.send_with(&event_id, || EventKind::GatewayFailed {
+                error: e.to_string(),
+            }),
+        }
+        started
+    }
+
+    async fn start_inner(&self, spec: XSpec, mut reservation: IdReservation) -> Result<Gateway> {
         let id = reservation.id.clone();
-        let conn = self.connect(&spec, &id).await?;
+        let debug = debug_mode(&spec)?;
+        let conn = self.connect(&spec, &id, debug).await?;
         let gateway = Gateway::start(
             id.clone(),
             spec.clone(),
@@ -154,15 +199,11 @@ impl Group {
             self.inner.events.clone(),
             self.inner.opts.max_payload,
         );
-        self.inner.events.send(Event::GatewayReady {
-            gateway: id.clone(),
-            pid: gateway.pid(),
-        });
         for text in gateway.warnings() {
-            self.inner.events.send(Event::Warning {
-                gateway: id.clone(),
-                text: text.clone(),
-            });
+            self.inner.events.send(
+                &gateway.inner.event_id,
+                EventKind::Warning { text: text.clone() },
+            );
         }
         if let Err(e) = apply_spec_setup(&gateway, &spec).await {
             gateway.kill();
@@ -201,19 +242,29 @@ impl Group {
         })
     }
 
-    async fn connect(&self, spec: &XSpec, id: &str) -> Result<Connection, ConnectError> {
+    async fn connect(
+        &self,
+        spec: &XSpec,
+        id: &str,
+        debug: Option<DebugMode>,
+    ) -> Result<Connection, ConnectError> {
         let events = self.inner.events.clone();
-        let gateway = id.to_owned();
+        let gateway: Arc<str> = Arc::from(id);
         let sink: StderrSink = Arc::new(move |line: &str| {
-            events.send(Event::StderrLine {
-                gateway: gateway.clone(),
-                line: line.to_owned(),
+            events.send_with(&gateway, || match line.strip_prefix(REMOTE_TRACE_PREFIX) {
+                Some(trace) => EventKind::RemoteTrace {
+                    line: trace.to_owned(),
+                },
+                None => EventKind::Stderr {
+                    line: line.to_owned(),
+                },
             })
         });
         let opts = LaunchOptions {
             startup_timeout: Some(self.inner.opts.startup_timeout),
             boot: self.inner.opts.boot.clone(),
             stderr_sink: Some(sink),
+            debug,
         };
         if spec.via().is_some() {
             return Err(ConnectError::Unsupported {
@@ -284,6 +335,19 @@ impl Group {
             });
         }
         while set.join_next().await.is_some() {}
+    }
+}
+
+/// The spec's `debug=` key: `1` (or `file`) for a trace file on the remote,
+/// `stream` (or `2`) for trace lines sent back over stderr.
+fn debug_mode(spec: &XSpec) -> Result<Option<DebugMode>> {
+    match spec.get("debug") {
+        None | Some("0") => Ok(None),
+        Some("1" | "file") => Ok(Some(DebugMode::File)),
+        Some("2" | "stream") => Ok(Some(DebugMode::Stream)),
+        Some(other) => Err(Error::Usage(format!(
+            "invalid spec \"{spec}\": debug={other} must be 1 (a trace file on the remote) or stream"
+        ))),
     }
 }
 

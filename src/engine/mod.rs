@@ -10,7 +10,10 @@ pub mod multi;
 
 pub use channel::{Channel, ItemStream};
 pub use error::{Error, RemoteError, Result};
-pub use events::{Event, EventSender};
+pub use events::{
+    ChannelOrigin, CloseHow, Direction, Event, EventKind, EventSender, Payload, Received, Side,
+    Subscription,
+};
 pub use gateway::{ExecSource, Gateway, RInfo, RemoteStatus};
 pub use group::{Group, GroupOptions};
 pub use multi::MultiChannel;

@@ -16,6 +16,28 @@ pub const HANDSHAKE_MARKER: &[u8] = b"\x00EXECDECK\x00";
 /// Most bytes of stray output accepted before the handshake.
 const MAX_BANNER: usize = 1 << 20;
 
+/// What a worker's trace lines on stderr start with (`debug=stream`).
+pub const REMOTE_TRACE_PREFIX: &str = "execdeck-trace: ";
+
+/// Tracing in the worker (spec key `debug=`, env `EXECDECK_DEBUG`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DebugMode {
+    /// A trace file per worker process in its temp dir (`execdeck-debug-<pid>`).
+    File,
+    /// Trace lines on stderr, each starting with [`REMOTE_TRACE_PREFIX`].
+    Stream,
+}
+
+impl DebugMode {
+    /// The `EXECDECK_DEBUG` value: `"1"` or `"2"`.
+    pub fn level(self) -> &'static str {
+        match self {
+            DebugMode::File => "1",
+            DebugMode::Stream => "2",
+        }
+    }
+}
+
 /// Which program the interpreter is given.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum BootSource {
@@ -28,13 +50,15 @@ pub enum BootSource {
 }
 
 impl BootSource {
-    /// The source text to send for a worker with this id and execution model.
-    pub fn source(&self, id: &str, execmodel: &str) -> String {
+    /// The source text to send for a worker with this id, execution model
+    /// and tracing.
+    pub fn source(&self, id: &str, execmodel: &str, debug: Option<DebugMode>) -> String {
         match self {
             BootSource::Execdeck => format!(
-                "EXECDECK_BOOT = {{'id': {}, 'execmodel': {}}}\n{}",
+                "EXECDECK_BOOT = {{'id': {}, 'execmodel': {}, 'debug': {}}}\n{}",
                 py_ascii_literal(id),
                 py_ascii_literal(execmodel),
+                py_ascii_literal(debug.map_or("", DebugMode::level)),
                 WORKER_SOURCE
             ),
             BootSource::Raw(src) => src.clone(),

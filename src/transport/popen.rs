@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::process::Command;
 
-use super::bootstrap::{BOOT_LINE, BootSource, Handshake, boot_input, read_handshake};
+use super::bootstrap::{BOOT_LINE, BootSource, DebugMode, Handshake, boot_input, read_handshake};
 use super::{ConnectError, Connection, ProcessHandle, StderrSink};
 use crate::spec::XSpec;
 
@@ -23,6 +23,8 @@ pub struct LaunchOptions {
     pub boot: BootSource,
     /// Receives every stderr line of the worker.
     pub stderr_sink: Option<StderrSink>,
+    /// Tracing in the worker (spec key `debug=`).
+    pub debug: Option<DebugMode>,
 }
 
 /// Default time allowed from spawn to handshake.
@@ -45,7 +47,8 @@ pub async fn spawn(
         cmd.env(name, value);
     }
     let execmodel = spec.execmodel().map_or("thread", |m| m.as_str());
-    start(cmd, spec, &python, &opts.boot.source(id, execmodel), opts).await
+    let source = opts.boot.source(id, execmodel, opts.debug);
+    start(cmd, spec, &python, &source, opts).await
 }
 
 /// Starts a worker with a shell command line (`cmd=` specs), e.g.
@@ -60,6 +63,9 @@ pub async fn spawn_cmd(
     cmd.arg("-c").arg(command);
     for (name, value) in spec.env() {
         cmd.env(name, value);
+    }
+    if let Some(debug) = opts.debug {
+        cmd.env("EXECDECK_DEBUG", debug.level());
     }
     let opts = LaunchOptions {
         boot: BootSource::Raw(String::new()),

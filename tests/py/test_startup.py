@@ -512,6 +512,8 @@ def test_debug_2_traces_to_stderr(makegateway, monkeypatch, capfd):
         time.sleep(0.02)
     assert "[%d] gw0 received CHANNEL_EXEC channel=1" % pid in err
     assert "[%d] gw0 shutdown: terminate" % pid in err
+    trace_lines = [l for l in err.splitlines() if "gw0 received" in l]
+    assert trace_lines and all(l.startswith("execdeck-trace: ") for l in trace_lines)
 
 
 def test_no_trace_file_by_default(makegateway, monkeypatch, tmp_path):
