@@ -18,6 +18,7 @@ use super::channel::{Channel, ChannelShared, Ended};
 use super::error::{Error, Result};
 use super::events::{ChannelOrigin, CloseHow, Direction, EventKind, EventSender, Payload, Side};
 use crate::spec::XSpec;
+use crate::transport::bootstrap::REMOTE_TRACE_PREFIX;
 use crate::transport::{BoxedReader, BoxedWriter, Connection, ExitInfo, ProcessHandle};
 use crate::wire::message::{HEADER_LEN, check_payload_len, encode_header, parse_header};
 use crate::wire::serial::{dump_into, load_unversioned};
@@ -777,7 +778,12 @@ async fn describe_death(inner: &GatewayInner, what: &str) -> String {
             Some(status) => reason.push_str(&format!(" (worker pid {}: {status})", p.pid())),
             None => reason.push_str(&format!(" (worker pid {} still running)", p.pid())),
         }
-        let tail = stderr_for_humans(&p.stderr_tail(60));
+        let lines: Vec<String> = p
+            .stderr_tail(200)
+            .into_iter()
+            .filter(|l| !l.starts_with(REMOTE_TRACE_PREFIX))
+            .collect();
+        let tail = stderr_for_humans(&lines[lines.len().saturating_sub(60)..]);
         if !tail.is_empty() {
             reason.push_str("; last stderr lines:\n");
             reason.push_str(&tail.join("\n"));
