@@ -369,3 +369,76 @@ fn absurd_timeout_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("--timeout"));
 }
+
+#[test]
+fn trace_file_records_the_run_as_json_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("run.jsonl");
+    let out = run(execdeck()
+        .args(["exec", "-g", &g(), "--trace-file"])
+        .arg(&file)
+        .args([
+            "--trace-payloads",
+            "-c",
+            "channel.send(channel.receive() + 1)",
+            "--send",
+            "41",
+        ]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let content = std::fs::read_to_string(&file).unwrap();
+    let lines: Vec<serde_json::Value> = content
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["execdeck_trace"], 1);
+    let kinds: Vec<&str> = lines[1..]
+        .iter()
+        .map(|l| l["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.first(), Some(&"gateway_starting"));
+    assert_eq!(kinds.last(), Some(&"gateway_exited"));
+    assert!(
+        kinds.contains(&"gateway_ready")
+            && kinds.contains(&"channel_opened")
+            && kinds.contains(&"channel_closed")
+    );
+    let data: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| l["name"] == "CHANNEL_DATA" && l["channel"] == 3)
+        .collect();
+    assert_eq!(data.len(), 2, "{content}");
+    assert_eq!(
+        (data[0]["dir"].as_str(), data[0]["preview"].as_str()),
+        (Some("out"), Some("41"))
+    );
+    assert_eq!(
+        (data[1]["dir"].as_str(), data[1]["preview"].as_str()),
+        (Some("in"), Some("42"))
+    );
+    assert_eq!(data[1]["payload"], "RgAAACpR");
+    let times: Vec<f64> = lines[1..]
+        .iter()
+        .map(|l| l["t"].as_f64().unwrap())
+        .collect();
+    assert!(
+        times.windows(2).all(|w| w[0] <= w[1]),
+        "times go back: {times:?}"
+    );
+}
+
+#[test]
+fn unwritable_trace_file_is_a_usage_error() {
+    let out = run(execdeck().args([
+        "status",
+        "-g",
+        &g(),
+        "--trace-file",
+        "/nonexistent/dir/t.jsonl",
+    ]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("/nonexistent/dir/t.jsonl"),
+        "{}",
+        text(&out.stderr)
+    );
+}

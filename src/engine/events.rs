@@ -299,6 +299,8 @@ pub struct EventSender {
     observers: Arc<AtomicUsize>,
     /// Subscribers that want message events too.
     tracers: Arc<AtomicUsize>,
+    /// Held while stamping and queueing an event, so the stream's times never go back.
+    order: Arc<std::sync::Mutex<()>>,
 }
 
 impl Default for EventSender {
@@ -314,6 +316,7 @@ impl EventSender {
             tx: broadcast::channel(capacity.max(1)).0,
             observers: Arc::new(AtomicUsize::new(0)),
             tracers: Arc::new(AtomicUsize::new(0)),
+            order: Arc::new(std::sync::Mutex::new(())),
         }
     }
 
@@ -330,6 +333,7 @@ impl EventSender {
     /// Publishes an event for `gateway` if anyone listens.
     pub fn send(&self, gateway: &Arc<str>, kind: EventKind) {
         if self.is_observed() {
+            let _order = self.order.lock().unwrap_or_else(|p| p.into_inner());
             let _ = self.tx.send(Event {
                 time: now(),
                 gateway: gateway.clone(),
