@@ -21,6 +21,8 @@ pub const PREVIEW_CHARS: usize = 200;
 pub struct TraceWriter<W: Write> {
     out: W,
     payloads: bool,
+    /// Time of the last event written (a `lost` line reuses it, so `t` never goes back).
+    last: Duration,
 }
 
 impl TraceWriter<BufWriter<File>> {
@@ -40,15 +42,22 @@ impl<W: Write> TraceWriter<W> {
             "command": command,
         });
         writeln!(out, "{header}")?;
-        Ok(TraceWriter { out, payloads })
+        Ok(TraceWriter {
+            out,
+            payloads,
+            last: Duration::ZERO,
+        })
     }
 
     /// Writes one received event (or a `lost` line).
     pub fn write(&mut self, received: &Received) -> io::Result<()> {
         let line = match received {
-            Received::Event(ev) => event_json(ev, self.payloads),
+            Received::Event(ev) => {
+                self.last = ev.time;
+                event_json(ev, self.payloads)
+            }
             Received::Lost(count) => json!({
-                "t": secs(crate::engine::events::now()),
+                "t": secs(self.last),
                 "gw": "",
                 "kind": "lost",
                 "count": count,
