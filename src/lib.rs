@@ -23,6 +23,7 @@ pub mod engine;
 pub mod spec;
 pub mod tracefile;
 pub mod transport;
+pub mod tui;
 pub mod wire;
 
 pub use engine::{Channel, Error, ExecSource, Gateway, Group, MultiChannel, Result};

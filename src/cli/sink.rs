@@ -32,6 +32,16 @@ impl EventSink {
     /// Subscribes to `group` and starts the task; fails (exit status 2) when
     /// the trace file cannot be created.
     pub fn start(group: &Group, opts: &TraceOpts) -> Result<EventSink, Failure> {
+        EventSink::start_with(group, opts, true)
+    }
+
+    /// Like [`EventSink::start`] but prints nothing (for the TUI, which owns
+    /// the terminal): only the trace file is written.
+    pub fn start_quiet(group: &Group, opts: &TraceOpts) -> Result<EventSink, Failure> {
+        EventSink::start_with(group, opts, false)
+    }
+
+    fn start_with(group: &Group, opts: &TraceOpts, print: bool) -> Result<EventSink, Failure> {
         let mut trace = match &opts.trace_file {
             Some(path) => {
                 let command: Vec<String> = std::env::args().collect();
@@ -54,7 +64,9 @@ impl EventSink {
         let stopped = stop.clone();
         let task = tokio::spawn(async move {
             let mut handle = |received: Received| -> Result<(), String> {
-                show(&received);
+                if print {
+                    show(&received);
+                }
                 if let Some((path, writer)) = &mut trace {
                     writer.write(&received).map_err(|e| {
                         format!("execdeck: writing trace file {}: {e}", path.display())

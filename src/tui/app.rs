@@ -1,0 +1,407 @@
+//! The app loop: one `tokio::select!` over terminal input, engine events,
+//! results of engine tasks and a tick; redraw after each. Keys become
+//! actions; only this loop acts on the engine, always in spawned tasks, so a
+//! slow or hung gateway never freezes the screen.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{
+    Event as TermEvent, EventStream, KeyCode, KeyEvent, KeyEventKind, MouseButton, MouseEventKind,
+};
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+
+use super::input::{Action, Binding, lookup};
+use super::state::panes::Pane;
+use super::state::{Focus, Overlay, State, TaskMsg};
+use super::term::Term;
+use super::theme::Theme;
+use super::view;
+use crate::engine::{Error, EventKind, Group, Received, Subscription};
+use crate::spec::XSpec;
+use crate::wire::pyrepr::repr_pretty;
+
+/// How long gateways get to exit when the TUI quits.
+const QUIT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Width used to pretty-print large items.
+const PRETTY_WIDTH: usize = 72;
+
+/// The running TUI: state, engine handles and the loop's channels.
+pub struct App {
+    state: State,
+    group: Group,
+    events: Subscription,
+    theme: Theme,
+    keymap: Vec<Binding>,
+    refresh: Duration,
+    tasks_tx: mpsc::UnboundedSender<TaskMsg>,
+    tasks_rx: mpsc::UnboundedReceiver<TaskMsg>,
+    /// Gateways with a status poll in flight (no second one is started).
+    polling: HashSet<String>,
+    quit: bool,
+}
+
+impl App {
+    /// An app over `group` (already subscribed to by `events`).
+    pub fn new(group: Group, events: Subscription, theme: Theme, refresh: Duration) -> App {
+        let (tasks_tx, tasks_rx) = mpsc::unbounded_channel();
+        App {
+            state: State::default(),
+            group,
+            events,
+            theme,
+            keymap: super::input::default_keymap(),
+            refresh,
+            tasks_tx,
+            tasks_rx,
+            polling: HashSet::new(),
+            quit: false,
+        }
+    }
+
+    /// Starts gateways for `specs` in the background.
+    pub fn start_gateways(&self, specs: Vec<String>) {
+        for spec in specs {
+            self.make_gateway(spec);
+        }
+    }
+
+    fn make_gateway(&self, spec: String) {
+        let group = self.group.clone();
+        let tx = self.tasks_tx.clone();
+        tokio::spawn(async move {
+            if let Err(e) = group.makegateway(&spec).await {
+                let _ = tx.send(TaskMsg::Flash {
+                    text: first_line(&e.to_string()),
+                    error: true,
+                });
+            }
+        });
+    }
+
+    /// Like [`App::run`], first showing `problems` (a broken config file, a
+    /// missing theme) as a flash message.
+    pub async fn run_with_notice(
+        mut self,
+        term: &mut Term,
+        problems: Vec<String>,
+    ) -> std::io::Result<()> {
+        if !problems.is_empty() {
+            self.state.flash(
+                format!("{} (using defaults)", problems.join("; ")),
+                true,
+                Instant::now(),
+            );
+        }
+        self.run(term).await
+    }
+
+    /// Runs until the user quits; then terminates every gateway.
+    pub async fn run(mut self, term: &mut Term) -> std::io::Result<()> {
+        let mut input = EventStream::new();
+        let mut tick = tokio::time::interval(self.refresh);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut dirty = true;
+        while !self.quit {
+            if dirty {
+                term.draw(|f| view::draw(f, &self.state, &self.theme, &self.keymap))?;
+                dirty = false;
+            }
+            tokio::select! {
+                ev = input.next() => match ev {
+                    Some(Ok(ev)) => dirty = self.on_terminal(ev),
+                    Some(Err(e)) => return Err(e),
+                    None => break,
+                },
+                received = self.events.recv() => {
+                    if let Some(received) = received {
+                        self.on_engine_event(&received);
+                        dirty = true;
+                    }
+                }
+                Some(msg) = self.tasks_rx.recv() => {
+                    if let TaskMsg::Polled { gateway } = &msg {
+                        self.polling.remove(gateway);
+                    }
+                    self.state.apply_task(msg, Instant::now());
+                    dirty = true;
+                }
+                _ = tick.tick() => {
+                    self.poll_status();
+                    dirty = self.state.expire(Instant::now());
+                }
+            }
+        }
+        self.state
+            .flash("stopping gateways…", false, Instant::now());
+        term.draw(|f| view::draw(f, &self.state, &self.theme, &self.keymap))?;
+        self.group.terminate(QUIT_TIMEOUT).await;
+        Ok(())
+    }
+
+    fn on_engine_event(&mut self, received: &Received) {
+        if let Received::Event(ev) = received
+            && let EventKind::GatewayReady { python: None, .. } = ev.kind
+        {
+            self.fetch_python(ev.gateway.to_string());
+        }
+        self.state.apply_event(received);
+    }
+
+    fn fetch_python(&self, id: String) {
+        let Some(gw) = self.group.get(&id) else {
+            return;
+        };
+        let tx = self.tasks_tx.clone();
+        tokio::spawn(async move {
+            if let Ok(info) = gw.rinfo(Some(Duration::from_secs(10))).await {
+                let _ = tx.send(TaskMsg::Python {
+                    gateway: id,
+                    version: info.version,
+                });
+            }
+        });
+    }
+
+    /// Asks every live gateway for its status (answers arrive as events).
+    fn poll_status(&mut self) {
+        for gw in self.group.gateways() {
+            if !gw.is_alive() || !self.polling.insert(gw.id().to_owned()) {
+                continue;
+            }
+            let tx = self.tasks_tx.clone();
+            tokio::spawn(async move {
+                let _ = gw.remote_status(Some(Duration::from_secs(5))).await;
+                let _ = tx.send(TaskMsg::Polled {
+                    gateway: gw.id().to_owned(),
+                });
+            });
+        }
+    }
+
+    /// Handles one terminal event; returns whether to redraw.
+    fn on_terminal(&mut self, ev: TermEvent) -> bool {
+        match ev {
+            TermEvent::Key(key) if key.kind != KeyEventKind::Release => {
+                self.on_key(key);
+                true
+            }
+            TermEvent::Mouse(m) => match m.kind {
+                MouseEventKind::Down(MouseButton::Left) => {
+                    let width = crossterm::terminal::size().map(|(w, _)| w).unwrap_or(80);
+                    self.state.focus = if m.column < (width / 3).clamp(28, 48) {
+                        Focus::Tree
+                    } else {
+                        Focus::Editor
+                    };
+                    true
+                }
+                _ => false,
+            },
+            TermEvent::Resize(..) => true,
+            TermEvent::Paste(text) => {
+                match &mut self.state.overlay {
+                    Overlay::AddGateway { input, .. } => input.push_str(text.trim()),
+                    _ if self.state.focus == Focus::Editor => {
+                        if let Some(p) = self.state.pane_mut() {
+                            p.editor.insert_str(text);
+                        }
+                    }
+                    _ => {}
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn on_key(&mut self, key: KeyEvent) {
+        match &mut self.state.overlay {
+            Overlay::None => {}
+            Overlay::Help => {
+                if matches!(
+                    key.code,
+                    KeyCode::Esc | KeyCode::F(1) | KeyCode::Char('?') | KeyCode::Char('q')
+                ) {
+                    self.state.overlay = Overlay::None;
+                }
+                return;
+            }
+            Overlay::ConfirmQuit => {
+                match key.code {
+                    KeyCode::Char('y') | KeyCode::Char('Y') => self.quit = true,
+                    _ => self.state.overlay = Overlay::None,
+                }
+                return;
+            }
+            Overlay::AddGateway { input, problem } => {
+                match key.code {
+                    KeyCode::Esc => self.state.overlay = Overlay::None,
+                    KeyCode::Enter if problem.is_none() && !input.is_empty() => {
+                        let spec = std::mem::take(input);
+                        self.state.overlay = Overlay::None;
+                        self.state
+                            .flash(format!("starting {spec}"), false, Instant::now());
+                        self.make_gateway(spec);
+                    }
+                    KeyCode::Backspace => {
+                        input.pop();
+                        *problem = spec_problem(input);
+                    }
+                    KeyCode::Char(c) => {
+                        input.push(c);
+                        *problem = spec_problem(input);
+                    }
+                    _ => {}
+                }
+                return;
+            }
+        }
+        if let Some(action) = lookup(&self.keymap, &key, self.state.focus) {
+            self.perform(action);
+            return;
+        }
+        if self.state.focus == Focus::Editor {
+            if key.code == KeyCode::Esc {
+                self.state.focus = Focus::Tree;
+            } else if let Some(p) = self.state.pane_mut() {
+                p.editor.input(key);
+            }
+        }
+    }
+
+    fn perform(&mut self, action: Action) {
+        let now = Instant::now();
+        match action {
+            Action::Quit => {
+                if self.state.work_running() {
+                    self.state.overlay = Overlay::ConfirmQuit;
+                } else {
+                    self.quit = true;
+                }
+            }
+            Action::Help => self.state.overlay = Overlay::Help,
+            Action::FocusNext => {
+                self.state.focus = match self.state.focus {
+                    Focus::Tree => Focus::Editor,
+                    Focus::Editor => Focus::Tree,
+                }
+            }
+            Action::SelectNext => self.state.move_selection(1),
+            Action::SelectPrev => self.state.move_selection(-1),
+            Action::AddGateway => {
+                self.state.overlay = Overlay::AddGateway {
+                    input: String::new(),
+                    problem: None,
+                }
+            }
+            Action::ExitGateway => match self
+                .state
+                .selected_gateway()
+                .and_then(|id| self.group.get(id))
+            {
+                Some(gw) => {
+                    gw.exit();
+                    self.state.flash(format!("exiting {}", gw.id()), false, now);
+                }
+                None => self.state.flash("no live gateway selected", true, now),
+            },
+            Action::RunSelected => {
+                let target = self.state.selected_gateway().map(str::to_owned);
+                match target {
+                    Some(id) => self.run_on(&[id]),
+                    None => self
+                        .state
+                        .flash("no gateway selected: press a to add one", true, now),
+                }
+            }
+            Action::RunAll => {
+                let ids: Vec<String> = self
+                    .state
+                    .gateways
+                    .list
+                    .iter()
+                    .filter(|g| g.is_live())
+                    .map(|g| g.id.clone())
+                    .collect();
+                if ids.is_empty() {
+                    self.state.flash("no live gateway", true, now);
+                } else {
+                    self.run_on(&ids);
+                }
+            }
+            Action::NewPane => {
+                let n = self.state.panes.len() + 1;
+                self.state.panes.push(Pane::new(&format!("pane{n}"), ""));
+                self.state.active = self.state.panes.len() - 1;
+                self.state.focus = Focus::Editor;
+            }
+            Action::NextPane => {
+                self.state.active = (self.state.active + 1) % self.state.panes.len().max(1);
+            }
+            Action::PrevPane => {
+                let n = self.state.panes.len().max(1);
+                self.state.active = (self.state.active + n - 1) % n;
+            }
+            Action::ClearRuns => {
+                if let Some(p) = self.state.pane_mut() {
+                    p.runs.retain(|r| r.took.is_none());
+                }
+            }
+        }
+    }
+
+    /// Runs the active pane's code on each gateway in `ids`, in tasks.
+    fn run_on(&mut self, ids: &[String]) {
+        let Some(pane) = self.state.pane() else {
+            return;
+        };
+        let code = pane.code();
+        let file_name = format!("<pane {}>", pane.name);
+        for id in ids {
+            let now = Instant::now();
+            let Some(gw) = self.group.get(id) else {
+                self.state.flash(format!("{id} is not live"), true, now);
+                continue;
+            };
+            let run = self.state.start_run(id, now);
+            let tx = self.tasks_tx.clone();
+            let source = crate::engine::ExecSource {
+                source: code.clone(),
+                file_name: Some(file_name.clone()),
+                call_name: None,
+                kwargs: Vec::new(),
+            };
+            tokio::spawn(async move {
+                let error = match gw.remote_exec(source).await {
+                    Err(e) => Some(e.to_string()),
+                    Ok(ch) => loop {
+                        match ch.receive(None).await {
+                            Ok(v) => {
+                                let text = repr_pretty(&v, PRETTY_WIDTH);
+                                let _ = tx.send(TaskMsg::RunItem { run, text });
+                            }
+                            Err(Error::Eof { .. }) => break None,
+                            Err(Error::Remote(r)) => break Some(r.text),
+                            Err(e) => break Some(e.to_string()),
+                        }
+                    },
+                };
+                let _ = tx.send(TaskMsg::RunEnded { run, error });
+            });
+        }
+    }
+}
+
+/// Why `spec` is not a valid spec, if it is not (shown as the user types).
+fn spec_problem(spec: &str) -> Option<String> {
+    if spec.is_empty() {
+        return None;
+    }
+    XSpec::parse(spec).err().map(|e| e.to_string())
+}
+
+fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or("").to_owned()
+}

@@ -1,0 +1,137 @@
+//! `config.toml` in the platform's config directory: theme, refresh interval,
+//! mouse, and the gateways to start. A broken file is reported (file and
+//! line) and the defaults are used; it never stops the TUI.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Settings from `config.toml`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Theme name (built in, or `<name>.toml` in the themes directory).
+    pub theme: String,
+    /// How often live gateways are asked for their status, in milliseconds.
+    pub refresh_ms: u64,
+    /// Whether the mouse is captured (click to focus).
+    pub mouse: bool,
+    /// Specs of the gateways to start when none are given on the command line.
+    pub gateways: Vec<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            theme: "default".into(),
+            refresh_ms: 1000,
+            mouse: true,
+            gateways: vec!["popen".into()],
+        }
+    }
+}
+
+impl Config {
+    /// The refresh interval (at least 100 ms).
+    pub fn refresh(&self) -> Duration {
+        Duration::from_millis(self.refresh_ms.max(100))
+    }
+
+    /// Parses config text; errors name `path` and the line.
+    pub fn parse(path: &Path, text: &str) -> Result<Config, String> {
+        toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .and_then(|s| text.get(..s.start))
+                .map(|before| before.matches('\n').count() + 1);
+            match line {
+                Some(line) => format!("{}:{line}: {}", path.display(), e.message()),
+                None => format!("{}: {}", path.display(), e.message()),
+            }
+        })
+    }
+
+    /// Loads `path` if it exists: the config and, when it was broken, why.
+    pub fn load(path: &Path) -> (Config, Option<String>) {
+        match std::fs::read_to_string(path) {
+            Ok(text) => match Config::parse(path, &text) {
+                Ok(config) => (config, None),
+                Err(problem) => (Config::default(), Some(problem)),
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Config::default(), None),
+            Err(e) => (Config::default(), Some(format!("{}: {e}", path.display()))),
+        }
+    }
+}
+
+/// Where execdeck keeps its files.
+#[derive(Debug, Clone)]
+pub struct Dirs {
+    /// The config directory (config.toml, themes/).
+    pub config: PathBuf,
+    /// The data directory (history, snippets).
+    pub data: PathBuf,
+}
+
+impl Dirs {
+    /// The platform's directories for execdeck, if a home directory is known.
+    pub fn find() -> Option<Dirs> {
+        let dirs = directories::ProjectDirs::from("", "", "execdeck")?;
+        Some(Dirs {
+            config: dirs.config_dir().to_path_buf(),
+            data: dirs.data_dir().to_path_buf(),
+        })
+    }
+
+    /// `config.toml`.
+    pub fn config_file(&self) -> PathBuf {
+        self.config.join("config.toml")
+    }
+
+    /// The user's themes.
+    pub fn themes(&self) -> PathBuf {
+        self.config.join("themes")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_partial_files() {
+        let c = Config::parse(Path::new("c.toml"), "theme = 'light'\n").unwrap();
+        assert_eq!(c.theme, "light");
+        assert_eq!(c.gateways, vec!["popen".to_string()]);
+        assert_eq!(
+            Config::parse(Path::new("c.toml"), "").unwrap(),
+            Config::default()
+        );
+    }
+
+    #[test]
+    fn broken_files_name_file_and_line() {
+        let err = Config::parse(
+            Path::new("/x/config.toml"),
+            "theme = 'a'\nrefresh_ms = 'fast'\n",
+        )
+        .unwrap_err();
+        assert!(err.starts_with("/x/config.toml:2:"), "{err}");
+        let err = Config::parse(Path::new("c.toml"), "\n\ncolour = 1\n").unwrap_err();
+        assert!(
+            err.starts_with("c.toml:3:") && err.contains("colour"),
+            "{err}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "[[[").unwrap();
+        let (config, problem) = Config::load(&path);
+        assert_eq!(config, Config::default());
+        assert!(problem.unwrap().contains("config.toml:1"));
+        assert_eq!(
+            Config::load(&dir.path().join("missing.toml")),
+            (Config::default(), None)
+        );
+    }
+}

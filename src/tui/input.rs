@@ -1,0 +1,284 @@
+//! The keymap: one table feeds key dispatch and the help overlay, so the two
+//! can never disagree. Keys return [`Action`]s; only the app loop acts.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+use super::state::Focus;
+
+/// Something the user asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Quit (asks first when work runs).
+    Quit,
+    /// Show or hide the key help.
+    Help,
+    /// Switch focus between the gateway tree and the editor.
+    FocusNext,
+    /// Select the next gateway.
+    SelectNext,
+    /// Select the previous gateway.
+    SelectPrev,
+    /// Open the add-gateway dialog.
+    AddGateway,
+    /// Exit the selected gateway.
+    ExitGateway,
+    /// Run the active pane's code on the selected gateway.
+    RunSelected,
+    /// Run the active pane's code on every live gateway.
+    RunAll,
+    /// Open a new code pane.
+    NewPane,
+    /// Show the next pane.
+    NextPane,
+    /// Show the previous pane.
+    PrevPane,
+    /// Forget the runs shown under the active pane.
+    ClearRuns,
+}
+
+/// Where a binding applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Context {
+    /// Everywhere (also while typing in the editor).
+    Global,
+    /// Only while the gateway tree has focus.
+    Tree,
+}
+
+/// One key binding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Binding {
+    /// The key.
+    pub code: KeyCode,
+    /// Modifiers that must be held.
+    pub mods: KeyModifiers,
+    /// What it does.
+    pub action: Action,
+    /// Where it applies.
+    pub context: Context,
+    /// What the help overlay says.
+    pub help: &'static str,
+}
+
+const fn bind(
+    code: KeyCode,
+    mods: KeyModifiers,
+    action: Action,
+    context: Context,
+    help: &'static str,
+) -> Binding {
+    Binding {
+        code,
+        mods,
+        action,
+        context,
+        help,
+    }
+}
+
+const NONE: KeyModifiers = KeyModifiers::NONE;
+const CTRL: KeyModifiers = KeyModifiers::CONTROL;
+const ALT: KeyModifiers = KeyModifiers::ALT;
+
+/// The built-in key bindings.
+pub fn default_keymap() -> Vec<Binding> {
+    use Action::*;
+    use Context::*;
+    vec![
+        bind(
+            KeyCode::Char('r'),
+            CTRL,
+            RunSelected,
+            Global,
+            "run the pane on the selected gateway",
+        ),
+        bind(
+            KeyCode::F(5),
+            NONE,
+            RunSelected,
+            Global,
+            "run the pane on the selected gateway",
+        ),
+        bind(
+            KeyCode::F(6),
+            NONE,
+            RunAll,
+            Global,
+            "run the pane on every live gateway",
+        ),
+        bind(
+            KeyCode::Tab,
+            NONE,
+            FocusNext,
+            Global,
+            "switch between gateways and editor",
+        ),
+        bind(KeyCode::Char('n'), CTRL, NewPane, Global, "new code pane"),
+        bind(KeyCode::Right, ALT, NextPane, Global, "next pane"),
+        bind(KeyCode::Left, ALT, PrevPane, Global, "previous pane"),
+        bind(
+            KeyCode::Char('l'),
+            CTRL,
+            ClearRuns,
+            Global,
+            "clear the pane's output",
+        ),
+        bind(KeyCode::F(1), NONE, Help, Global, "show or hide this help"),
+        bind(KeyCode::Char('q'), CTRL, Quit, Global, "quit"),
+        bind(
+            KeyCode::Char('?'),
+            NONE,
+            Help,
+            Tree,
+            "show or hide this help",
+        ),
+        bind(KeyCode::Char('j'), NONE, SelectNext, Tree, "next gateway"),
+        bind(KeyCode::Down, NONE, SelectNext, Tree, "next gateway"),
+        bind(
+            KeyCode::Char('k'),
+            NONE,
+            SelectPrev,
+            Tree,
+            "previous gateway",
+        ),
+        bind(KeyCode::Up, NONE, SelectPrev, Tree, "previous gateway"),
+        bind(
+            KeyCode::Char('a'),
+            NONE,
+            AddGateway,
+            Tree,
+            "add a gateway (type a spec)",
+        ),
+        bind(
+            KeyCode::Char('x'),
+            NONE,
+            ExitGateway,
+            Tree,
+            "exit the selected gateway",
+        ),
+        bind(KeyCode::Enter, NONE, FocusNext, Tree, "edit the code pane"),
+        bind(KeyCode::Char('q'), NONE, Quit, Tree, "quit"),
+    ]
+}
+
+/// The action bound to `key` where `focus` is, if any. Key releases and
+/// repeats reported by some terminals are ignored (no doubled keys).
+pub fn lookup(keymap: &[Binding], key: &KeyEvent, focus: Focus) -> Option<Action> {
+    if key.kind == KeyEventKind::Release {
+        return None;
+    }
+    // Shift is part of the character for printable keys ('?' is Shift-/).
+    let mods = match key.code {
+        KeyCode::Char(_) => key.modifiers - KeyModifiers::SHIFT,
+        _ => key.modifiers,
+    };
+    keymap
+        .iter()
+        .find(|b| {
+            b.code == key.code
+                && b.mods == mods
+                && (b.context == Context::Global || focus == Focus::Tree)
+        })
+        .map(|b| b.action)
+}
+
+/// How a key is written in hints and help (`Ctrl-R`, `F5`, `Alt-→`).
+pub fn key_name(code: KeyCode, mods: KeyModifiers) -> String {
+    let key = match code {
+        KeyCode::Char(c) if mods.contains(KeyModifiers::CONTROL) => {
+            c.to_ascii_uppercase().to_string()
+        }
+        KeyCode::Char(c) => c.to_string(),
+        KeyCode::F(n) => format!("F{n}"),
+        KeyCode::Tab => "Tab".into(),
+        KeyCode::Enter => "Enter".into(),
+        KeyCode::Esc => "Esc".into(),
+        KeyCode::Up => "↑".into(),
+        KeyCode::Down => "↓".into(),
+        KeyCode::Left => "←".into(),
+        KeyCode::Right => "→".into(),
+        other => format!("{other:?}"),
+    };
+    let mut name = String::new();
+    if mods.contains(KeyModifiers::CONTROL) {
+        name.push_str("Ctrl-");
+    }
+    if mods.contains(KeyModifiers::ALT) {
+        name.push_str("Alt-");
+    }
+    name.push_str(&key);
+    name
+}
+
+/// The help rows: keys joined per action and context, in keymap order.
+pub fn help_rows(keymap: &[Binding]) -> Vec<(String, &'static str, Context)> {
+    let mut rows: Vec<(String, &'static str, Context, Action)> = Vec::new();
+    for b in keymap {
+        let name = key_name(b.code, b.mods);
+        match rows
+            .iter_mut()
+            .find(|r| r.3 == b.action && r.2 == b.context)
+        {
+            Some(row) => row.0 = format!("{}, {name}", row.0),
+            None => rows.push((name, b.help, b.context, b.action)),
+        }
+    }
+    rows.into_iter().map(|(k, h, c, _)| (k, h, c)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(code: KeyCode, mods: KeyModifiers) -> KeyEvent {
+        KeyEvent::new(code, mods)
+    }
+
+    #[test]
+    fn tree_keys_only_in_the_tree() {
+        let km = default_keymap();
+        assert_eq!(
+            lookup(&km, &key(KeyCode::Char('j'), NONE), Focus::Tree),
+            Some(Action::SelectNext)
+        );
+        assert_eq!(
+            lookup(&km, &key(KeyCode::Char('j'), NONE), Focus::Editor),
+            None
+        );
+        assert_eq!(
+            lookup(&km, &key(KeyCode::Char('r'), CTRL), Focus::Editor),
+            Some(Action::RunSelected)
+        );
+        assert_eq!(
+            lookup(
+                &km,
+                &key(KeyCode::Char('?'), KeyModifiers::SHIFT),
+                Focus::Tree
+            ),
+            Some(Action::Help)
+        );
+    }
+
+    #[test]
+    fn releases_are_ignored() {
+        let km = default_keymap();
+        let mut k = key(KeyCode::Char('q'), NONE);
+        k.kind = KeyEventKind::Release;
+        assert_eq!(lookup(&km, &k, Focus::Tree), None);
+    }
+
+    #[test]
+    fn help_lists_every_action_of_the_keymap() {
+        let km = default_keymap();
+        let rows = help_rows(&km);
+        for b in &km {
+            let name = key_name(b.code, b.mods);
+            assert!(
+                rows.iter()
+                    .any(|(keys, help, _)| keys.contains(&name) && *help == b.help),
+                "{name}"
+            );
+        }
+        assert!(rows.iter().any(|(keys, _, _)| keys == "Ctrl-R, F5"));
+    }
+}

@@ -1,0 +1,99 @@
+//! The terminal UI: gateways with live status, code panes that run
+//! `remote_exec`, built on the engine's public API and its event stream.
+//!
+//! Layout follows tokio-console: `state/` is fed by events, `view/` only
+//! renders, `input.rs` maps keys to actions, `app.rs` is the one loop.
+
+pub mod app;
+pub mod config;
+pub mod input;
+pub mod state;
+pub mod term;
+pub mod theme;
+pub mod view;
+
+use std::path::PathBuf;
+
+use crate::engine::Group;
+use config::{Config, Dirs};
+use theme::Theme;
+
+/// What `execdeck tui` was given on the command line.
+#[derive(Debug, Clone, Default)]
+pub struct TuiOptions {
+    /// Gateways to start (else the config's, else one `popen`).
+    pub specs: Vec<String>,
+    /// Theme name, overriding the config.
+    pub theme: Option<String>,
+    /// Write every event to this trace file.
+    pub trace_file: Option<PathBuf>,
+}
+
+/// Runs the TUI until the user quits; returns the exit status.
+pub async fn run(opts: TuiOptions) -> i32 {
+    let dirs = Dirs::find();
+    let (config, config_problem) = match &dirs {
+        Some(d) => Config::load(&d.config_file()),
+        None => (Config::default(), None),
+    };
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let theme_name = opts.theme.clone().unwrap_or_else(|| config.theme.clone());
+    let user_themes = dirs.as_ref().map(Dirs::themes);
+    let (theme, theme_problem) = match Theme::load(&theme_name, user_themes.as_deref(), no_color) {
+        Ok(t) => (t, None),
+        Err(e) if opts.theme.is_some() => {
+            eprintln!("execdeck: {e}");
+            return crate::cli::EXIT_USAGE;
+        }
+        Err(e) => (Theme::fallback(no_color), Some(e.to_string())),
+    };
+    for spec in &opts.specs {
+        if let Err(e) = crate::spec::XSpec::parse(spec) {
+            eprintln!("execdeck: {e}");
+            return crate::cli::EXIT_USAGE;
+        }
+    }
+    let group = Group::new();
+    let trace = crate::cli::sink::TraceOpts {
+        trace_file: opts.trace_file.clone(),
+        trace_payloads: false,
+    };
+    let sink = match opts.trace_file {
+        Some(_) => match crate::cli::sink::EventSink::start_quiet(&group, &trace) {
+            Ok(sink) => Some(sink),
+            Err(f) => return f.report(),
+        },
+        None => None,
+    };
+    let events = group.subscribe_lifecycle();
+    let mut guard = match term::TermGuard::enter(config.mouse) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("execdeck: cannot set up the terminal: {e}");
+            return 1;
+        }
+    };
+    let app = app::App::new(group.clone(), events, theme, config.refresh());
+    let specs = if opts.specs.is_empty() {
+        config.gateways.clone()
+    } else {
+        opts.specs.clone()
+    };
+    app.start_gateways(specs);
+    let problems: Vec<String> = config_problem.into_iter().chain(theme_problem).collect();
+    let result = app.run_with_notice(&mut guard.terminal, problems).await;
+    drop(guard);
+    if let Some(sink) = sink
+        && let Err(e) = sink.stop().await
+    {
+        eprintln!("{e}");
+    }
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("execdeck: terminal error: {e}");
+            group.terminate(std::time::Duration::from_secs(3)).await;
+            1
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! What the TUI knows about each gateway, fed by engine events and status polls.
+
+use crate::engine::{EventKind, RemoteStatus};
+
+/// Most stderr lines kept per gateway.
+const STDERR_LINES: usize = 500;
+
+/// Where a gateway is in its life.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GwStatus {
+    /// Being started.
+    Starting,
+    /// Ready for work.
+    Live,
+    /// Could not be started; the error text.
+    Failed(String),
+    /// Its connection ended; the exit status or reason.
+    Exited(String),
+}
+
+impl GwStatus {
+    /// A one-character mark for the tree.
+    pub fn mark(&self) -> &'static str {
+        match self {
+            GwStatus::Starting => "◌",
+            GwStatus::Live => "●",
+            GwStatus::Failed(_) => "✗",
+            GwStatus::Exited(_) => "○",
+        }
+    }
+
+    /// A word for the status.
+    pub fn word(&self) -> &'static str {
+        match self {
+            GwStatus::Starting => "starting",
+            GwStatus::Live => "live",
+            GwStatus::Failed(_) => "failed",
+            GwStatus::Exited(_) => "exited",
+        }
+    }
+}
+
+/// One gateway as shown in the tree.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GatewayView {
+    /// Gateway id.
+    pub id: String,
+    /// The spec it was made from.
+    pub spec: String,
+    /// popen, ssh, socket, via or cmd.
+    pub kind: String,
+    /// Life-cycle status.
+    pub status: GwStatus,
+    /// Local process id.
+    pub pid: Option<u32>,
+    /// Python version of the worker.
+    pub python: Option<String>,
+    /// The last `remote_status` answer.
+    pub remote: Option<RemoteStatus>,
+    /// The last stderr lines of the worker.
+    pub stderr: Vec<String>,
+}
+
+impl GatewayView {
+    fn new(id: &str, spec: &str) -> GatewayView {
+        let kind = spec
+            .split("//")
+            .map(|p| p.split('=').next().unwrap_or(""))
+            .find(|k| matches!(*k, "popen" | "ssh" | "socket" | "cmd" | "via"));
+        GatewayView {
+            id: id.to_owned(),
+            spec: spec.to_owned(),
+            kind: kind.unwrap_or("?").to_owned(),
+            status: GwStatus::Starting,
+            pid: None,
+            python: None,
+            remote: None,
+            stderr: Vec::new(),
+        }
+    }
+
+    /// Whether work can be sent to it.
+    pub fn is_live(&self) -> bool {
+        self.status == GwStatus::Live
+    }
+}
+
+/// All gateways in the order they appeared.
+#[derive(Debug, Default, Clone)]
+pub struct Gateways {
+    /// The gateways.
+    pub list: Vec<GatewayView>,
+}
+
+impl Gateways {
+    /// The gateway with this id.
+    pub fn get(&self, id: &str) -> Option<&GatewayView> {
+        self.list.iter().find(|g| g.id == id)
+    }
+
+    fn get_mut(&mut self, id: &str) -> Option<&mut GatewayView> {
+        self.list.iter_mut().find(|g| g.id == id)
+    }
+
+    /// Updates from one engine event.
+    pub fn apply(&mut self, gateway: &str, kind: &EventKind) {
+        if let EventKind::GatewayStarting { spec } = kind {
+            match self.get_mut(gateway) {
+                // A restart under the same id starts over.
+                Some(g) => *g = GatewayView::new(gateway, spec),
+                None => self.list.push(GatewayView::new(gateway, spec)),
+            }
+            return;
+        }
+        let Some(g) = self.get_mut(gateway) else {
+            return;
+        };
+        match kind {
+            EventKind::GatewayReady { pid, python } => {
+                g.status = GwStatus::Live;
+                g.pid = *pid;
+                if python.is_some() {
+                    g.python.clone_from(python);
+                }
+            }
+            EventKind::GatewayFailed { error } => g.status = GwStatus::Failed(error.clone()),
+            EventKind::GatewayExited { status, reason } => {
+                g.status = GwStatus::Exited(status.clone().unwrap_or_else(|| reason.clone()))
+            }
+            EventKind::Stderr { line } => {
+                if g.stderr.len() == STDERR_LINES {
+                    g.stderr.remove(0);
+                }
+                g.stderr.push(line.clone());
+            }
+            EventKind::Status {
+                numchannels,
+                numexecuting,
+                execmodel,
+            } => {
+                g.remote = Some(RemoteStatus {
+                    numchannels: *numchannels,
+                    numexecuting: *numexecuting,
+                    execmodel: execmodel.clone(),
+                })
+            }
+            _ => {}
+        }
+    }
+
+    /// Records the Python version found by an rinfo call.
+    pub fn set_python(&mut self, gateway: &str, version: String) {
+        if let Some(g) = self.get_mut(gateway) {
+            g.python = Some(version);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn life_cycle_from_events() {
+        let mut gws = Gateways::default();
+        gws.apply(
+            "gw0",
+            &EventKind::GatewayStarting {
+                spec: "popen//python=python3".into(),
+            },
+        );
+        assert_eq!(gws.list[0].kind, "popen");
+        assert_eq!(gws.list[0].status, GwStatus::Starting);
+        gws.apply(
+            "gw0",
+            &EventKind::GatewayReady {
+                pid: Some(7),
+                python: None,
+            },
+        );
+        assert!(gws.list[0].is_live());
+        gws.apply(
+            "gw0",
+            &EventKind::Stderr {
+                line: "hello".into(),
+            },
+        );
+        gws.apply(
+            "gw0",
+            &EventKind::GatewayExited {
+                status: Some("exit status 1".into()),
+                reason: "x".into(),
+            },
+        );
+        assert_eq!(gws.list[0].status, GwStatus::Exited("exit status 1".into()));
+        assert_eq!(gws.list[0].stderr, vec!["hello".to_string()]);
+        gws.apply(
+            "gw1",
+            &EventKind::GatewayReady {
+                pid: None,
+                python: None,
+            },
+        );
+        assert_eq!(gws.list.len(), 1, "events of unknown gateways are ignored");
+    }
+}

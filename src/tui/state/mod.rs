@@ -1,0 +1,293 @@
+//! The TUI's model: fed by engine events and task results, read by views.
+//! Nothing here calls the engine or draws.
+
+pub mod gateways;
+pub mod panes;
+
+use std::time::{Duration, Instant};
+
+use gateways::Gateways;
+use panes::{Pane, RunState, RunView};
+
+use crate::engine::{Event, Received};
+
+/// How long a flash message stays.
+pub const FLASH_FOR: Duration = Duration::from_secs(4);
+
+/// The code a first pane starts with.
+pub const WELCOME_CODE: &str =
+    "import sys, os\nchannel.send((sys.version.split()[0], os.getpid()))\n";
+
+/// Which part of the screen takes keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    /// The gateway tree.
+    Tree,
+    /// The code editor of the active pane.
+    Editor,
+}
+
+/// What is shown over the main screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Overlay {
+    /// Nothing.
+    None,
+    /// The key help.
+    Help,
+    /// The add-gateway dialog with the spec typed so far and its problem.
+    AddGateway {
+        /// The spec text.
+        input: String,
+        /// Why the spec is not valid, if it is not.
+        problem: Option<String>,
+    },
+    /// Asking whether to quit while work runs.
+    ConfirmQuit,
+}
+
+/// A short message in the status line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flash {
+    /// The text.
+    pub text: String,
+    /// Whether it reports a failure.
+    pub error: bool,
+    /// When it goes away.
+    pub until: Instant,
+}
+
+/// Results of engine work done on behalf of the TUI.
+#[derive(Debug, Clone)]
+pub enum TaskMsg {
+    /// A run sent an item (its Python repr).
+    RunItem {
+        /// The run.
+        run: u64,
+        /// The item.
+        text: String,
+    },
+    /// A run ended: `None` normally, else the error text.
+    RunEnded {
+        /// The run.
+        run: u64,
+        /// Traceback or error, if it failed.
+        error: Option<String>,
+    },
+    /// The Python version of a gateway.
+    Python {
+        /// Gateway id.
+        gateway: String,
+        /// Version text.
+        version: String,
+    },
+    /// A status poll of this gateway finished (its answer came as an event).
+    Polled {
+        /// Gateway id.
+        gateway: String,
+    },
+    /// Something to tell the user.
+    Flash {
+        /// The text.
+        text: String,
+        /// Whether it reports a failure.
+        error: bool,
+    },
+}
+
+/// Everything the views show.
+pub struct State {
+    /// The gateways.
+    pub gateways: Gateways,
+    /// Index of the selected gateway.
+    pub selected: usize,
+    /// Code panes.
+    pub panes: Vec<Pane>,
+    /// Index of the active pane.
+    pub active: usize,
+    /// Where keys go.
+    pub focus: Focus,
+    /// What is shown on top.
+    pub overlay: Overlay,
+    /// The current flash message.
+    pub flash: Option<Flash>,
+    /// Events lost because the TUI fell behind.
+    pub lost_events: u64,
+    next_run: u64,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            gateways: Gateways::default(),
+            selected: 0,
+            panes: vec![Pane::new("scratch", WELCOME_CODE)],
+            active: 0,
+            focus: Focus::Editor,
+            overlay: Overlay::None,
+            flash: None,
+            lost_events: 0,
+            next_run: 1,
+        }
+    }
+}
+
+impl State {
+    /// Applies an engine event.
+    pub fn apply_event(&mut self, received: &Received) {
+        match received {
+            Received::Event(Event { gateway, kind, .. }) => self.gateways.apply(gateway, kind),
+            Received::Lost(n) => self.lost_events += n,
+        }
+    }
+
+    /// Applies a task result.
+    pub fn apply_task(&mut self, msg: TaskMsg, now: Instant) {
+        match msg {
+            TaskMsg::RunItem { run, text } => {
+                if let Some(r) = self.run_mut(run) {
+                    r.items.push(text);
+                }
+            }
+            TaskMsg::RunEnded { run, error } => {
+                if let Some(r) = self.run_mut(run) {
+                    r.took = Some(now.saturating_duration_since(r.started));
+                    r.state = match error {
+                        None => RunState::Done,
+                        Some(e) => RunState::Failed(e),
+                    };
+                }
+            }
+            TaskMsg::Python { gateway, version } => self.gateways.set_python(&gateway, version),
+            TaskMsg::Flash { text, error } => self.flash(text, error, now),
+            TaskMsg::Polled { .. } => {}
+        }
+    }
+
+    fn run_mut(&mut self, id: u64) -> Option<&mut RunView> {
+        self.panes.iter_mut().find_map(|p| p.run_mut(id))
+    }
+
+    /// Shows a flash message.
+    pub fn flash(&mut self, text: impl Into<String>, error: bool, now: Instant) {
+        self.flash = Some(Flash {
+            text: text.into(),
+            error,
+            until: now + FLASH_FOR,
+        });
+    }
+
+    /// Drops an expired flash message; returns whether something changed.
+    pub fn expire(&mut self, now: Instant) -> bool {
+        if self.flash.as_ref().is_some_and(|f| f.until <= now) {
+            self.flash = None;
+            return true;
+        }
+        false
+    }
+
+    /// Records a new run of the active pane on `gateway` and returns its id.
+    pub fn start_run(&mut self, gateway: &str, now: Instant) -> u64 {
+        let id = self.next_run;
+        self.next_run += 1;
+        if let Some(pane) = self.panes.get_mut(self.active) {
+            pane.runs.push(RunView {
+                id,
+                gateway: gateway.to_owned(),
+                state: RunState::Running,
+                started: now,
+                took: None,
+                items: Vec::new(),
+            });
+        }
+        id
+    }
+
+    /// Whether any run is still executing.
+    pub fn work_running(&self) -> bool {
+        self.panes.iter().any(Pane::is_running)
+    }
+
+    /// The selected gateway's id.
+    pub fn selected_gateway(&self) -> Option<&str> {
+        self.gateways.list.get(self.selected).map(|g| g.id.as_str())
+    }
+
+    /// Moves the selection by `delta` rows, staying in range.
+    pub fn move_selection(&mut self, delta: isize) {
+        let n = self.gateways.list.len();
+        if n == 0 {
+            return;
+        }
+        self.selected = (self.selected as isize + delta).clamp(0, n as isize - 1) as usize;
+    }
+
+    /// The active pane.
+    pub fn pane(&self) -> Option<&Pane> {
+        self.panes.get(self.active)
+    }
+
+    /// The active pane, to edit.
+    pub fn pane_mut(&mut self) -> Option<&mut Pane> {
+        self.panes.get_mut(self.active)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::EventKind;
+    use std::sync::Arc;
+
+    #[test]
+    fn runs_record_items_and_endings() {
+        let mut st = State::default();
+        let now = Instant::now();
+        let id = st.start_run("gw0", now);
+        assert!(st.work_running());
+        st.apply_task(
+            TaskMsg::RunItem {
+                run: id,
+                text: "42".into(),
+            },
+            now,
+        );
+        st.apply_task(
+            TaskMsg::RunEnded {
+                run: id,
+                error: None,
+            },
+            now + Duration::from_millis(5),
+        );
+        let run = &st.panes[0].runs[0];
+        assert_eq!(run.items, vec!["42".to_string()]);
+        assert_eq!(run.state, RunState::Done);
+        assert_eq!(run.took, Some(Duration::from_millis(5)));
+        assert!(!st.work_running());
+    }
+
+    #[test]
+    fn flash_expires_and_selection_stays_in_range() {
+        let mut st = State::default();
+        let now = Instant::now();
+        st.flash("hi", false, now);
+        assert!(!st.expire(now));
+        assert!(st.expire(now + FLASH_FOR));
+        st.move_selection(5);
+        assert_eq!(st.selected, 0);
+        for id in ["gw0", "gw1"] {
+            st.apply_event(&Received::Event(Event {
+                time: Duration::ZERO,
+                gateway: Arc::from(id),
+                kind: EventKind::GatewayStarting {
+                    spec: "popen".into(),
+                },
+            }));
+        }
+        st.move_selection(5);
+        assert_eq!(st.selected_gateway(), Some("gw1"));
+        st.move_selection(-9);
+        assert_eq!(st.selected_gateway(), Some("gw0"));
+        st.apply_event(&Received::Lost(3));
+        assert_eq!(st.lost_events, 3);
+    }
+}

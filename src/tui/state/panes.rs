@@ -1,0 +1,72 @@
+//! Code panes: editor buffers and the runs made from them.
+
+use std::time::{Duration, Instant};
+
+use tui_textarea::TextArea;
+
+/// Where a run is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunState {
+    /// Still executing.
+    Running,
+    /// Finished normally.
+    Done,
+    /// Raised, or its gateway went away: the error text (a traceback).
+    Failed(String),
+}
+
+/// One execution of a pane's code on one gateway.
+#[derive(Debug, Clone)]
+pub struct RunView {
+    /// Unique run number.
+    pub id: u64,
+    /// The gateway it runs on.
+    pub gateway: String,
+    /// Its state.
+    pub state: RunState,
+    /// When it started.
+    pub started: Instant,
+    /// How long it took, once finished.
+    pub took: Option<Duration>,
+    /// Each item the code sent, as Python repr.
+    pub items: Vec<String>,
+}
+
+/// An editor buffer with the runs made from it.
+pub struct Pane {
+    /// The tab title.
+    pub name: String,
+    /// The code.
+    pub editor: TextArea<'static>,
+    /// Runs, oldest first.
+    pub runs: Vec<RunView>,
+}
+
+impl Pane {
+    /// A pane with the given name and code.
+    pub fn new(name: &str, code: &str) -> Pane {
+        let mut editor = TextArea::new(code.lines().map(str::to_owned).collect());
+        editor.set_tab_length(4);
+        editor.set_hard_tab_indent(false);
+        Pane {
+            name: name.to_owned(),
+            editor,
+            runs: Vec::new(),
+        }
+    }
+
+    /// The code in the editor.
+    pub fn code(&self) -> String {
+        self.editor.lines().join("\n")
+    }
+
+    /// Whether a run of this pane is still executing.
+    pub fn is_running(&self) -> bool {
+        self.runs.iter().any(|r| r.state == RunState::Running)
+    }
+
+    /// The run with this id.
+    pub fn run_mut(&mut self, id: u64) -> Option<&mut RunView> {
+        self.runs.iter_mut().find(|r| r.id == id)
+    }
+}

@@ -1,0 +1,120 @@
+//! Overlays: the key help (built from the live keymap), the add-gateway
+//! dialog, and the quit confirmation.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+
+use crate::tui::input::{Binding, Context, help_rows};
+use crate::tui::state::{Overlay, State};
+use crate::tui::theme::Theme;
+
+pub(super) fn draw(
+    frame: &mut Frame,
+    area: Rect,
+    state: &State,
+    theme: &Theme,
+    keymap: &[Binding],
+) {
+    match &state.overlay {
+        Overlay::None => {}
+        Overlay::Help => help(frame, area, theme, keymap),
+        Overlay::AddGateway { input, problem } => {
+            add_gateway(frame, area, theme, input, problem.as_deref())
+        }
+        Overlay::ConfirmQuit => confirm_quit(frame, area, theme),
+    }
+}
+
+fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let [v] = Layout::vertical([Constraint::Length(height.min(area.height))])
+        .flex(Flex::Center)
+        .areas(area);
+    let [h] = Layout::horizontal([Constraint::Length(width.min(area.width))])
+        .flex(Flex::Center)
+        .areas(v);
+    h
+}
+
+fn boxed<'a>(title: &'a str, theme: &Theme) -> Block<'a> {
+    Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.border_focus)
+        .title(Span::styled(title, theme.title))
+        .style(theme.base)
+}
+
+fn help(frame: &mut Frame, area: Rect, theme: &Theme, keymap: &[Binding]) {
+    let rows = help_rows(keymap);
+    let width = rows
+        .iter()
+        .map(|(k, _, _)| k.chars().count())
+        .max()
+        .unwrap_or(8);
+    let mut lines = Vec::new();
+    for (context, heading) in [
+        (Context::Global, "Everywhere"),
+        (Context::Tree, "In the gateway list"),
+    ] {
+        lines.push(Line::from(Span::styled(heading, theme.title)));
+        for (keys, help, _) in rows.iter().filter(|r| r.2 == context) {
+            lines.push(Line::from(vec![
+                Span::styled(format!("  {keys:>width$}  "), theme.key),
+                Span::raw(*help),
+            ]));
+        }
+        lines.push(Line::default());
+    }
+    lines.push(Line::from(Span::styled(
+        "In the editor every other key edits the code. Esc or F1 closes this help.",
+        theme.dim,
+    )));
+    let rect = centered(area, 72, lines.len() as u16 + 2);
+    frame.render_widget(Clear, rect);
+    frame.render_widget(Paragraph::new(lines).block(boxed(" Keys ", theme)), rect);
+}
+
+fn add_gateway(frame: &mut Frame, area: Rect, theme: &Theme, input: &str, problem: Option<&str>) {
+    let rect = centered(area, 70, 7);
+    let mut lines = vec![
+        Line::from(Span::styled(
+            "Spec, e.g. popen//python=python3//chdir=/tmp",
+            theme.dim,
+        )),
+        Line::from(vec![
+            Span::styled("> ", theme.key),
+            Span::raw(input),
+            Span::styled("▏", theme.key),
+        ]),
+    ];
+    match problem {
+        Some(p) => lines.push(Line::from(Span::styled(p, theme.error))),
+        None => lines.push(Line::from(Span::styled(
+            "Enter starts it, Esc cancels.",
+            theme.dim,
+        ))),
+    }
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(boxed(" Add gateway ", theme))
+            .wrap(Wrap { trim: false }),
+        rect,
+    );
+}
+
+fn confirm_quit(frame: &mut Frame, area: Rect, theme: &Theme) {
+    let rect = centered(area, 54, 5);
+    let lines = vec![
+        Line::from("Code is still running. Quit and stop every gateway?"),
+        Line::from(vec![
+            Span::styled("y", theme.key),
+            Span::raw(" quit   "),
+            Span::styled("n", theme.key),
+            Span::raw(" / Esc stay"),
+        ]),
+    ];
+    frame.render_widget(Clear, rect);
+    frame.render_widget(Paragraph::new(lines).block(boxed(" Quit? ", theme)), rect);
+}

@@ -1,0 +1,101 @@
+//! Code panes: tabs, the editor of the active pane, and the output of its runs.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Tabs, Wrap};
+
+use crate::tui::state::panes::{Pane, RunState};
+use crate::tui::state::{Focus, State};
+use crate::tui::theme::Theme;
+
+pub(super) fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
+    let [tabs_area, editor_area, output_area] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Percentage(45),
+        Constraint::Min(4),
+    ])
+    .areas(area);
+    let titles: Vec<String> = state
+        .panes
+        .iter()
+        .enumerate()
+        .map(|(i, p)| format!("{} {}", i + 1, p.name))
+        .collect();
+    frame.render_widget(
+        Tabs::new(titles)
+            .select(state.active)
+            .style(theme.dim)
+            .highlight_style(theme.title),
+        tabs_area,
+    );
+    let Some(pane) = state.pane() else { return };
+    let focused = state.focus == Focus::Editor;
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(if focused {
+            theme.border_focus
+        } else {
+            theme.border
+        })
+        .title(Span::styled(" Code (Python) ", theme.title));
+    let inner = block.inner(editor_area);
+    frame.render_widget(block, editor_area);
+    frame.render_widget(&pane.editor, inner);
+    draw_output(frame, output_area, pane, theme);
+}
+
+fn draw_output(frame: &mut Frame, area: Rect, pane: &Pane, theme: &Theme) {
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.border)
+        .title(Span::styled(" Output ", theme.title));
+    let mut lines: Vec<Line> = Vec::new();
+    for run in &pane.runs {
+        let (state_text, style) = match &run.state {
+            RunState::Running => ("running".to_string(), theme.starting),
+            RunState::Done => ("done".to_string(), theme.live),
+            RunState::Failed(_) => ("failed".to_string(), theme.failed),
+        };
+        let took = run
+            .took
+            .map(|d| format!(" in {:.3}s", d.as_secs_f64()))
+            .unwrap_or_default();
+        lines.push(Line::from(vec![
+            Span::styled(format!("── run {} on {} ", run.id, run.gateway), theme.dim),
+            Span::styled(state_text, style),
+            Span::styled(took, theme.dim),
+        ]));
+        for item in &run.items {
+            for (i, part) in item.lines().enumerate() {
+                let lead = if i == 0 { "→ " } else { "  " };
+                lines.push(Line::from(vec![
+                    Span::styled(lead, theme.dim),
+                    Span::styled(part, theme.item),
+                ]));
+            }
+        }
+        if let RunState::Failed(text) = &run.state {
+            lines.extend(
+                text.lines()
+                    .map(|l| Line::from(Span::styled(l, theme.error))),
+            );
+        }
+    }
+    if lines.is_empty() {
+        lines.push(Line::from(Span::styled(
+            "Run the code with Ctrl-R (F5).",
+            theme.dim,
+        )));
+    }
+    // Keep the newest output in view.
+    let height = area.height.saturating_sub(2) as usize;
+    let scroll = lines.len().saturating_sub(height) as u16;
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false })
+            .scroll((scroll, 0)),
+        area,
+    );
+}

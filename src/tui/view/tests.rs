@@ -1,0 +1,149 @@
+//! Render tests: views drawn into a `TestBackend` from hand-made state.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use crate::engine::{Event, EventKind, Received};
+use crate::tui::input::default_keymap;
+use crate::tui::state::{Focus, Overlay, State, TaskMsg};
+use crate::tui::theme::Theme;
+
+fn screen(state: &State, width: u16, height: u16) -> String {
+    let mut term = Terminal::new(TestBackend::new(width, height)).unwrap();
+    let theme = Theme::fallback(true);
+    let keymap = default_keymap();
+    term.draw(|f| super::draw(f, state, &theme, &keymap))
+        .unwrap();
+    let buf = term.backend().buffer().clone();
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn event(gw: &str, kind: EventKind) -> Received {
+    Received::Event(Event {
+        time: Duration::ZERO,
+        gateway: Arc::from(gw),
+        kind,
+    })
+}
+
+fn sample() -> State {
+    let mut st = State::default();
+    st.apply_event(&event(
+        "gw0",
+        EventKind::GatewayStarting {
+            spec: "popen".into(),
+        },
+    ));
+    st.apply_event(&event(
+        "gw0",
+        EventKind::GatewayReady {
+            pid: Some(4242),
+            python: Some("3.11.7".into()),
+        },
+    ));
+    st.apply_event(&event(
+        "gw1",
+        EventKind::GatewayStarting {
+            spec: "popen//python=nope".into(),
+        },
+    ));
+    st.apply_event(&event(
+        "gw1",
+        EventKind::GatewayFailed {
+            error: "cannot start \"nope\"".into(),
+        },
+    ));
+    st
+}
+
+#[test]
+fn gateways_runs_and_hints_are_shown() {
+    let mut st = sample();
+    let now = Instant::now();
+    let run = st.start_run("gw0", now);
+    st.apply_task(
+        TaskMsg::RunItem {
+            run,
+            text: "('3.11.7', 4242)".into(),
+        },
+        now,
+    );
+    st.apply_task(
+        TaskMsg::RunEnded { run, error: None },
+        now + Duration::from_millis(12),
+    );
+    let text = screen(&st, 100, 30);
+    assert!(text.contains("● gw0 popen py3.11.7"), "{text}");
+    assert!(text.contains("✗ gw1 popen"), "{text}");
+    assert!(text.contains("run 1 on gw0 done in 0.012s"), "{text}");
+    assert!(text.contains("→ ('3.11.7', 4242)"), "{text}");
+    assert!(
+        text.contains("channel.send((sys.version.split()[0], os.getpid()))"),
+        "{text}"
+    );
+    assert!(text.contains("Ctrl-R run"), "{text}");
+    assert!(text.contains("pid 4242") || text.contains("4242"), "{text}");
+}
+
+#[test]
+fn failed_runs_show_the_traceback() {
+    let mut st = sample();
+    let now = Instant::now();
+    let run = st.start_run("gw0", now);
+    let tb = "Traceback (most recent call last):\n  File \"<pane scratch>\", line 1, in <module>\nValueError: boom";
+    st.apply_task(
+        TaskMsg::RunEnded {
+            run,
+            error: Some(tb.into()),
+        },
+        now,
+    );
+    let text = screen(&st, 100, 30);
+    assert!(text.contains("failed"), "{text}");
+    assert!(text.contains("ValueError: boom"), "{text}");
+}
+
+#[test]
+fn help_overlay_comes_from_the_keymap() {
+    let mut st = sample();
+    st.overlay = Overlay::Help;
+    let text = screen(&st, 100, 34);
+    assert!(text.contains("Ctrl-R, F5"), "{text}");
+    assert!(text.contains("add a gateway"), "{text}");
+    for b in default_keymap() {
+        assert!(text.contains(b.help), "help lacks {:?}\n{text}", b.help);
+    }
+}
+
+#[test]
+fn add_gateway_dialog_shows_spec_problems() {
+    let mut st = sample();
+    st.focus = Focus::Tree;
+    st.overlay = Overlay::AddGateway {
+        input: "popen//python=a//python=b".into(),
+        problem: Some(
+            "invalid spec \"popen//python=a//python=b\": key \"python\" given twice".into(),
+        ),
+    };
+    let text = screen(&st, 100, 30);
+    assert!(text.contains("Add gateway"), "{text}");
+    assert!(text.contains("given twice"), "{text}");
+}
+
+#[test]
+fn too_small_terminals_are_told_so() {
+    let text = screen(&sample(), 60, 20);
+    assert!(text.contains("needs at least 80x24"), "{text}");
+    let text = screen(&sample(), 80, 24);
+    assert!(text.contains("gw0"), "{text}");
+}

@@ -1,0 +1,126 @@
+//! The gateway tree: one group with its gateways, and the selected one's details.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+
+use crate::tui::state::gateways::{GatewayView, GwStatus};
+use crate::tui::state::{Focus, State};
+use crate::tui::theme::Theme;
+
+pub(super) fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
+    let [list_area, detail_area] =
+        Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(area);
+    let focused = state.focus == Focus::Tree;
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(if focused {
+            theme.border_focus
+        } else {
+            theme.border
+        })
+        .title(Span::styled(" Gateways ", theme.title));
+    let mut lines = vec![Line::from(Span::styled(
+        format!("▾ group ({})", state.gateways.list.len()),
+        theme.dim,
+    ))];
+    for (i, gw) in state.gateways.list.iter().enumerate() {
+        let mut line = row(gw, theme);
+        if i == state.selected {
+            line = line.style(theme.selected);
+        }
+        lines.push(line);
+    }
+    if state.gateways.list.is_empty() {
+        lines.push(Line::from(Span::styled(
+            "  no gateways: press a",
+            theme.dim,
+        )));
+    }
+    frame.render_widget(Paragraph::new(lines).block(block), list_area);
+
+    let detail = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.border)
+        .title(Span::styled(" Details ", theme.title));
+    let lines = match state.gateways.list.get(state.selected) {
+        Some(gw) => details(gw, theme),
+        None => vec![],
+    };
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(detail)
+            .wrap(Wrap { trim: false }),
+        detail_area,
+    );
+}
+
+fn status_style(status: &GwStatus, theme: &Theme) -> ratatui::style::Style {
+    match status {
+        GwStatus::Starting => theme.starting,
+        GwStatus::Live => theme.live,
+        GwStatus::Failed(_) => theme.failed,
+        GwStatus::Exited(_) => theme.exited,
+    }
+}
+
+fn row<'a>(gw: &'a GatewayView, theme: &Theme) -> Line<'a> {
+    let mut spans = vec![
+        Span::raw("  "),
+        Span::styled(gw.status.mark(), status_style(&gw.status, theme)),
+        Span::raw(" "),
+        Span::raw(gw.id.as_str()),
+        Span::styled(format!(" {}", gw.kind), theme.dim),
+    ];
+    if let Some(py) = &gw.python {
+        spans.push(Span::styled(format!(" py{py}"), theme.dim));
+    }
+    if let Some(st) = &gw.remote {
+        spans.push(Span::styled(
+            format!(" ch:{} ex:{}", st.numchannels, st.numexecuting),
+            theme.dim,
+        ));
+    }
+    Line::from(spans)
+}
+
+fn details<'a>(gw: &'a GatewayView, theme: &Theme) -> Vec<Line<'a>> {
+    let field = |name: &'static str, value: String| {
+        Line::from(vec![
+            Span::styled(format!("{name:>9} "), theme.dim),
+            Span::raw(value),
+        ])
+    };
+    let mut lines = vec![
+        field("id", gw.id.clone()),
+        Line::from(vec![
+            Span::styled(format!("{:>9} ", "status"), theme.dim),
+            Span::styled(gw.status.word(), status_style(&gw.status, theme)),
+        ]),
+        field("spec", gw.spec.clone()),
+        field("pid", gw.pid.map_or_else(|| "-".into(), |p| p.to_string())),
+        field("python", gw.python.clone().unwrap_or_else(|| "-".into())),
+    ];
+    if let Some(st) = &gw.remote {
+        lines.push(field("execmodel", st.execmodel.clone()));
+        lines.push(field("channels", st.numchannels.to_string()));
+        lines.push(field("executing", st.numexecuting.to_string()));
+    }
+    match &gw.status {
+        GwStatus::Failed(why) | GwStatus::Exited(why) => {
+            lines.push(Line::from(Span::styled(why.as_str(), theme.error)));
+        }
+        _ => {}
+    }
+    if !gw.stderr.is_empty() {
+        lines.push(Line::from(Span::styled("stderr:", theme.dim)));
+        let skip = gw.stderr.len().saturating_sub(8);
+        lines.extend(
+            gw.stderr[skip..]
+                .iter()
+                .map(|l| Line::from(Span::styled(l.as_str(), theme.stderr))),
+        );
+    }
+    lines
+}
