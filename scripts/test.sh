@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test of execdeck on a fresh machine: prepares what the tests need
-# (a Python venv with the real execnet and pytest, in .venv/), checks
+# (a Python venv with the real execnet and pytest, in .venv/; tmux), checks
 # formatting and lints, then runs the Rust tests and the worker's Python tests.
 # Usage: scripts/test.sh            (from anywhere inside the repository)
 set -euo pipefail
@@ -18,6 +18,17 @@ if ! "$VENV/bin/python" -c "import execnet, pytest; assert execnet.__version__ =
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "execnet==$EXECNET_VERSION" pytest
 fi
 export EXECDECK_TEST_PYTHON="$PWD/$VENV/bin/python"
+
+step "tmux (the TUI's end-to-end test drives the real binary in it)"
+if ! command -v tmux >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux >/dev/null
+  else
+    echo "tmux is missing: install it (the TUI test needs it)" >&2
+    exit 1
+  fi
+fi
+tmux -V
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

@@ -1,7 +1,7 @@
 //! The `execdeck` command: parses arguments and hands over to the library.
 
 use clap::Parser;
-use execdeck::cli::{Cli, Command, exec, status};
+use execdeck::cli::{Cli, Command, TuiArgs, exec, status};
 
 fn main() {
     let cli = Cli::parse();
@@ -16,9 +16,17 @@ fn main() {
         }
     };
     let code = runtime.block_on(async {
-        match cli.command {
+        match cli.command.unwrap_or(Command::Tui(TuiArgs::default())) {
             Command::Exec(args) => exec::run(args).await,
             Command::Status(args) => status::run(args).await,
+            Command::Tui(args) => {
+                execdeck::tui::run(execdeck::tui::TuiOptions {
+                    specs: args.specs,
+                    theme: args.theme,
+                    trace_file: args.trace_file,
+                })
+                .await
+            }
         }
     });
     // Do not wait for lingering tasks: every gateway has been terminated.

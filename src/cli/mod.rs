@@ -20,10 +20,13 @@ pub const EXIT_TIMEOUT: i32 = 3;
 /// values between them, wire-compatible with execnet.
 #[derive(Debug, Parser)]
 #[command(name = "execdeck", version, about, long_about = None)]
+#[command(
+    after_help = "Run without a subcommand to open the terminal UI with a local popen gateway."
+)]
 pub struct Cli {
-    /// What to do.
+    /// What to do (the TUI when none is given).
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 /// The subcommands.
@@ -33,6 +36,25 @@ pub enum Command {
     Exec(exec::ExecArgs),
     /// Show facts and live counters of one or more gateways.
     Status(status::StatusArgs),
+    /// Open the terminal UI (the default): gateways with live status and code
+    /// panes that run Python on them.
+    Tui(TuiArgs),
+}
+
+/// Arguments of `execdeck tui`.
+#[derive(Debug, Default, clap::Args)]
+pub struct TuiArgs {
+    /// Gateway spec to start; repeat for several [default: the config's
+    /// gateways, else one popen].
+    #[arg(short = 'g', long = "gateway", value_name = "SPEC")]
+    pub specs: Vec<String>,
+    /// Colour theme: default, light, high-contrast, or a <name>.toml in the
+    /// themes directory of the config dir.
+    #[arg(long, value_name = "NAME")]
+    pub theme: Option<String>,
+    /// Write every event (messages included) to FILE as JSON lines.
+    #[arg(long, value_name = "FILE")]
+    pub trace_file: Option<std::path::PathBuf>,
 }
 
 /// A one-line error on stderr and the exit status to use.

@@ -1,0 +1,156 @@
+//! The TUI in a real terminal: tmux runs the binary, send-keys types like a
+//! person, capture-pane reads the screen. Needs tmux (scripts/test.sh installs it).
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+struct Tmux {
+    session: String,
+}
+
+impl Tmux {
+    fn start(cmd: &str, env: &[(&str, String)]) -> Tmux {
+        let session = format!("execdeck-test-{}", std::process::id());
+        let mut c = Command::new("tmux");
+        c.args(["new-session", "-d", "-s", &session, "-x", "110", "-y", "32"]);
+        for (k, v) in env {
+            c.args(["-e", &format!("{k}={v}")]);
+        }
+        c.arg(cmd);
+        let status = c
+            .status()
+            .expect("tmux is needed for this test (scripts/test.sh installs it)");
+        assert!(status.success(), "tmux new-session failed");
+        Tmux { session }
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["capture-pane", "-p", "-t", &self.session])
+            .output()
+            .expect("tmux capture-pane");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let status = Command::new("tmux")
+            .args(["send-keys", "-t", &self.session])
+            .args(keys)
+            .status()
+            .expect("tmux send-keys");
+        assert!(status.success());
+    }
+
+    fn type_text(&self, text: &str) {
+        let status = Command::new("tmux")
+            .args(["send-keys", "-t", &self.session, "-l", text])
+            .status()
+            .expect("tmux send-keys");
+        assert!(status.success());
+    }
+
+    /// Waits until the screen contains `needle`, at most 20 s.
+    fn wait_for(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let screen = self.screen();
+            if screen.contains(needle) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{needle:?} never appeared; screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn alive(&self) -> bool {
+        Command::new("tmux")
+            .args(["has-session", "-t", &self.session])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.session])
+            .status();
+    }
+}
+
+#[test]
+fn a_person_runs_code_adds_a_gateway_and_quits() {
+    let home = tempfile::tempdir().unwrap();
+    let exe = env!("CARGO_BIN_EXE_execdeck");
+    let env = [
+        (
+            "XDG_CONFIG_HOME",
+            home.path().join("config").display().to_string(),
+        ),
+        (
+            "XDG_DATA_HOME",
+            home.path().join("data").display().to_string(),
+        ),
+        ("HOME", home.path().display().to_string()),
+    ];
+    let tmux = Tmux::start(&format!("{exe} tui -g popen//python={}", python()), &env);
+    let screen = tmux.wait_for("● gw0 popen");
+    assert!(screen.contains("Code (Python)"), "{screen}");
+
+    // Run the welcome code: it sends the Python version and the worker's pid.
+    tmux.keys(&["C-r"]);
+    let screen = tmux.wait_for("→ ('3.");
+    let pid: u32 = screen
+        .lines()
+        .find_map(|l| l.split("→ ('3.").nth(1))
+        .and_then(|rest| rest.split(", ").nth(1))
+        .and_then(|p| p.split(')').next())
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no pid on screen:\n{screen}"));
+    assert!(pid_alive(pid));
+
+    // Type more code at the end of the buffer and run it again.
+    tmux.keys(&["Down", "Down", "End", "Enter"]);
+    tmux.type_text("channel.send(6 * 7)");
+    tmux.keys(&["C-r"]);
+    tmux.wait_for("→ 42");
+
+    // A failing run shows its traceback.
+    tmux.keys(&["C-n"]);
+    tmux.type_text("raise ValueError('from the pane')");
+    tmux.keys(&["F5"]);
+    tmux.wait_for("ValueError: from the pane");
+
+    // Help comes from the keymap.
+    tmux.keys(&["F1"]);
+    tmux.wait_for("Everywhere");
+    tmux.keys(&["Escape"]);
+
+    // Add a gateway with a bad interpreter: it fails and says why.
+    tmux.keys(&["Tab", "a"]);
+    tmux.wait_for("Add gateway");
+    tmux.type_text("popen//python=/no/such/python");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("✗ gw1");
+
+    // Quit: the TUI ends and so does its worker.
+    tmux.keys(&["q"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tmux.alive() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!tmux.alive(), "the TUI did not quit");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while pid_alive(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!pid_alive(pid), "worker {pid} outlived the TUI");
+}
