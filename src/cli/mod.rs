@@ -5,6 +5,7 @@
 pub mod exec;
 pub mod json;
 pub mod status;
+pub mod trace;
 
 use clap::{Parser, Subcommand};
 
@@ -32,6 +33,8 @@ pub enum Command {
     Exec(exec::ExecArgs),
     /// Show facts and live counters of one or more gateways.
     Status(status::StatusArgs),
+    /// Show a trace file written with --trace-file as a table or a summary.
+    Trace(trace::TraceArgs),
 }
 
 /// A one-line error on stderr and the exit status to use.
