@@ -1,7 +1,7 @@
 //! The `execdeck` command: parses arguments and hands over to the library.
 
 use clap::Parser;
-use execdeck::cli::{Cli, Command, TuiArgs, exec, status};
+use execdeck::cli::{Cli, Command, TuiArgs, exec, status, trace};
 
 fn main() {
     let cli = Cli::parse();
@@ -19,6 +19,7 @@ fn main() {
         match cli.command.unwrap_or(Command::Tui(TuiArgs::default())) {
             Command::Exec(args) => exec::run(args).await,
             Command::Status(args) => status::run(args).await,
+            Command::Trace(args) => trace::run(args),
             Command::Tui(args) => {
                 execdeck::tui::run(execdeck::tui::TuiOptions {
                     specs: args.specs,

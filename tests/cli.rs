@@ -442,3 +442,58 @@ fn unwritable_trace_file_is_a_usage_error() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn a_trace_file_round_trips_through_execdeck_trace_and_stats() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("run.jsonl");
+    let out = run(execdeck()
+        .args(["exec", "-g", &g(), "-g", &g(), "--trace-file"])
+        .arg(&file)
+        .args([
+            "-c",
+            "channel.send(channel.receive() * 2)\nraise KeyError('late')",
+            "--send",
+            "21",
+        ]));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+
+    let table = run(execdeck().arg("trace").arg(&file).args([
+        "--gateway",
+        "gw1",
+        "--kind",
+        "CHANNEL_DATA",
+    ]));
+    assert_eq!(table.status.code(), Some(0), "{}", text(&table.stderr));
+    let shown = text(&table.stdout);
+    let rows: Vec<&str> = shown.lines().skip(1).collect();
+    assert!(
+        rows.iter()
+            .all(|r| r.contains("gw1") && r.contains("CHANNEL_DATA")),
+        "{shown}"
+    );
+    assert!(
+        rows.iter().any(|r| r.contains("->") && r.ends_with(" 21")),
+        "{shown}"
+    );
+    assert!(
+        rows.iter().any(|r| r.contains("<-") && r.ends_with(" 42")),
+        "{shown}"
+    );
+
+    let stats = run(execdeck()
+        .arg("trace")
+        .arg(&file)
+        .args(["--stats", "--json"]));
+    assert_eq!(stats.status.code(), Some(0), "{}", text(&stats.stderr));
+    let stats: serde_json::Value = serde_json::from_str(text(&stats.stdout).trim()).unwrap();
+    let summary = stats.to_string();
+    assert!(
+        summary.contains("KeyError"),
+        "the remote errors are listed: {summary}"
+    );
+    assert!(
+        summary.contains("gw0") && summary.contains("gw1"),
+        "{summary}"
+    );
+}

@@ -6,6 +6,7 @@ pub mod exec;
 pub mod json;
 pub mod sink;
 pub mod status;
+pub mod trace;
 
 use clap::{Parser, Subcommand};
 
@@ -36,6 +37,8 @@ pub enum Command {
     Exec(exec::ExecArgs),
     /// Show facts and live counters of one or more gateways.
     Status(status::StatusArgs),
+    /// Show a trace file written with --trace-file as a table or a summary.
+    Trace(trace::TraceArgs),
     /// Open the terminal UI (the default): gateways with live status and code
     /// panes that run Python on them.
     Tui(TuiArgs),
