@@ -48,6 +48,9 @@ impl Pane {
         let mut editor = TextArea::new(code.lines().map(str::to_owned).collect());
         editor.set_tab_length(4);
         editor.set_hard_tab_indent(false);
+        editor.set_line_number_style(
+            ratatui::style::Style::default().add_modifier(ratatui::style::Modifier::DIM),
+        );
         Pane {
             name: name.to_owned(),
             editor,
