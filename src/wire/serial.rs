@@ -66,6 +66,11 @@ pub const FORMAT_VERSION: u8 = 2;
 /// dumper stops at about 330 levels.
 pub const MAX_DEPTH: u32 = 500;
 
+/// Most digits a LONGINT may have when loading (turning decimal text into a
+/// big integer takes time quadratic in its length). CPython itself refuses
+/// int/str conversions beyond 4300 digits by default.
+pub const MAX_LONGINT_DIGITS: usize = 100_000;
+
 /// The largest length or count an int32 operand can carry.
 const MAX_LEN: usize = i32::MAX as usize;
 
@@ -269,6 +274,16 @@ pub enum DataFormatError {
         /// Length of the valid prefix of the string.
         valid_up_to: usize,
     },
+    /// LONGINT/LONGLONG with more than [`MAX_LONGINT_DIGITS`] digits.
+    #[error("{op} at byte {offset} has {digits} digits, more than the limit of {max}", max = MAX_LONGINT_DIGITS)]
+    LongIntTooLong {
+        /// The opcode's name.
+        op: &'static str,
+        /// Where the opcode is.
+        offset: usize,
+        /// How many bytes of digits it has.
+        digits: usize,
+    },
     /// LONGINT/LONGLONG text that is not `[+-]?[0-9]+`.
     #[error("bad digits for {op} at byte {offset}: {text}")]
     BadLongInt {
@@ -311,6 +326,7 @@ impl DataFormatError {
             | TrailingBytes { offset, .. }
             | InvalidUtf8 { offset, .. }
             | BadLongInt { offset, .. }
+            | LongIntTooLong { offset, .. }
             | TooDeep { offset, .. } => *offset,
         }
     }
@@ -1098,6 +1114,15 @@ impl<'a> Loader<'a> {
                 }
                 op::LONGINT | op::LONGLONG => {
                     let text = self.read_sized(code, at)?;
+                    if text.len() > MAX_LONGINT_DIGITS + 1 {
+                        // Decimal conversion is quadratic: refuse what no
+                        // Python peer sends (CPython caps int/str at 4300 digits).
+                        return Err(DataFormatError::LongIntTooLong {
+                            op: op::name(code),
+                            offset: at,
+                            digits: text.len(),
+                        });
+                    }
                     let v = parse_longint(text).ok_or_else(|| DataFormatError::BadLongInt {
                         op: op::name(code),
                         offset: at,
@@ -2284,5 +2309,33 @@ mod tests {
             let _ = loads(&m, LoadOptions::default());
             let _ = loads(&m, LoadOptions { py2str_as_py3str: true, py3str_as_py2str: true });
         }
+    }
+}
+
+#[cfg(test)]
+mod longint_limit_tests {
+    use super::*;
+
+    #[test]
+    fn huge_longint_text_is_refused_before_conversion() {
+        let digits = MAX_LONGINT_DIGITS + 10;
+        let mut data = vec![b'H'];
+        data.extend_from_slice(&(digits as i32).to_be_bytes());
+        data.extend(std::iter::repeat_n(b'7', digits));
+        data.push(b'Q');
+        let err = load_unversioned(&data, LoadOptions::default()).unwrap_err();
+        assert!(
+            matches!(err, DataFormatError::LongIntTooLong { offset: 0, .. }),
+            "{err}"
+        );
+        // The limit itself still loads.
+        let mut ok = vec![b'H'];
+        ok.extend_from_slice(&(5000i32).to_be_bytes());
+        ok.extend(std::iter::repeat_n(b'9', 5000));
+        ok.push(b'Q');
+        assert!(matches!(
+            load_unversioned(&ok, LoadOptions::default()),
+            Ok(Value::BigInt(_))
+        ));
     }
 }
