@@ -141,6 +141,24 @@ fn a_person_runs_code_adds_a_gateway_and_quits() {
     tmux.keys(&["Enter"]);
     tmux.wait_for("✗ gw1");
 
+    // The palette: switch the theme, save the pane to a file.
+    tmux.keys(&[":"]);
+    tmux.wait_for("Command (Tab completes");
+    tmux.type_text("th");
+    tmux.keys(&["Tab"]);
+    tmux.type_text("light");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("theme light");
+    let saved = home.path().join("saved.py");
+    tmux.keys(&[":"]);
+    tmux.type_text(&format!("save {}", saved.display()));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("saved ");
+    assert_eq!(
+        std::fs::read_to_string(&saved).unwrap(),
+        "raise ValueError('from the pane')"
+    );
+
     // Quit: the TUI ends and so does its worker.
     tmux.keys(&["q"]);
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -153,4 +171,11 @@ fn a_person_runs_code_adds_a_gateway_and_quits() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(!pid_alive(pid), "worker {pid} outlived the TUI");
+    drop(tmux);
+
+    // The panes come back in the next session.
+    let tmux = Tmux::start(&format!("{exe} tui -g popen//python={}", python()), &env);
+    let screen = tmux.wait_for("● gw0 popen");
+    assert!(screen.contains("2 pane2"), "{screen}");
+    tmux.keys(&["C-q"]);
 }

@@ -13,6 +13,8 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
 use super::input::{Action, Binding, lookup};
+use super::palette::{self, Command};
+use super::snippets;
 use super::state::panes::Pane;
 use super::state::{Focus, Overlay, State, TaskMsg};
 use super::term::Term;
@@ -40,6 +42,12 @@ pub struct App {
     /// Gateways with a status poll in flight (no second one is started).
     polling: HashSet<String>,
     quit: bool,
+    /// The user's themes directory.
+    themes_dir: Option<std::path::PathBuf>,
+    /// Whether NO_COLOR is set.
+    no_color: bool,
+    /// Where panes are saved between sessions.
+    snippets_dir: Option<std::path::PathBuf>,
 }
 
 impl App {
@@ -57,7 +65,33 @@ impl App {
             tasks_rx,
             polling: HashSet::new(),
             quit: false,
+            themes_dir: None,
+            no_color: false,
+            snippets_dir: None,
         }
+    }
+
+    /// Where user themes live, and whether colours are off (for `:theme`).
+    pub fn with_themes(mut self, dir: Option<std::path::PathBuf>, no_color: bool) -> App {
+        self.themes_dir = dir;
+        self.no_color = no_color;
+        self
+    }
+
+    /// Restores the panes saved in `dir` and saves them there on quit.
+    pub fn with_snippets(mut self, dir: Option<std::path::PathBuf>) -> App {
+        if let Some(dir) = &dir {
+            let saved = snippets::load(dir);
+            if !saved.is_empty() {
+                self.state.panes = saved
+                    .iter()
+                    .map(|(name, code)| Pane::new(name, code))
+                    .collect();
+                self.state.active = 0;
+            }
+        }
+        self.snippets_dir = dir;
+        self
     }
 
     /// Starts gateways for `specs` in the background.
@@ -131,6 +165,21 @@ impl App {
                     self.poll_status();
                     dirty = self.state.expire(Instant::now());
                 }
+            }
+        }
+        if let Some(dir) = &self.snippets_dir {
+            let panes: Vec<(String, String)> = self
+                .state
+                .panes
+                .iter()
+                .map(|p| (p.name.clone(), p.code()))
+                .collect();
+            if let Err(e) = snippets::save(dir, &panes) {
+                self.state.flash(
+                    format!("cannot save panes in {}: {e}", dir.display()),
+                    true,
+                    Instant::now(),
+                );
             }
         }
         self.state
@@ -235,6 +284,49 @@ impl App {
                 }
                 return;
             }
+            Overlay::Palette { input, selected } => {
+                match key.code {
+                    KeyCode::Esc => self.state.overlay = Overlay::None,
+                    KeyCode::Up => *selected = selected.saturating_sub(1),
+                    KeyCode::Down => *selected += 1,
+                    KeyCode::Tab => {
+                        if let Some(done) = palette::complete(input) {
+                            *input = done;
+                            *selected = 0;
+                        }
+                    }
+                    KeyCode::Enter => {
+                        let typed = input.trim().to_owned();
+                        let chosen = palette::matches(&typed).into_iter().nth(*selected);
+                        let line = match (palette::parse(&typed), chosen) {
+                            (Ok(_), _) => typed,
+                            // Nothing complete typed: take the highlighted entry.
+                            (Err(_), Some(e)) if e.arg.is_none() => e.name.to_owned(),
+                            (Err(_), Some(e)) => {
+                                *input = format!("{} ", e.name);
+                                *selected = 0;
+                                return;
+                            }
+                            (Err(e), None) => {
+                                self.state.flash(e, true, Instant::now());
+                                return;
+                            }
+                        };
+                        self.state.overlay = Overlay::None;
+                        self.command(&line);
+                    }
+                    KeyCode::Backspace => {
+                        input.pop();
+                        *selected = 0;
+                    }
+                    KeyCode::Char(c) => {
+                        input.push(c);
+                        *selected = 0;
+                    }
+                    _ => {}
+                }
+                return;
+            }
             Overlay::AddGateway { input, problem } => {
                 match key.code {
                     KeyCode::Esc => self.state.overlay = Overlay::None,
@@ -271,9 +363,66 @@ impl App {
         }
     }
 
+    /// Runs a palette command line.
+    fn command(&mut self, line: &str) {
+        let now = Instant::now();
+        match palette::parse(line) {
+            Err(e) => self.state.flash(e, true, now),
+            Ok(Command::Action(a)) => self.perform(a),
+            Ok(Command::Theme(name)) => {
+                match Theme::load(&name, self.themes_dir.as_deref(), self.no_color) {
+                    Ok(theme) => {
+                        self.theme = theme;
+                        self.state.flash(format!("theme {name}"), false, now);
+                    }
+                    Err(e) => self.state.flash(e.to_string(), true, now),
+                }
+            }
+            Ok(Command::Open(path)) => match std::fs::read_to_string(&path) {
+                Ok(code) => {
+                    let name = path
+                        .file_stem()
+                        .map_or_else(|| "file".into(), |s| s.to_string_lossy().into_owned());
+                    self.state.panes.push(Pane::new(&name, &code));
+                    self.state.active = self.state.panes.len() - 1;
+                    self.state.focus = Focus::Editor;
+                    self.state
+                        .flash(format!("opened {}", path.display()), false, now);
+                }
+                Err(e) => {
+                    self.state
+                        .flash(format!("cannot open {}: {e}", path.display()), true, now)
+                }
+            },
+            Ok(Command::Save(path)) => {
+                let code = self.state.pane().map(Pane::code).unwrap_or_default();
+                match snippets::write_atomic(&path, &code) {
+                    Ok(()) => self
+                        .state
+                        .flash(format!("saved {}", path.display()), false, now),
+                    Err(e) => {
+                        self.state
+                            .flash(format!("cannot save {}: {e}", path.display()), true, now)
+                    }
+                }
+            }
+        }
+    }
+
     fn perform(&mut self, action: Action) {
         let now = Instant::now();
         match action {
+            Action::Palette => {
+                self.state.overlay = Overlay::Palette {
+                    input: String::new(),
+                    selected: 0,
+                }
+            }
+            Action::TerminateGroup => {
+                let group = self.group.clone();
+                tokio::spawn(async move { group.terminate(QUIT_TIMEOUT).await });
+                self.state.flash("terminating every gateway", false, now);
+            }
             Action::Quit => {
                 if self.state.work_running() {
                     self.state.overlay = Overlay::ConfirmQuit;

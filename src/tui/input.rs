@@ -34,6 +34,72 @@ pub enum Action {
     PrevPane,
     /// Forget the runs shown under the active pane.
     ClearRuns,
+    /// Exit every gateway of the group.
+    TerminateGroup,
+    /// Open the command palette.
+    Palette,
+}
+
+impl Action {
+    /// Every action, in the order the palette lists them.
+    pub const ALL: [Action; 14] = [
+        Action::RunSelected,
+        Action::RunAll,
+        Action::AddGateway,
+        Action::ExitGateway,
+        Action::TerminateGroup,
+        Action::NewPane,
+        Action::NextPane,
+        Action::PrevPane,
+        Action::ClearRuns,
+        Action::FocusNext,
+        Action::SelectNext,
+        Action::SelectPrev,
+        Action::Help,
+        Action::Quit,
+    ];
+
+    /// The action's name in the command palette.
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Quit => "quit",
+            Action::Help => "help",
+            Action::FocusNext => "focus",
+            Action::SelectNext => "next-gateway",
+            Action::SelectPrev => "prev-gateway",
+            Action::AddGateway => "add-gateway",
+            Action::ExitGateway => "exit-gateway",
+            Action::TerminateGroup => "terminate",
+            Action::RunSelected => "run",
+            Action::RunAll => "run-all",
+            Action::NewPane => "new-pane",
+            Action::NextPane => "next-pane",
+            Action::PrevPane => "prev-pane",
+            Action::ClearRuns => "clear",
+            Action::Palette => "palette",
+        }
+    }
+
+    /// What the action does, for the palette.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Action::Quit => "quit (asks first when code runs)",
+            Action::Help => "show the keys",
+            Action::FocusNext => "switch between gateways and editor",
+            Action::SelectNext => "select the next gateway",
+            Action::SelectPrev => "select the previous gateway",
+            Action::AddGateway => "add a gateway from a spec",
+            Action::ExitGateway => "exit the selected gateway",
+            Action::TerminateGroup => "exit every gateway",
+            Action::RunSelected => "run the pane on the selected gateway",
+            Action::RunAll => "run the pane on every live gateway",
+            Action::NewPane => "open a new code pane",
+            Action::NextPane => "show the next pane",
+            Action::PrevPane => "show the previous pane",
+            Action::ClearRuns => "clear the pane's finished runs",
+            Action::Palette => "open the command palette",
+        }
+    }
 }
 
 /// Where a binding applies.
@@ -125,6 +191,8 @@ pub fn default_keymap() -> Vec<Binding> {
         ),
         bind(KeyCode::F(1), NONE, Help, Global, "show or hide this help"),
         bind(KeyCode::Char('q'), CTRL, Quit, Global, "quit"),
+        bind(KeyCode::Char('p'), CTRL, Palette, Global, "command palette"),
+        bind(KeyCode::Char(':'), NONE, Palette, Tree, "command palette"),
         bind(
             KeyCode::Char('?'),
             NONE,

@@ -7,6 +7,8 @@
 pub mod app;
 pub mod config;
 pub mod input;
+pub mod palette;
+pub mod snippets;
 pub mod state;
 pub mod term;
 pub mod theme;
@@ -73,7 +75,9 @@ pub async fn run(opts: TuiOptions) -> i32 {
             return 1;
         }
     };
-    let app = app::App::new(group.clone(), events, theme, config.refresh());
+    let app = app::App::new(group.clone(), events, theme, config.refresh())
+        .with_themes(user_themes, no_color)
+        .with_snippets(dirs.as_ref().map(|d| d.data.join("snippets")));
     let specs = if opts.specs.is_empty() {
         config.gateways.clone()
     } else {

@@ -43,6 +43,13 @@ pub enum Overlay {
     },
     /// Asking whether to quit while work runs.
     ConfirmQuit,
+    /// The command palette with what was typed and the highlighted entry.
+    Palette {
+        /// The command typed so far.
+        input: String,
+        /// Index of the highlighted match.
+        selected: usize,
+    },
 }
 
 /// A short message in the status line.

@@ -7,6 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use crate::tui::input::{Binding, Context, help_rows};
+use crate::tui::palette::matches;
 use crate::tui::state::{Overlay, State};
 use crate::tui::theme::Theme;
 
@@ -24,7 +25,41 @@ pub(super) fn draw(
             add_gateway(frame, area, theme, input, problem.as_deref())
         }
         Overlay::ConfirmQuit => confirm_quit(frame, area, theme),
+        Overlay::Palette { input, selected } => palette(frame, area, theme, input, *selected),
     }
+}
+
+fn palette(frame: &mut Frame, area: Rect, theme: &Theme, input: &str, selected: usize) {
+    let found = matches(input);
+    let rows = found.len().min(12);
+    let rect = centered(area, 76, rows as u16 + 4);
+    let mut lines = vec![Line::from(vec![
+        Span::styled(": ", theme.key),
+        Span::raw(input),
+        Span::styled("▏", theme.key),
+    ])];
+    if found.is_empty() {
+        lines.push(Line::from(Span::styled("no such command", theme.error)));
+    }
+    for (i, e) in found.iter().take(rows).enumerate() {
+        let name = match e.arg {
+            Some(arg) => format!("{} {arg}", e.name),
+            None => e.name.to_owned(),
+        };
+        let mut line = Line::from(vec![
+            Span::styled(format!(" {name:<18}"), theme.key),
+            Span::styled(e.describe, theme.dim),
+        ]);
+        if i == selected.min(rows.saturating_sub(1)) {
+            line = line.style(theme.selected);
+        }
+        lines.push(line);
+    }
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines).block(boxed(" Command (Tab completes, Enter runs) ", theme)),
+        rect,
+    );
 }
 
 fn centered(area: Rect, width: u16, height: u16) -> Rect {

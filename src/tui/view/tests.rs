@@ -147,3 +147,16 @@ fn too_small_terminals_are_told_so() {
     let text = screen(&sample(), 80, 24);
     assert!(text.contains("gw0"), "{text}");
 }
+
+#[test]
+fn palette_lists_matching_commands() {
+    let mut st = sample();
+    st.overlay = Overlay::Palette {
+        input: "th".into(),
+        selected: 0,
+    };
+    let text = screen(&st, 100, 30);
+    assert!(text.contains(": th"), "{text}");
+    assert!(text.contains("theme NAME"), "{text}");
+    assert!(!text.contains("run-all"), "{text}");
+}
