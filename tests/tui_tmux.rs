@@ -129,10 +129,26 @@ fn a_person_runs_code_adds_a_gateway_and_quits() {
     tmux.keys(&["F5"]);
     tmux.wait_for("ValueError: from the pane");
 
+    // Send a value into running code; a bad literal is refused with its column.
+    tmux.keys(&["C-n"]);
+    tmux.type_text("x = channel.receive()");
+    tmux.keys(&["Enter"]);
+    tmux.type_text("channel.send(x * 2)");
+    tmux.keys(&["F5"]);
+    tmux.wait_for("running");
+    tmux.keys(&["C-e"]);
+    tmux.type_text("[1, 2");
+    tmux.wait_for("column 1");
+    tmux.type_text("]");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("→ [1, 2, 1, 2]");
+
     // Help comes from the keymap.
     tmux.keys(&["F1"]);
     tmux.wait_for("Everywhere");
-    tmux.keys(&["Escape"]);
+    // F1 again closes it (a bare Escape followed at once by more keys reads
+    // as Alt-<key> to a terminal, as it would for a fast typist).
+    tmux.keys(&["F1"]);
 
     // Add a gateway with a bad interpreter: it fails and says why.
     tmux.keys(&["Tab", "a"]);
@@ -156,7 +172,7 @@ fn a_person_runs_code_adds_a_gateway_and_quits() {
     tmux.wait_for("saved ");
     assert_eq!(
         std::fs::read_to_string(&saved).unwrap(),
-        "raise ValueError('from the pane')"
+        "x = channel.receive()\nchannel.send(x * 2)"
     );
 
     // Quit: the TUI ends and so does its worker.
@@ -176,6 +192,9 @@ fn a_person_runs_code_adds_a_gateway_and_quits() {
     // The panes come back in the next session.
     let tmux = Tmux::start(&format!("{exe} tui -g popen//python={}", python()), &env);
     let screen = tmux.wait_for("● gw0 popen");
-    assert!(screen.contains("2 pane2"), "{screen}");
+    assert!(
+        screen.contains("2 pane2") && screen.contains("3 pane3"),
+        "{screen}"
+    );
     tmux.keys(&["C-q"]);
 }

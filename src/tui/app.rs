@@ -22,7 +22,7 @@ use super::theme::Theme;
 use super::view;
 use crate::engine::{Error, EventKind, Group, Received, Subscription};
 use crate::spec::XSpec;
-use crate::wire::pyrepr::repr_pretty;
+use crate::wire::pyrepr::{parse_literal, repr_pretty};
 
 /// How long gateways get to exit when the TUI quits.
 const QUIT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -42,6 +42,12 @@ pub struct App {
     /// Gateways with a status poll in flight (no second one is started).
     polling: HashSet<String>,
     quit: bool,
+    /// Set by Ctrl-Z: suspend after this turn of the loop.
+    suspend: bool,
+    /// Whether the mouse is captured (to restore it after a suspend).
+    mouse: bool,
+    /// The channels of running runs, to send values into.
+    run_channels: std::collections::HashMap<u64, crate::engine::Channel>,
     /// The user's themes directory.
     themes_dir: Option<std::path::PathBuf>,
     /// Whether NO_COLOR is set.
@@ -65,10 +71,19 @@ impl App {
             tasks_rx,
             polling: HashSet::new(),
             quit: false,
+            suspend: false,
+            mouse: true,
+            run_channels: std::collections::HashMap::new(),
             themes_dir: None,
             no_color: false,
             snippets_dir: None,
         }
+    }
+
+    /// Whether the mouse is captured.
+    pub fn with_mouse(mut self, mouse: bool) -> App {
+        self.mouse = mouse;
+        self
     }
 
     /// Where user themes live, and whether colours are off (for `:theme`).
@@ -138,6 +153,11 @@ impl App {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut dirty = true;
         while !self.quit {
+            if self.suspend {
+                self.suspend = false;
+                super::term::suspend(term, self.mouse)?;
+                dirty = true;
+            }
             if dirty {
                 term.draw(|f| view::draw(f, &self.state, &self.theme, &self.keymap))?;
                 dirty = false;
@@ -154,9 +174,18 @@ impl App {
                         dirty = true;
                     }
                 }
-                Some(msg) = self.tasks_rx.recv() => {
-                    if let TaskMsg::Polled { gateway } = &msg {
-                        self.polling.remove(gateway);
+                                Some(msg) = self.tasks_rx.recv() => {
+                    match &msg {
+                        TaskMsg::Polled { gateway } => {
+                            self.polling.remove(gateway);
+                        }
+                        TaskMsg::RunStarted { run, channel } => {
+                            self.run_channels.insert(*run, channel.clone());
+                        }
+                        TaskMsg::RunEnded { run, .. } => {
+                            self.run_channels.remove(run);
+                        }
+                        _ => {}
                     }
                     self.state.apply_task(msg, Instant::now());
                     dirty = true;
@@ -284,6 +313,38 @@ impl App {
                 }
                 return;
             }
+            Overlay::SendValue {
+                run,
+                input,
+                problem,
+            } => {
+                match key.code {
+                    KeyCode::Esc => self.state.overlay = Overlay::None,
+                    KeyCode::Enter if problem.is_none() && !input.trim().is_empty() => {
+                        let (run, text) = (*run, std::mem::take(input));
+                        self.state.overlay = Overlay::None;
+                        self.send_value(run, &text);
+                    }
+                    KeyCode::Backspace => {
+                        input.pop();
+                        *problem = literal_problem(input);
+                    }
+                    KeyCode::Char(c) => {
+                        input.push(c);
+                        *problem = literal_problem(input);
+                    }
+                    _ => {}
+                }
+                return;
+            }
+            Overlay::ConfirmExit { gateway } => {
+                let gateway = gateway.clone();
+                self.state.overlay = Overlay::None;
+                if matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
+                    self.exit_gateway(&gateway);
+                }
+                return;
+            }
             Overlay::Palette { input, selected } => {
                 match key.code {
                     KeyCode::Esc => self.state.overlay = Overlay::None,
@@ -361,6 +422,39 @@ impl App {
                 p.editor.input(key);
             }
         }
+    }
+
+    fn exit_gateway(&mut self, id: &str) {
+        let now = Instant::now();
+        match self.group.get(id) {
+            Some(gw) if gw.is_alive() => {
+                gw.exit();
+                self.state.flash(format!("exiting {id}"), false, now);
+            }
+            _ => self.state.flash(format!("{id} is not live"), true, now),
+        }
+    }
+
+    /// Sends a Python literal into a running run's channel.
+    fn send_value(&mut self, run: u64, text: &str) {
+        let now = Instant::now();
+        let value = match parse_literal(text) {
+            Ok(v) => v,
+            Err(e) => return self.state.flash(e.to_string(), true, now),
+        };
+        let Some(channel) = self.run_channels.get(&run).cloned() else {
+            return self.state.flash("that run has ended", true, now);
+        };
+        let tx = self.tasks_tx.clone();
+        tokio::spawn(async move {
+            if let Err(e) = channel.send(value).await {
+                let _ = tx.send(TaskMsg::Flash {
+                    text: first_line(&e.to_string()),
+                    error: true,
+                });
+            }
+        });
+        self.state.flash(format!("sent {text}"), false, now);
     }
 
     /// Runs a palette command line.
@@ -445,17 +539,39 @@ impl App {
                     problem: None,
                 }
             }
-            Action::ExitGateway => match self
-                .state
-                .selected_gateway()
-                .and_then(|id| self.group.get(id))
-            {
-                Some(gw) => {
-                    gw.exit();
-                    self.state.flash(format!("exiting {}", gw.id()), false, now);
+            Action::ExitGateway => match self.state.selected_gateway().map(str::to_owned) {
+                Some(id) if self.state.gateway_busy(&id) => {
+                    self.state.overlay = Overlay::ConfirmExit { gateway: id }
                 }
-                None => self.state.flash("no live gateway selected", true, now),
+                Some(id) => self.exit_gateway(&id),
+                None => self.state.flash("no gateway selected", true, now),
             },
+            Action::SendValue => match self.state.running_run() {
+                Some(run) => {
+                    self.state.overlay = Overlay::SendValue {
+                        run,
+                        input: String::new(),
+                        problem: None,
+                    }
+                }
+                None => self
+                    .state
+                    .flash("no run of this pane is running", true, now),
+            },
+            Action::Copy => match self.state.last_output() {
+                Some(text) => {
+                    copy_osc52(&text);
+                    self.state.flash(
+                        format!("copied {} characters", text.chars().count()),
+                        false,
+                        now,
+                    );
+                }
+                None => self
+                    .state
+                    .flash("nothing to copy: run the pane first", true, now),
+            },
+            Action::Suspend => self.suspend = true,
             Action::RunSelected => {
                 let target = self.state.selected_gateway().map(str::to_owned);
                 match target {
@@ -523,9 +639,17 @@ impl App {
                 kwargs: Vec::new(),
             };
             tokio::spawn(async move {
+                let mut announced = false;
                 let error = match gw.remote_exec(source).await {
                     Err(e) => Some(e.to_string()),
                     Ok(ch) => loop {
+                        if !announced {
+                            announced = true;
+                            let _ = tx.send(TaskMsg::RunStarted {
+                                run,
+                                channel: ch.clone(),
+                            });
+                        }
                         match ch.receive(None).await {
                             Ok(v) => {
                                 let text = repr_pretty(&v, PRETTY_WIDTH);
@@ -541,6 +665,26 @@ impl App {
             });
         }
     }
+}
+
+/// Why `text` is not a Python literal, with the column, if it is not.
+fn literal_problem(text: &str) -> Option<String> {
+    if text.trim().is_empty() {
+        return None;
+    }
+    parse_literal(text)
+        .err()
+        .map(|e| format!("column {}: {}", e.column, e.message))
+}
+
+/// Puts `text` on the clipboard of the terminal (and over ssh and tmux) with OSC 52.
+fn copy_osc52(text: &str) {
+    use base64::Engine as _;
+    use std::io::Write;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
+    let mut out = std::io::stdout();
+    let _ = write!(out, "\x1b]52;c;{encoded}\x07");
+    let _ = out.flush();
 }
 
 /// Why `spec` is not a valid spec, if it is not (shown as the user types).

@@ -34,6 +34,12 @@ pub enum Action {
     PrevPane,
     /// Forget the runs shown under the active pane.
     ClearRuns,
+    /// Type a Python literal and send it into the running code.
+    SendValue,
+    /// Copy the last run's output to the clipboard (OSC 52).
+    Copy,
+    /// Suspend to the shell (resume with `fg`).
+    Suspend,
     /// Exit every gateway of the group.
     TerminateGroup,
     /// Open the command palette.
@@ -42,7 +48,10 @@ pub enum Action {
 
 impl Action {
     /// Every action, in the order the palette lists them.
-    pub const ALL: [Action; 14] = [
+    pub const ALL: [Action; 17] = [
+        Action::SendValue,
+        Action::Copy,
+        Action::Suspend,
         Action::RunSelected,
         Action::RunAll,
         Action::AddGateway,
@@ -76,6 +85,9 @@ impl Action {
             Action::NextPane => "next-pane",
             Action::PrevPane => "prev-pane",
             Action::ClearRuns => "clear",
+            Action::SendValue => "send",
+            Action::Copy => "copy",
+            Action::Suspend => "suspend",
             Action::Palette => "palette",
         }
     }
@@ -97,6 +109,9 @@ impl Action {
             Action::NextPane => "show the next pane",
             Action::PrevPane => "show the previous pane",
             Action::ClearRuns => "clear the pane's finished runs",
+            Action::SendValue => "send a Python literal into the running code",
+            Action::Copy => "copy the last run's output (OSC 52)",
+            Action::Suspend => "suspend to the shell (fg resumes)",
             Action::Palette => "open the command palette",
         }
     }
@@ -190,6 +205,34 @@ pub fn default_keymap() -> Vec<Binding> {
             "clear the pane's output",
         ),
         bind(KeyCode::F(1), NONE, Help, Global, "show or hide this help"),
+        bind(
+            KeyCode::Char('e'),
+            CTRL,
+            SendValue,
+            Global,
+            "send a value into the running code",
+        ),
+        bind(
+            KeyCode::Char('y'),
+            CTRL,
+            Copy,
+            Global,
+            "copy the last run's output",
+        ),
+        bind(
+            KeyCode::Char('y'),
+            NONE,
+            Copy,
+            Tree,
+            "copy the last run's output",
+        ),
+        bind(
+            KeyCode::Char('z'),
+            CTRL,
+            Suspend,
+            Global,
+            "suspend (fg resumes)",
+        ),
         bind(KeyCode::Char('q'), CTRL, Quit, Global, "quit"),
         bind(KeyCode::Char('p'), CTRL, Palette, Global, "command palette"),
         bind(KeyCode::Char(':'), NONE, Palette, Tree, "command palette"),

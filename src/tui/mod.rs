@@ -77,6 +77,7 @@ pub async fn run(opts: TuiOptions) -> i32 {
     };
     let app = app::App::new(group.clone(), events, theme, config.refresh())
         .with_themes(user_themes, no_color)
+        .with_mouse(config.mouse)
         .with_snippets(dirs.as_ref().map(|d| d.data.join("snippets")));
     let specs = if opts.specs.is_empty() {
         config.gateways.clone()

@@ -62,3 +62,21 @@ fn install_panic_hook(mouse: bool) {
         previous(info);
     }));
 }
+
+/// Suspends the process like Ctrl-Z in a shell: restores the terminal, stops
+/// (SIGTSTP), and on `fg` takes the terminal back and redraws everything.
+pub fn suspend(terminal: &mut Term, mouse: bool) -> io::Result<()> {
+    restore(mouse);
+    // SAFETY: raising a signal has no memory-safety preconditions.
+    unsafe {
+        libc::raise(libc::SIGTSTP);
+    }
+    enable_raw_mode()?;
+    let mut stdout = io::stdout();
+    if mouse {
+        execute!(stdout, EnterAlternateScreen, EnableMouseCapture)?;
+    } else {
+        execute!(stdout, EnterAlternateScreen)?;
+    }
+    terminal.clear()
+}

@@ -43,6 +43,20 @@ pub enum Overlay {
     },
     /// Asking whether to quit while work runs.
     ConfirmQuit,
+    /// Typing a Python literal to send into a running run.
+    SendValue {
+        /// The run it goes to.
+        run: u64,
+        /// The literal typed so far.
+        input: String,
+        /// Why it is not a valid literal (with the column), if it is not.
+        problem: Option<String>,
+    },
+    /// Asking whether to exit a gateway that still runs code.
+    ConfirmExit {
+        /// The gateway.
+        gateway: String,
+    },
     /// The command palette with what was typed and the highlighted entry.
     Palette {
         /// The command typed so far.
@@ -86,6 +100,13 @@ pub enum TaskMsg {
         gateway: String,
         /// Version text.
         version: String,
+    },
+    /// A run's channel exists (so values can be sent into it).
+    RunStarted {
+        /// The run.
+        run: u64,
+        /// Its channel.
+        channel: crate::engine::Channel,
     },
     /// A status poll of this gateway finished (its answer came as an event).
     Polled {
@@ -166,7 +187,7 @@ impl State {
             }
             TaskMsg::Python { gateway, version } => self.gateways.set_python(&gateway, version),
             TaskMsg::Flash { text, error } => self.flash(text, error, now),
-            TaskMsg::Polled { .. } => {}
+            TaskMsg::Polled { .. } | TaskMsg::RunStarted { .. } => {}
         }
     }
 
@@ -207,6 +228,37 @@ impl State {
             });
         }
         id
+    }
+
+    /// The newest running run of the active pane.
+    pub fn running_run(&self) -> Option<u64> {
+        let pane = self.pane()?;
+        pane.runs
+            .iter()
+            .rev()
+            .find(|r| r.state == RunState::Running)
+            .map(|r| r.id)
+    }
+
+    /// Whether a run on `gateway` is still executing.
+    pub fn gateway_busy(&self, gateway: &str) -> bool {
+        self.panes
+            .iter()
+            .flat_map(|p| &p.runs)
+            .any(|r| r.gateway == gateway && r.state == RunState::Running)
+    }
+
+    /// The text of the active pane's last run: its items, then its traceback.
+    pub fn last_output(&self) -> Option<String> {
+        let run = self.pane()?.runs.last()?;
+        let mut text = run.items.join("\n");
+        if let RunState::Failed(tb) = &run.state {
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            text.push_str(tb);
+        }
+        Some(text)
     }
 
     /// Whether any run is still executing.

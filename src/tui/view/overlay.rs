@@ -25,6 +25,12 @@ pub(super) fn draw(
             add_gateway(frame, area, theme, input, problem.as_deref())
         }
         Overlay::ConfirmQuit => confirm_quit(frame, area, theme),
+        Overlay::ConfirmExit { gateway } => confirm_exit(frame, area, theme, gateway),
+        Overlay::SendValue {
+            run,
+            input,
+            problem,
+        } => send_value(frame, area, theme, *run, input, problem.as_deref()),
         Overlay::Palette { input, selected } => palette(frame, area, theme, input, *selected),
     }
 }
@@ -102,7 +108,7 @@ fn help(frame: &mut Frame, area: Rect, theme: &Theme, keymap: &[Binding]) {
         lines.push(Line::default());
     }
     lines.push(Line::from(Span::styled(
-        "In the editor every other key edits the code. Esc or F1 closes this help.",
+        "In the editor other keys edit the code. F1 or Esc closes this help.",
         theme.dim,
     )));
     let rect = centered(area, 72, lines.len() as u16 + 2);
@@ -152,4 +158,50 @@ fn confirm_quit(frame: &mut Frame, area: Rect, theme: &Theme) {
     ];
     frame.render_widget(Clear, rect);
     frame.render_widget(Paragraph::new(lines).block(boxed(" Quit? ", theme)), rect);
+}
+
+fn send_value(
+    frame: &mut Frame,
+    area: Rect,
+    theme: &Theme,
+    run: u64,
+    input: &str,
+    problem: Option<&str>,
+) {
+    let rect = centered(area, 70, 6);
+    let lines = vec![
+        Line::from(Span::styled(
+            format!("A Python literal for run {run}, e.g. [1, 'two', {{3: 4.0}}]"),
+            theme.dim,
+        )),
+        Line::from(vec![
+            Span::styled("> ", theme.key),
+            Span::raw(input),
+            Span::styled("▏", theme.key),
+        ]),
+        match problem {
+            Some(p) => Line::from(Span::styled(p, theme.error)),
+            None => Line::from(Span::styled("Enter sends it, Esc cancels.", theme.dim)),
+        },
+    ];
+    frame.render_widget(Clear, rect);
+    frame.render_widget(Paragraph::new(lines).block(boxed(" Send ", theme)), rect);
+}
+
+fn confirm_exit(frame: &mut Frame, area: Rect, theme: &Theme, gateway: &str) {
+    let rect = centered(area, 54, 5);
+    let lines = vec![
+        Line::from(format!("{gateway} is still running code. Exit it?")),
+        Line::from(vec![
+            Span::styled("y", theme.key),
+            Span::raw(" exit   "),
+            Span::styled("n", theme.key),
+            Span::raw(" / Esc keep it"),
+        ]),
+    ];
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines).block(boxed(" Exit gateway? ", theme)),
+        rect,
+    );
 }
