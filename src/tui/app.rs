@@ -80,6 +80,16 @@ impl App {
         }
     }
 
+    /// Applies key overrides from the config; returns the problems found.
+    pub fn with_key_overrides(
+        mut self,
+        overrides: &std::collections::BTreeMap<String, Vec<String>>,
+        problems: &mut Vec<String>,
+    ) -> App {
+        problems.extend(super::input::apply_overrides(&mut self.keymap, overrides));
+        self
+    }
+
     /// Whether the mouse is captured.
     pub fn with_mouse(mut self, mouse: bool) -> App {
         self.mouse = mouse;

@@ -19,6 +19,9 @@ pub struct Config {
     pub mouse: bool,
     /// Specs of the gateways to start when none are given on the command line.
     pub gateways: Vec<String>,
+    /// Key overrides: action name (as in the palette) → keys, e.g.
+    /// `run = ["ctrl-g", "f5"]`.
+    pub keys: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 impl Default for Config {
@@ -28,6 +31,7 @@ impl Default for Config {
             refresh_ms: 1000,
             mouse: true,
             gateways: vec!["popen".into()],
+            keys: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -108,6 +112,12 @@ mod tests {
             Config::parse(Path::new("c.toml"), "").unwrap(),
             Config::default()
         );
+    }
+
+    #[test]
+    fn key_overrides_parse() {
+        let c = Config::parse(Path::new("c.toml"), "[keys]\nrun = ['ctrl-g', 'f5']\n").unwrap();
+        assert_eq!(c.keys["run"], vec!["ctrl-g".to_string(), "f5".to_string()]);
     }
 
     #[test]

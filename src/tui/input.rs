@@ -393,3 +393,154 @@ mod tests {
         assert!(rows.iter().any(|(keys, _, _)| keys == "Ctrl-R, F5"));
     }
 }
+
+/// Parses a key as written in the config: `ctrl-r`, `alt-right`, `f5`, `x`,
+/// `enter`, `tab`, `esc`, `up`, `down`, `left`, `right`, `pageup`, `pagedown`.
+pub fn parse_key(text: &str) -> Result<(KeyCode, KeyModifiers), String> {
+    let mut mods = KeyModifiers::NONE;
+    let mut rest = text.trim();
+    loop {
+        let lower = rest.to_ascii_lowercase();
+        if let Some(r) = lower
+            .strip_prefix("ctrl-")
+            .or_else(|| lower.strip_prefix("c-"))
+        {
+            mods |= KeyModifiers::CONTROL;
+            rest = &rest[rest.len() - r.len()..];
+        } else if let Some(r) = lower
+            .strip_prefix("alt-")
+            .or_else(|| lower.strip_prefix("m-"))
+        {
+            mods |= KeyModifiers::ALT;
+            rest = &rest[rest.len() - r.len()..];
+        } else {
+            break;
+        }
+    }
+    let lower = rest.to_ascii_lowercase();
+    let code = match lower.as_str() {
+        "enter" | "return" => KeyCode::Enter,
+        "tab" => KeyCode::Tab,
+        "esc" | "escape" => KeyCode::Esc,
+        "up" => KeyCode::Up,
+        "down" => KeyCode::Down,
+        "left" => KeyCode::Left,
+        "right" => KeyCode::Right,
+        "pageup" => KeyCode::PageUp,
+        "pagedown" => KeyCode::PageDown,
+        "space" => KeyCode::Char(' '),
+        f if f.len() > 1
+            && f.starts_with('f')
+            && f[1..].parse::<u8>().is_ok_and(|n| (1..=12).contains(&n)) =>
+        {
+            KeyCode::F(f[1..].parse().unwrap_or(1))
+        }
+        _ => {
+            let mut chars = rest.chars();
+            match (chars.next(), chars.next()) {
+                (Some(c), None) if mods.contains(KeyModifiers::CONTROL) => {
+                    KeyCode::Char(c.to_ascii_lowercase())
+                }
+                (Some(c), None) => KeyCode::Char(c),
+                _ => {
+                    return Err(format!(
+                        "{text:?} is not a key (try ctrl-r, f5, alt-right, x)"
+                    ));
+                }
+            }
+        }
+    };
+    Ok((code, mods))
+}
+
+/// Applies the config's `[keys]` table (action name → keys) to `keymap`: an
+/// action listed there gets exactly the given keys, in the context of its
+/// default bindings. Returns one message per bad entry.
+pub fn apply_overrides(
+    keymap: &mut Vec<Binding>,
+    overrides: &std::collections::BTreeMap<String, Vec<String>>,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (name, keys) in overrides {
+        let Some(action) = Action::ALL
+            .iter()
+            .copied()
+            .chain([Action::Palette])
+            .find(|a| a.name() == name)
+        else {
+            problems.push(format!("[keys] {name}: no such action"));
+            continue;
+        };
+        let template = keymap.iter().find(|b| b.action == action).copied();
+        let (context, help) = template.map_or((Context::Global, action.describe()), |b| {
+            (b.context, b.help)
+        });
+        let mut parsed = Vec::new();
+        for key in keys {
+            match parse_key(key) {
+                Ok((code, mods)) => parsed.push(Binding {
+                    code,
+                    mods,
+                    action,
+                    context,
+                    help,
+                }),
+                Err(e) => problems.push(format!("[keys] {name}: {e}")),
+            }
+        }
+        if parsed.is_empty() {
+            continue;
+        }
+        keymap.retain(|b| b.action != action);
+        // A key now given to this action leaves its old action.
+        keymap.retain(|b| !parsed.iter().any(|p| p.code == b.code && p.mods == b.mods));
+        keymap.extend(parsed);
+    }
+    problems
+}
+
+#[cfg(test)]
+mod override_tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn keys_parse() {
+        assert_eq!(parse_key("ctrl-r"), Ok((KeyCode::Char('r'), CTRL)));
+        assert_eq!(parse_key("C-R"), Ok((KeyCode::Char('r'), CTRL)));
+        assert_eq!(parse_key("f12"), Ok((KeyCode::F(12), NONE)));
+        assert_eq!(parse_key("alt-right"), Ok((KeyCode::Right, ALT)));
+        assert_eq!(parse_key("X"), Ok((KeyCode::Char('X'), NONE)));
+        assert!(parse_key("ctrl-foo").is_err());
+        assert!(parse_key("f13").is_err());
+    }
+
+    #[test]
+    fn overrides_replace_the_defaults_and_show_in_help() {
+        let mut km = default_keymap();
+        let mut o = BTreeMap::new();
+        o.insert("run".to_string(), vec!["ctrl-g".to_string()]);
+        o.insert("nonsense".to_string(), vec!["x".to_string()]);
+        o.insert("quit".to_string(), vec!["ctrl-nope".to_string()]);
+        let problems = apply_overrides(&mut km, &o);
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert_eq!(
+            lookup(&km, &KeyEvent::new(KeyCode::Char('g'), CTRL), Focus::Editor),
+            Some(Action::RunSelected)
+        );
+        assert_eq!(
+            lookup(&km, &KeyEvent::new(KeyCode::F(5), NONE), Focus::Editor),
+            None
+        );
+        assert!(
+            help_rows(&km)
+                .iter()
+                .any(|(k, h, _)| k == "Ctrl-G" && h.contains("selected gateway"))
+        );
+        // A bad entry keeps the defaults.
+        assert_eq!(
+            lookup(&km, &KeyEvent::new(KeyCode::Char('q'), CTRL), Focus::Editor),
+            Some(Action::Quit)
+        );
+    }
+}

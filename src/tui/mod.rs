@@ -75,7 +75,9 @@ pub async fn run(opts: TuiOptions) -> i32 {
             return 1;
         }
     };
+    let mut problems: Vec<String> = config_problem.into_iter().chain(theme_problem).collect();
     let app = app::App::new(group.clone(), events, theme, config.refresh())
+        .with_key_overrides(&config.keys, &mut problems)
         .with_themes(user_themes, no_color)
         .with_mouse(config.mouse)
         .with_snippets(dirs.as_ref().map(|d| d.data.join("snippets")));
@@ -85,7 +87,6 @@ pub async fn run(opts: TuiOptions) -> i32 {
         opts.specs.clone()
     };
     app.start_gateways(specs);
-    let problems: Vec<String> = config_problem.into_iter().chain(theme_problem).collect();
     let result = app.run_with_notice(&mut guard.terminal, problems).await;
     drop(guard);
     if let Some(sink) = sink
