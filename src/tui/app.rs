@@ -42,6 +42,8 @@ pub struct App {
     /// Gateways with a status poll in flight (no second one is started).
     polling: HashSet<String>,
     quit: bool,
+    /// Number for the next batch of runs.
+    next_batch: u64,
     /// Set by Ctrl-Z: suspend after this turn of the loop.
     suspend: bool,
     /// Whether the mouse is captured (to restore it after a suspend).
@@ -72,6 +74,7 @@ impl App {
             polling: HashSet::new(),
             quit: false,
             suspend: false,
+            next_batch: 1,
             mouse: true,
             run_channels: std::collections::HashMap::new(),
             themes_dir: None,
@@ -634,13 +637,15 @@ impl App {
         };
         let code = pane.code();
         let file_name = format!("<pane {}>", pane.name);
+        let batch = self.next_batch;
+        self.next_batch += 1;
         for id in ids {
             let now = Instant::now();
             let Some(gw) = self.group.get(id) else {
                 self.state.flash(format!("{id} is not live"), true, now);
                 continue;
             };
-            let run = self.state.start_run(id, now);
+            let run = self.state.start_run(id, batch, now);
             let tx = self.tasks_tx.clone();
             let source = crate::engine::ExecSource {
                 source: code.clone(),

@@ -213,14 +213,16 @@ impl State {
         false
     }
 
-    /// Records a new run of the active pane on `gateway` and returns its id.
-    pub fn start_run(&mut self, gateway: &str, now: Instant) -> u64 {
+    /// Records a new run of the active pane on `gateway` in `batch` and
+    /// returns its id.
+    pub fn start_run(&mut self, gateway: &str, batch: u64, now: Instant) -> u64 {
         let id = self.next_run;
         self.next_run += 1;
         if let Some(pane) = self.panes.get_mut(self.active) {
             pane.runs.push(RunView {
                 id,
                 gateway: gateway.to_owned(),
+                batch,
                 state: RunState::Running,
                 started: now,
                 took: None,
@@ -301,7 +303,7 @@ mod tests {
     fn runs_record_items_and_endings() {
         let mut st = State::default();
         let now = Instant::now();
-        let id = st.start_run("gw0", now);
+        let id = st.start_run("gw0", 1, now);
         assert!(st.work_running());
         st.apply_task(
             TaskMsg::RunItem {

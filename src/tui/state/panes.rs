@@ -22,6 +22,8 @@ pub struct RunView {
     pub id: u64,
     /// The gateway it runs on.
     pub gateway: String,
+    /// Runs started together (one run-on-all) share a batch number.
+    pub batch: u64,
     /// Its state.
     pub state: RunState,
     /// When it started.

@@ -5,7 +5,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Tabs, Wrap};
 
-use crate::tui::state::panes::{Pane, RunState};
+use crate::tui::state::panes::{Pane, RunState, RunView};
 use crate::tui::state::{Focus, State};
 use crate::tui::theme::Theme;
 
@@ -46,12 +46,39 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) 
 }
 
 fn draw_output(frame: &mut Frame, area: Rect, pane: &Pane, theme: &Theme) {
+    // The newest batch of a run-on-all goes side by side, one column each.
+    let last_batch = pane.runs.last().map(|r| r.batch);
+    let batch: Vec<&RunView> = pane
+        .runs
+        .iter()
+        .filter(|r| Some(r.batch) == last_batch)
+        .collect();
+    if batch.len() > 1 {
+        let columns =
+            Layout::horizontal(vec![Constraint::Ratio(1, batch.len() as u32); batch.len()])
+                .split(area);
+        for (run, column) in batch.iter().zip(columns.iter()) {
+            draw_runs(
+                frame,
+                *column,
+                &format!(" {} ", run.gateway),
+                std::slice::from_ref(run),
+                theme,
+            );
+        }
+        return;
+    }
+    let runs: Vec<&RunView> = pane.runs.iter().collect();
+    draw_runs(frame, area, " Output ", &runs, theme);
+}
+
+fn draw_runs(frame: &mut Frame, area: Rect, title: &str, runs: &[&RunView], theme: &Theme) {
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(theme.border)
-        .title(Span::styled(" Output ", theme.title));
+        .title(Span::styled(title.to_owned(), theme.title));
     let mut lines: Vec<Line> = Vec::new();
-    for run in &pane.runs {
+    for run in runs {
         let (state_text, style) = match &run.state {
             RunState::Running => ("running".to_string(), theme.starting),
             RunState::Done => ("done".to_string(), theme.live),

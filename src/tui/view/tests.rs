@@ -70,7 +70,7 @@ fn sample() -> State {
 fn gateways_runs_and_hints_are_shown() {
     let mut st = sample();
     let now = Instant::now();
-    let run = st.start_run("gw0", now);
+    let run = st.start_run("gw0", 1, now);
     st.apply_task(
         TaskMsg::RunItem {
             run,
@@ -99,7 +99,7 @@ fn gateways_runs_and_hints_are_shown() {
 fn failed_runs_show_the_traceback() {
     let mut st = sample();
     let now = Instant::now();
-    let run = st.start_run("gw0", now);
+    let run = st.start_run("gw0", 1, now);
     let tb = "Traceback (most recent call last):\n  File \"<pane scratch>\", line 1, in <module>\nValueError: boom";
     st.apply_task(
         TaskMsg::RunEnded {
@@ -159,4 +159,27 @@ fn palette_lists_matching_commands() {
     assert!(text.contains(": th"), "{text}");
     assert!(text.contains("theme NAME"), "{text}");
     assert!(!text.contains("run-all"), "{text}");
+}
+
+#[test]
+fn a_run_on_all_shows_results_side_by_side() {
+    let mut st = sample();
+    let now = Instant::now();
+    for gw in ["gw0", "gw2"] {
+        let run = st.start_run(gw, 7, now);
+        st.apply_task(
+            TaskMsg::RunItem {
+                run,
+                text: format!("'from {gw}'"),
+            },
+            now,
+        );
+        st.apply_task(TaskMsg::RunEnded { run, error: None }, now);
+    }
+    let text = screen(&st, 120, 30);
+    let row = text
+        .lines()
+        .find(|l| l.contains("'from gw0'"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(row.contains("'from gw2'"), "not side by side:\n{text}");
 }
