@@ -350,6 +350,30 @@ impl App {
                 }
                 return;
             }
+            Overlay::Filter { input, problem } => {
+                match key.code {
+                    KeyCode::Esc => self.state.overlay = Overlay::None,
+                    KeyCode::Enter if problem.is_none() => {
+                        let text = std::mem::take(input);
+                        self.state.overlay = Overlay::None;
+                        self.state.filter = if text.is_empty() {
+                            None
+                        } else {
+                            crate::tui::filter::Filter::new(&text).ok()
+                        };
+                    }
+                    KeyCode::Backspace => {
+                        input.pop();
+                        *problem = crate::tui::filter::Filter::new(input).err();
+                    }
+                    KeyCode::Char(c) => {
+                        input.push(c);
+                        *problem = crate::tui::filter::Filter::new(input).err();
+                    }
+                    _ => {}
+                }
+                return;
+            }
             Overlay::ConfirmExit { gateway } => {
                 let gateway = gateway.clone();
                 self.state.overlay = Overlay::None;
@@ -585,6 +609,17 @@ impl App {
                     .flash("nothing to copy: run the pane first", true, now),
             },
             Action::Suspend => self.suspend = true,
+            Action::Filter => {
+                self.state.overlay = Overlay::Filter {
+                    input: self
+                        .state
+                        .filter
+                        .as_ref()
+                        .map(|f| f.text.clone())
+                        .unwrap_or_default(),
+                    problem: None,
+                }
+            }
             Action::RunSelected => {
                 let target = self.state.selected_gateway().map(str::to_owned);
                 match target {

@@ -40,6 +40,8 @@ pub enum Action {
     Copy,
     /// Suspend to the shell (resume with `fg`).
     Suspend,
+    /// Filter gateway rows and output lines.
+    Filter,
     /// Exit every gateway of the group.
     TerminateGroup,
     /// Open the command palette.
@@ -48,7 +50,8 @@ pub enum Action {
 
 impl Action {
     /// Every action, in the order the palette lists them.
-    pub const ALL: [Action; 17] = [
+    pub const ALL: [Action; 18] = [
+        Action::Filter,
         Action::SendValue,
         Action::Copy,
         Action::Suspend,
@@ -88,6 +91,7 @@ impl Action {
             Action::SendValue => "send",
             Action::Copy => "copy",
             Action::Suspend => "suspend",
+            Action::Filter => "filter",
             Action::Palette => "palette",
         }
     }
@@ -112,6 +116,7 @@ impl Action {
             Action::SendValue => "send a Python literal into the running code",
             Action::Copy => "copy the last run's output (OSC 52)",
             Action::Suspend => "suspend to the shell (fg resumes)",
+            Action::Filter => "filter gateways and output by a regex (! inverts)",
             Action::Palette => "open the command palette",
         }
     }
@@ -236,6 +241,20 @@ pub fn default_keymap() -> Vec<Binding> {
         bind(KeyCode::Char('q'), CTRL, Quit, Global, "quit"),
         bind(KeyCode::Char('p'), CTRL, Palette, Global, "command palette"),
         bind(KeyCode::Char(':'), NONE, Palette, Tree, "command palette"),
+        bind(
+            KeyCode::Char('/'),
+            NONE,
+            Filter,
+            Tree,
+            "filter gateways and output (regex, ! inverts)",
+        ),
+        bind(
+            KeyCode::Char('f'),
+            CTRL,
+            Filter,
+            Global,
+            "filter gateways and output (regex, ! inverts)",
+        ),
         bind(
             KeyCode::Char('?'),
             NONE,

@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod config;
+pub mod filter;
 pub mod input;
 pub mod palette;
 pub mod snippets;

@@ -57,6 +57,13 @@ pub enum Overlay {
         /// The gateway.
         gateway: String,
     },
+    /// Typing a filter (a regular expression; `!` keeps what does not match).
+    Filter {
+        /// The filter typed so far.
+        input: String,
+        /// Why it is not a valid expression, if it is not.
+        problem: Option<String>,
+    },
     /// The command palette with what was typed and the highlighted entry.
     Palette {
         /// The command typed so far.
@@ -140,6 +147,8 @@ pub struct State {
     pub flash: Option<Flash>,
     /// Events lost because the TUI fell behind.
     pub lost_events: u64,
+    /// The `/` filter over gateway rows and output lines.
+    pub filter: Option<crate::tui::filter::Filter>,
     next_run: u64,
 }
 
@@ -154,6 +163,7 @@ impl Default for State {
             overlay: Overlay::None,
             flash: None,
             lost_events: 0,
+            filter: None,
             next_run: 1,
         }
     }

@@ -26,6 +26,7 @@ pub(super) fn draw(
         }
         Overlay::ConfirmQuit => confirm_quit(frame, area, theme),
         Overlay::ConfirmExit { gateway } => confirm_exit(frame, area, theme, gateway),
+        Overlay::Filter { input, problem } => filter(frame, area, theme, input, problem.as_deref()),
         Overlay::SendValue {
             run,
             input,
@@ -204,4 +205,28 @@ fn confirm_exit(frame: &mut Frame, area: Rect, theme: &Theme, gateway: &str) {
         Paragraph::new(lines).block(boxed(" Exit gateway? ", theme)),
         rect,
     );
+}
+
+fn filter(frame: &mut Frame, area: Rect, theme: &Theme, input: &str, problem: Option<&str>) {
+    let rect = centered(area, 70, 6);
+    let lines = vec![
+        Line::from(Span::styled(
+            "A regular expression over gateways and output; !re keeps the rest",
+            theme.dim,
+        )),
+        Line::from(vec![
+            Span::styled("/ ", theme.key),
+            Span::raw(input),
+            Span::styled("▏", theme.key),
+        ]),
+        match problem {
+            Some(p) => Line::from(Span::styled(p, theme.error)),
+            None => Line::from(Span::styled(
+                "Enter applies (empty clears), Esc cancels.",
+                theme.dim,
+            )),
+        },
+    ];
+    frame.render_widget(Clear, rect);
+    frame.render_widget(Paragraph::new(lines).block(boxed(" Filter ", theme)), rect);
 }

@@ -5,6 +5,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Tabs, Wrap};
 
+use crate::tui::filter::Filter;
 use crate::tui::state::panes::{Pane, RunState, RunView};
 use crate::tui::state::{Focus, State};
 use crate::tui::theme::Theme;
@@ -42,10 +43,10 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) 
     let inner = block.inner(editor_area);
     frame.render_widget(block, editor_area);
     frame.render_widget(&pane.editor, inner);
-    draw_output(frame, output_area, pane, theme);
+    draw_output(frame, output_area, pane, state.filter.as_ref(), theme);
 }
 
-fn draw_output(frame: &mut Frame, area: Rect, pane: &Pane, theme: &Theme) {
+fn draw_output(frame: &mut Frame, area: Rect, pane: &Pane, filter: Option<&Filter>, theme: &Theme) {
     // The newest batch of a run-on-all goes side by side, one column each.
     let last_batch = pane.runs.last().map(|r| r.batch);
     let batch: Vec<&RunView> = pane
@@ -63,16 +64,28 @@ fn draw_output(frame: &mut Frame, area: Rect, pane: &Pane, theme: &Theme) {
                 *column,
                 &format!(" {} ", run.gateway),
                 std::slice::from_ref(run),
+                filter,
                 theme,
             );
         }
         return;
     }
     let runs: Vec<&RunView> = pane.runs.iter().collect();
-    draw_runs(frame, area, " Output ", &runs, theme);
+    let title = match filter {
+        Some(f) => format!(" Output /{}/ ", f.text),
+        None => " Output ".to_owned(),
+    };
+    draw_runs(frame, area, &title, &runs, filter, theme);
 }
 
-fn draw_runs(frame: &mut Frame, area: Rect, title: &str, runs: &[&RunView], theme: &Theme) {
+fn draw_runs(
+    frame: &mut Frame,
+    area: Rect,
+    title: &str,
+    runs: &[&RunView],
+    filter: Option<&Filter>,
+    theme: &Theme,
+) {
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(theme.border)
@@ -109,7 +122,10 @@ fn draw_runs(frame: &mut Frame, area: Rect, title: &str, runs: &[&RunView], them
             );
         }
     }
-    if lines.is_empty() {
+    if let Some(f) = filter {
+        lines.retain(|l| f.keeps(&l.to_string()));
+    }
+    if lines.is_empty() && runs.is_empty() {
         lines.push(Line::from(Span::styled(
             "Run the code with Ctrl-R (F5).",
             theme.dim,

@@ -183,3 +183,30 @@ fn a_run_on_all_shows_results_side_by_side() {
         .unwrap_or_else(|| panic!("{text}"));
     assert!(row.contains("'from gw2'"), "not side by side:\n{text}");
 }
+
+#[test]
+fn the_filter_hides_gateways_and_output_lines() {
+    let mut st = sample();
+    let now = Instant::now();
+    let run = st.start_run("gw0", 1, now);
+    st.apply_task(
+        TaskMsg::RunItem {
+            run,
+            text: "'keep me'".into(),
+        },
+        now,
+    );
+    st.apply_task(
+        TaskMsg::RunItem {
+            run,
+            text: "'drop me'".into(),
+        },
+        now,
+    );
+    st.filter = crate::tui::filter::Filter::new("!drop|gw1").ok();
+    let text = screen(&st, 100, 30);
+    assert!(text.contains("'keep me'"), "{text}");
+    assert!(!text.contains("'drop me'"), "{text}");
+    assert!(!text.contains("✗ gw1"), "{text}");
+    assert!(text.contains("Output /!drop|gw1/"), "{text}");
+}

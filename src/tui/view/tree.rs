@@ -26,6 +26,12 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) 
         theme.dim,
     ))];
     for (i, gw) in state.gateways.list.iter().enumerate() {
+        if let Some(f) = &state.filter {
+            let text = format!("{} {} {} {}", gw.id, gw.kind, gw.spec, gw.status.word());
+            if !f.keeps(&text) {
+                continue;
+            }
+        }
         let mut line = row(gw, theme);
         if i == state.selected {
             line = line.style(theme.selected);
