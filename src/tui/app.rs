@@ -278,18 +278,7 @@ impl App {
                 self.on_key(key);
                 true
             }
-            TermEvent::Mouse(m) => match m.kind {
-                MouseEventKind::Down(MouseButton::Left) => {
-                    let width = crossterm::terminal::size().map(|(w, _)| w).unwrap_or(80);
-                    self.state.focus = if m.column < (width / 3).clamp(28, 48) {
-                        Focus::Tree
-                    } else {
-                        Focus::Editor
-                    };
-                    true
-                }
-                _ => false,
-            },
+            TermEvent::Mouse(m) => self.on_mouse(m),
             TermEvent::Resize(..) => true,
             TermEvent::Paste(text) => {
                 match &mut self.state.overlay {
@@ -301,6 +290,41 @@ impl App {
                     }
                     _ => {}
                 }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Click focuses (and selects a gateway row); the wheel scrolls the output.
+    fn on_mouse(&mut self, m: crossterm::event::MouseEvent) -> bool {
+        let (width, height) = crossterm::terminal::size().unwrap_or((80, 24));
+        let a = view::areas(ratatui::layout::Rect::new(0, 0, width, height));
+        let at = ratatui::layout::Position::new(m.column, m.row);
+        match m.kind {
+            MouseEventKind::Down(MouseButton::Left) if a.tree.contains(at) => {
+                self.state.focus = Focus::Tree;
+                // Row 0 is the border, row 1 the group line.
+                let row = m.row.saturating_sub(a.tree.y + 2) as usize;
+                if m.row >= a.tree.y + 2
+                    && let Some(&i) = view::visible_gateways(&self.state).get(row)
+                {
+                    self.state.selected = i;
+                }
+                true
+            }
+            MouseEventKind::Down(MouseButton::Left)
+                if a.editor.contains(at) || a.output.contains(at) =>
+            {
+                self.state.focus = Focus::Editor;
+                true
+            }
+            MouseEventKind::ScrollUp if a.output.contains(at) => {
+                self.state.output_scroll = self.state.output_scroll.saturating_add(3);
+                true
+            }
+            MouseEventKind::ScrollDown if a.output.contains(at) => {
+                self.state.output_scroll = self.state.output_scroll.saturating_sub(3);
                 true
             }
             _ => false,
@@ -681,6 +705,7 @@ impl App {
                 continue;
             };
             let run = self.state.start_run(id, batch, now);
+            self.state.output_scroll = 0;
             let tx = self.tasks_tx.clone();
             let source = crate::engine::ExecSource {
                 source: code.clone(),

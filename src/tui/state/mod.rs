@@ -149,6 +149,8 @@ pub struct State {
     pub lost_events: u64,
     /// The `/` filter over gateway rows and output lines.
     pub filter: Option<crate::tui::filter::Filter>,
+    /// How many lines the output is scrolled back from its newest line.
+    pub output_scroll: u16,
     next_run: u64,
 }
 
@@ -164,6 +166,7 @@ impl Default for State {
             flash: None,
             lost_events: 0,
             filter: None,
+            output_scroll: 0,
             next_run: 1,
         }
     }

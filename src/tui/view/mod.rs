@@ -31,18 +31,74 @@ pub fn draw(frame: &mut Frame, state: &State, theme: &Theme, keymap: &[Binding])
         frame.render_widget(Paragraph::new(text).style(theme.error), area);
         return;
     }
-    let [main, status_line] =
-        Layout::vertical([Constraint::Min(3), Constraint::Length(1)]).areas(area);
-    let [left, right] =
-        Layout::horizontal([Constraint::Length(tree_width(main)), Constraint::Min(20)]).areas(main);
-    tree::draw(frame, left, state, theme);
-    panes::draw(frame, right, state, theme);
-    status::draw(frame, status_line, state, theme, keymap);
+    let a = areas(area);
+    tree::draw(frame, a.tree, a.details, state, theme);
+    panes::draw(frame, &a, state, theme);
+    status::draw(frame, a.status, state, theme, keymap);
     overlay::draw(frame, area, state, theme, keymap);
 }
 
-fn tree_width(area: Rect) -> u16 {
-    (area.width / 3).clamp(28, 48)
+/// Where each part of the screen is (also used to place mouse clicks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Areas {
+    /// The gateway list.
+    pub tree: Rect,
+    /// The selected gateway's details.
+    pub details: Rect,
+    /// The pane tabs.
+    pub tabs: Rect,
+    /// The code editor.
+    pub editor: Rect,
+    /// The run output.
+    pub output: Rect,
+    /// The status line.
+    pub status: Rect,
+}
+
+/// The layout for a screen of this size.
+pub fn areas(area: Rect) -> Areas {
+    let [main, status] = Layout::vertical([Constraint::Min(3), Constraint::Length(1)]).areas(area);
+    let tree_width = (main.width / 3).clamp(28, 48);
+    let [left, right] =
+        Layout::horizontal([Constraint::Length(tree_width), Constraint::Min(20)]).areas(main);
+    let [tree, details] =
+        Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(left);
+    let [tabs, editor, output] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Percentage(45),
+        Constraint::Min(4),
+    ])
+    .areas(right);
+    Areas {
+        tree,
+        details,
+        tabs,
+        editor,
+        output,
+        status,
+    }
+}
+
+/// The gateways the tree shows (the filter applied), as indexes into the list.
+pub fn visible_gateways(state: &State) -> Vec<usize> {
+    state
+        .gateways
+        .list
+        .iter()
+        .enumerate()
+        .filter(|(_, gw)| {
+            state.filter.as_ref().is_none_or(|f| {
+                f.keeps(&format!(
+                    "{} {} {} {}",
+                    gw.id,
+                    gw.kind,
+                    gw.spec,
+                    gw.status.word()
+                ))
+            })
+        })
+        .map(|(i, _)| i)
+        .collect()
 }
 
 #[cfg(test)]

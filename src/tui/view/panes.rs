@@ -10,13 +10,8 @@ use crate::tui::state::panes::{Pane, RunState, RunView};
 use crate::tui::state::{Focus, State};
 use crate::tui::theme::Theme;
 
-pub(super) fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
-    let [tabs_area, editor_area, output_area] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Percentage(45),
-        Constraint::Min(4),
-    ])
-    .areas(area);
+pub(super) fn draw(frame: &mut Frame, areas: &super::Areas, state: &State, theme: &Theme) {
+    let (tabs_area, editor_area, output_area) = (areas.tabs, areas.editor, areas.output);
     let titles: Vec<String> = state
         .panes
         .iter()
@@ -43,10 +38,24 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) 
     let inner = block.inner(editor_area);
     frame.render_widget(block, editor_area);
     frame.render_widget(&pane.editor, inner);
-    draw_output(frame, output_area, pane, state.filter.as_ref(), theme);
+    draw_output(
+        frame,
+        output_area,
+        pane,
+        state.filter.as_ref(),
+        state.output_scroll,
+        theme,
+    );
 }
 
-fn draw_output(frame: &mut Frame, area: Rect, pane: &Pane, filter: Option<&Filter>, theme: &Theme) {
+fn draw_output(
+    frame: &mut Frame,
+    area: Rect,
+    pane: &Pane,
+    filter: Option<&Filter>,
+    back: u16,
+    theme: &Theme,
+) {
     // The newest batch of a run-on-all goes side by side, one column each.
     let last_batch = pane.runs.last().map(|r| r.batch);
     let batch: Vec<&RunView> = pane
@@ -65,6 +74,7 @@ fn draw_output(frame: &mut Frame, area: Rect, pane: &Pane, filter: Option<&Filte
                 &format!(" {} ", run.gateway),
                 std::slice::from_ref(run),
                 filter,
+                back,
                 theme,
             );
         }
@@ -75,7 +85,7 @@ fn draw_output(frame: &mut Frame, area: Rect, pane: &Pane, filter: Option<&Filte
         Some(f) => format!(" Output /{}/ ", f.text),
         None => " Output ".to_owned(),
     };
-    draw_runs(frame, area, &title, &runs, filter, theme);
+    draw_runs(frame, area, &title, &runs, filter, back, theme);
 }
 
 fn draw_runs(
@@ -84,6 +94,7 @@ fn draw_runs(
     title: &str,
     runs: &[&RunView],
     filter: Option<&Filter>,
+    back: u16,
     theme: &Theme,
 ) {
     let block = Block::default()
@@ -131,9 +142,10 @@ fn draw_runs(
             theme.dim,
         )));
     }
-    // Keep the newest output in view.
+    // Keep the newest output in view, `back` lines up when scrolled.
     let height = area.height.saturating_sub(2) as usize;
-    let scroll = lines.len().saturating_sub(height) as u16;
+    let newest = lines.len().saturating_sub(height) as u16;
+    let scroll = newest.saturating_sub(back);
     frame.render_widget(
         Paragraph::new(lines)
             .block(block)

@@ -210,3 +210,17 @@ fn the_filter_hides_gateways_and_output_lines() {
     assert!(!text.contains("✗ gw1"), "{text}");
     assert!(text.contains("Output /!drop|gw1/"), "{text}");
 }
+
+#[test]
+fn areas_and_visible_rows_place_mouse_clicks() {
+    use ratatui::layout::{Position, Rect};
+    let a = super::areas(Rect::new(0, 0, 100, 30));
+    assert!(a.tree.contains(Position::new(5, 3)));
+    assert!(a.editor.contains(Position::new(60, 5)));
+    assert!(a.output.contains(Position::new(60, 25)));
+    assert_eq!(a.status.y, 29);
+    let mut st = sample();
+    assert_eq!(super::visible_gateways(&st), vec![0, 1]);
+    st.filter = crate::tui::filter::Filter::new("failed").ok();
+    assert_eq!(super::visible_gateways(&st), vec![1]);
+}

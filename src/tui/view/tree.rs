@@ -1,7 +1,7 @@
 //! The gateway tree: one group with its gateways, and the selected one's details.
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
@@ -9,9 +9,13 @@ use crate::tui::state::gateways::{GatewayView, GwStatus};
 use crate::tui::state::{Focus, State};
 use crate::tui::theme::Theme;
 
-pub(super) fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) {
-    let [list_area, detail_area] =
-        Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(area);
+pub(super) fn draw(
+    frame: &mut Frame,
+    list_area: Rect,
+    detail_area: Rect,
+    state: &State,
+    theme: &Theme,
+) {
     let focused = state.focus == Focus::Tree;
     let block = Block::default()
         .borders(Borders::ALL)
@@ -25,13 +29,8 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &State, theme: &Theme) 
         format!("▾ group ({})", state.gateways.list.len()),
         theme.dim,
     ))];
-    for (i, gw) in state.gateways.list.iter().enumerate() {
-        if let Some(f) = &state.filter {
-            let text = format!("{} {} {} {}", gw.id, gw.kind, gw.spec, gw.status.word());
-            if !f.keeps(&text) {
-                continue;
-            }
-        }
+    for i in super::visible_gateways(state) {
+        let gw = &state.gateways.list[i];
         let mut line = row(gw, theme);
         if i == state.selected {
             line = line.style(theme.selected);
