@@ -514,3 +514,26 @@ fn a_gateway_made_on_a_short_lived_thread_outlives_that_thread() {
         group.terminate(Duration::from_secs(5)).await;
     });
 }
+
+#[tokio::test]
+async fn restart_gives_a_fresh_worker_under_the_same_id() {
+    let group = Group::new();
+    let gw = within(20, group.makegateway(&popen("//env:EXECDECK_R=kept")))
+        .await
+        .unwrap();
+    let old_pid = gw.pid().unwrap();
+    let fresh = within(30, group.restart("gw0", Duration::from_secs(3)))
+        .await
+        .unwrap();
+    assert_eq!(fresh.id(), "gw0");
+    assert_ne!(fresh.pid(), Some(old_pid));
+    assert!(wait_gone(old_pid, 5).await);
+    let ch = fresh
+        .remote_exec("import os\nchannel.send(os.environ['EXECDECK_R'])")
+        .await
+        .unwrap();
+    assert_eq!(ch.receive(T).await.unwrap(), s("kept"));
+    assert_eq!(group.len(), 1);
+    assert!(group.restart("nope", Duration::from_secs(1)).await.is_err());
+    group.terminate(Duration::from_secs(5)).await;
+}

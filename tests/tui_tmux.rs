@@ -196,5 +196,11 @@ fn a_person_runs_code_adds_a_gateway_and_quits() {
         screen.contains("2 pane2") && screen.contains("3 pane3"),
         "{screen}"
     );
+    // The add-gateway dialog recalls the specs typed before.
+    tmux.keys(&["Tab", "a"]);
+    tmux.wait_for("Add gateway");
+    tmux.keys(&["Up"]);
+    tmux.wait_for("> popen//python=/no/such/python");
+    tmux.keys(&["Escape"]);
     tmux.keys(&["C-q"]);
 }

@@ -308,6 +308,31 @@ impl Group {
         self.len() == 0
     }
 
+    /// Removes a gateway from the group (freeing its id) and returns it; the
+    /// gateway itself keeps running until it is exited or dropped.
+    pub fn remove(&self, id: &str) -> Option<Gateway> {
+        let mut gateways = lock(&self.inner.gateways);
+        let at = gateways.iter().position(|(_, g)| g.id() == id)?;
+        let (_, gw) = gateways.remove(at);
+        lock(&self.inner.ids).remove(id);
+        Some(gw)
+    }
+
+    /// Exits gateway `id` (killing it after `timeout`) and starts a new one
+    /// from the same spec under the same id.
+    pub async fn restart(&self, id: &str, timeout: Duration) -> Result<Gateway> {
+        let old = self
+            .remove(id)
+            .ok_or_else(|| Error::Usage(format!("no gateway {id:?} in this group")))?;
+        old.exit();
+        if !old.wait_exit(timeout).await {
+            old.kill();
+            old.wait_exit(timeout).await;
+        }
+        let spec = old.spec().with_id(id)?;
+        self.makegateway(spec.as_str()).await
+    }
+
     /// Runs the same code on every gateway at once.
     pub async fn remote_exec(&self, source: impl Into<ExecSource>) -> Result<MultiChannel> {
         let source = source.into();

@@ -42,6 +42,10 @@ pub struct App {
     /// Gateways with a status poll in flight (no second one is started).
     polling: HashSet<String>,
     quit: bool,
+    /// Specs added before (newest last), for completion and recall.
+    spec_history: Vec<String>,
+    /// Where the spec history is kept.
+    history_file: Option<std::path::PathBuf>,
     /// Number for the next batch of runs.
     next_batch: u64,
     /// Set by Ctrl-Z: suspend after this turn of the loop.
@@ -75,6 +79,8 @@ impl App {
             quit: false,
             suspend: false,
             next_batch: 1,
+            spec_history: Vec::new(),
+            history_file: None,
             mouse: true,
             run_channels: std::collections::HashMap::new(),
             themes_dir: None,
@@ -90,6 +96,24 @@ impl App {
         problems: &mut Vec<String>,
     ) -> App {
         problems.extend(super::input::apply_overrides(&mut self.keymap, overrides));
+        self
+    }
+
+    /// Loads the spec history from `path` (and keeps it there); `known`
+    /// specs (from the config) are offered for completion too.
+    pub fn with_spec_history(mut self, path: Option<std::path::PathBuf>, known: &[String]) -> App {
+        let saved = path
+            .as_ref()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .unwrap_or_default();
+        for spec in known.iter().map(String::as_str).chain(saved.lines()) {
+            let spec = spec.trim();
+            if !spec.is_empty() {
+                self.spec_history.retain(|s| s != spec);
+                self.spec_history.push(spec.to_owned());
+            }
+        }
+        self.history_file = path;
         self
     }
 
@@ -457,7 +481,28 @@ impl App {
                         self.state.overlay = Overlay::None;
                         self.state
                             .flash(format!("starting {spec}"), false, Instant::now());
+                        self.remember_spec(&spec);
                         self.make_gateway(spec);
+                    }
+                    KeyCode::Tab => {
+                        if let Some(done) = complete_spec(&self.spec_history, input) {
+                            *input = done;
+                            *problem = spec_problem(input);
+                        }
+                    }
+                    KeyCode::Up | KeyCode::Down => {
+                        let n = self.spec_history.len();
+                        if n > 0 {
+                            let at = self.spec_history.iter().position(|s| s == input);
+                            let next = match (at, key.code) {
+                                (None, _) => n - 1,
+                                (Some(0), KeyCode::Up) => 0,
+                                (Some(i), KeyCode::Up) => i - 1,
+                                (Some(i), _) => (i + 1).min(n - 1),
+                            };
+                            *input = self.spec_history[next].clone();
+                            *problem = spec_problem(input);
+                        }
                     }
                     KeyCode::Backspace => {
                         input.pop();
@@ -518,6 +563,25 @@ impl App {
         self.state.flash(format!("sent {text}"), false, now);
     }
 
+    /// Adds a spec to the history (newest last, no duplicates) and saves it.
+    fn remember_spec(&mut self, spec: &str) {
+        self.spec_history.retain(|s| s != spec);
+        self.spec_history.push(spec.to_owned());
+        let excess = self.spec_history.len().saturating_sub(SPEC_HISTORY);
+        self.spec_history.drain(..excess);
+        if let Some(path) = &self.history_file {
+            let mut text = self.spec_history.join("\n");
+            text.push('\n');
+            if let Err(e) = snippets::write_atomic(path, &text) {
+                self.state.flash(
+                    format!("cannot save {}: {e}", path.display()),
+                    true,
+                    Instant::now(),
+                );
+            }
+        }
+    }
+
     /// Runs a palette command line.
     fn command(&mut self, line: &str) {
         let now = Instant::now();
@@ -573,6 +637,22 @@ impl App {
                     selected: 0,
                 }
             }
+            Action::RestartGateway => match self.state.selected_gateway().map(str::to_owned) {
+                Some(id) => {
+                    let group = self.group.clone();
+                    let tx = self.tasks_tx.clone();
+                    self.state.flash(format!("restarting {id}"), false, now);
+                    tokio::spawn(async move {
+                        if let Err(e) = group.restart(&id, QUIT_TIMEOUT).await {
+                            let _ = tx.send(TaskMsg::Flash {
+                                text: first_line(&e.to_string()),
+                                error: true,
+                            });
+                        }
+                    });
+                }
+                None => self.state.flash("no gateway selected", true, now),
+            },
             Action::TerminateGroup => {
                 let group = self.group.clone();
                 tokio::spawn(async move { group.terminate(QUIT_TIMEOUT).await });
@@ -742,6 +822,18 @@ impl App {
     }
 }
 
+/// Most specs kept in the history.
+const SPEC_HISTORY: usize = 100;
+
+/// Tab in the add-gateway dialog: the newest known spec that extends `input`.
+fn complete_spec(history: &[String], input: &str) -> Option<String> {
+    history
+        .iter()
+        .rev()
+        .find(|s| s.starts_with(input) && s.len() > input.len())
+        .cloned()
+}
+
 /// Why `text` is not a Python literal, with the column, if it is not.
 fn literal_problem(text: &str) -> Option<String> {
     if text.trim().is_empty() {
@@ -772,4 +864,31 @@ fn spec_problem(spec: &str) -> Option<String> {
 
 fn first_line(text: &str) -> String {
     text.lines().next().unwrap_or("").to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spec_completion_takes_the_newest_extension() {
+        let history = vec![
+            "popen".to_string(),
+            "popen//python=python3.11".into(),
+            "popen//python=python3.12".into(),
+        ];
+        assert_eq!(
+            complete_spec(&history, "popen//py"),
+            Some("popen//python=python3.12".into())
+        );
+        assert_eq!(complete_spec(&history, "ssh"), None);
+        assert_eq!(complete_spec(&history, "popen//python=python3.12"), None);
+    }
+
+    #[test]
+    fn literal_problems_carry_the_column() {
+        assert_eq!(literal_problem("  "), None);
+        assert_eq!(literal_problem("[1, 2]"), None);
+        assert!(literal_problem("[1, 2").is_some_and(|p| p.starts_with("column 1")));
+    }
 }

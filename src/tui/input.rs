@@ -42,6 +42,8 @@ pub enum Action {
     Suspend,
     /// Filter gateway rows and output lines.
     Filter,
+    /// Exit the selected gateway and start it again from its spec.
+    RestartGateway,
     /// Exit every gateway of the group.
     TerminateGroup,
     /// Open the command palette.
@@ -50,7 +52,8 @@ pub enum Action {
 
 impl Action {
     /// Every action, in the order the palette lists them.
-    pub const ALL: [Action; 18] = [
+    pub const ALL: [Action; 19] = [
+        Action::RestartGateway,
         Action::Filter,
         Action::SendValue,
         Action::Copy,
@@ -92,6 +95,7 @@ impl Action {
             Action::Copy => "copy",
             Action::Suspend => "suspend",
             Action::Filter => "filter",
+            Action::RestartGateway => "restart-gateway",
             Action::Palette => "palette",
         }
     }
@@ -117,6 +121,7 @@ impl Action {
             Action::Copy => "copy the last run's output (OSC 52)",
             Action::Suspend => "suspend to the shell (fg resumes)",
             Action::Filter => "filter gateways and output by a regex (! inverts)",
+            Action::RestartGateway => "restart the selected gateway from its spec",
             Action::Palette => "open the command palette",
         }
     }
@@ -285,6 +290,13 @@ pub fn default_keymap() -> Vec<Binding> {
             ExitGateway,
             Tree,
             "exit the selected gateway",
+        ),
+        bind(
+            KeyCode::Char('r'),
+            NONE,
+            RestartGateway,
+            Tree,
+            "restart the selected gateway",
         ),
         bind(KeyCode::Enter, NONE, FocusNext, Tree, "edit the code pane"),
         bind(KeyCode::Char('q'), NONE, Quit, Tree, "quit"),

@@ -81,6 +81,10 @@ pub async fn run(opts: TuiOptions) -> i32 {
         .with_key_overrides(&config.keys, &mut problems)
         .with_themes(user_themes, no_color)
         .with_mouse(config.mouse)
+        .with_spec_history(
+            dirs.as_ref().map(|d| d.data.join("spec_history")),
+            &config.gateways,
+        )
         .with_snippets(dirs.as_ref().map(|d| d.data.join("snippets")));
     let specs = if opts.specs.is_empty() {
         config.gateways.clone()

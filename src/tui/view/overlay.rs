@@ -133,7 +133,7 @@ fn add_gateway(frame: &mut Frame, area: Rect, theme: &Theme, input: &str, proble
     match problem {
         Some(p) => lines.push(Line::from(Span::styled(p, theme.error))),
         None => lines.push(Line::from(Span::styled(
-            "Enter starts it, Esc cancels.",
+            "Enter starts it, Tab completes, ↑/↓ recall, Esc cancels.",
             theme.dim,
         ))),
     }
