@@ -11,6 +11,7 @@ pub mod input;
 pub mod palette;
 pub mod snippets;
 pub mod state;
+pub mod syntax;
 pub mod term;
 pub mod theme;
 pub mod view;

@@ -39,6 +39,34 @@ struct ThemeFile {
     error: String,
     flash: String,
     key: String,
+    /// Python syntax colours; optional so older user themes keep working.
+    #[serde(default)]
+    syntax: SyntaxColours,
+}
+
+/// Colours of the editor's Python syntax classes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct SyntaxColours {
+    keyword: String,
+    builtin: String,
+    string: String,
+    comment: String,
+    number: String,
+    def: String,
+}
+
+impl Default for SyntaxColours {
+    fn default() -> Self {
+        SyntaxColours {
+            keyword: "magenta".into(),
+            builtin: "yellow".into(),
+            string: "green".into(),
+            comment: "darkgray".into(),
+            number: "cyan".into(),
+            def: "blue".into(),
+        }
+    }
 }
 
 /// Resolved styles for every part of the screen.
@@ -78,6 +106,18 @@ pub struct Theme {
     pub flash: Style,
     /// Key names in hints and help.
     pub key: Style,
+    /// Python keywords in the editor.
+    pub keyword: Style,
+    /// Builtins (`True`, `None`, `print`, …) in the editor.
+    pub builtin: Style,
+    /// String literals in the editor.
+    pub string: Style,
+    /// Comments in the editor.
+    pub comment: Style,
+    /// Numbers in the editor.
+    pub number: Style,
+    /// Names being defined and decorators in the editor.
+    pub def: Style,
 }
 
 /// A theme that cannot be used, naming the file or theme.
@@ -140,6 +180,12 @@ impl Theme {
             error: c("error", &f.error)?.add_modifier(Modifier::BOLD),
             flash: c("flash", &f.flash)?,
             key: c("key", &f.key)?.add_modifier(Modifier::BOLD),
+            keyword: c("syntax.keyword", &f.syntax.keyword)?.add_modifier(Modifier::BOLD),
+            builtin: c("syntax.builtin", &f.syntax.builtin)?,
+            string: c("syntax.string", &f.syntax.string)?,
+            comment: c("syntax.comment", &f.syntax.comment)?.add_modifier(Modifier::ITALIC),
+            number: c("syntax.number", &f.syntax.number)?,
+            def: c("syntax.def", &f.syntax.def)?,
         })
     }
 
@@ -184,6 +230,12 @@ impl Theme {
             error: Style::default().add_modifier(Modifier::BOLD),
             flash: Style::default(),
             key: Style::default().add_modifier(Modifier::BOLD),
+            keyword: Style::default().add_modifier(Modifier::BOLD),
+            builtin: Style::default(),
+            string: Style::default(),
+            comment: Style::default().add_modifier(Modifier::ITALIC),
+            number: Style::default(),
+            def: Style::default(),
         })
     }
 }

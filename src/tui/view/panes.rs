@@ -5,9 +5,14 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Tabs, Wrap};
 
+use ratatui::buffer::Buffer;
+use ratatui::style::Color;
+use tui_textarea::{DataCursor, TextArea};
+
 use crate::tui::filter::Filter;
 use crate::tui::state::panes::{Pane, RunState, RunView};
 use crate::tui::state::{Focus, State};
+use crate::tui::syntax::{Class, classify};
 use crate::tui::theme::Theme;
 
 pub(super) fn draw(frame: &mut Frame, areas: &super::Areas, state: &State, theme: &Theme) {
@@ -38,6 +43,7 @@ pub(super) fn draw(frame: &mut Frame, areas: &super::Areas, state: &State, theme
     let inner = block.inner(editor_area);
     frame.render_widget(block, editor_area);
     frame.render_widget(&pane.editor, inner);
+    colour_syntax(frame.buffer_mut(), inner, &pane.editor, theme);
     draw_output(
         frame,
         output_area,
@@ -46,6 +52,37 @@ pub(super) fn draw(frame: &mut Frame, areas: &super::Areas, state: &State, theme
         state.output_scroll,
         theme,
     );
+}
+
+/// Colours the Python the editor just drew: each cell is mapped back to the
+/// character under it (scrolling and tabs included) and styled by its class.
+/// Cells the editor styled itself (cursor, selection) keep their look.
+fn colour_syntax(buf: &mut Buffer, area: Rect, editor: &TextArea<'_>, theme: &Theme) {
+    let classes = classify(editor.lines());
+    let (top, left) = editor.scroll_offset();
+    let gutter = editor.line_number_width();
+    for y in area.top()..area.bottom() {
+        for x in area.left().saturating_add(gutter)..area.right() {
+            let cell = &mut buf[(x, y)];
+            if cell.symbol() == " " || cell.fg != Color::Reset || cell.bg != Color::Reset {
+                continue;
+            }
+            let row = usize::from(y - area.top() + top);
+            let col = usize::from(x - area.left() - gutter + left);
+            let DataCursor(line, ch) = editor.screen_to_data(row, col);
+            let class = classes.get(line).and_then(|l| l.get(ch)).copied().flatten();
+            let style = match class {
+                None => continue,
+                Some(Class::Keyword) => theme.keyword,
+                Some(Class::Builtin) => theme.builtin,
+                Some(Class::Str) => theme.string,
+                Some(Class::Comment) => theme.comment,
+                Some(Class::Number) => theme.number,
+                Some(Class::Def) => theme.def,
+            };
+            cell.set_style(style);
+        }
+    }
 }
 
 fn draw_output(

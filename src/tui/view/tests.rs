@@ -224,3 +224,33 @@ fn areas_and_visible_rows_place_mouse_clicks() {
     st.filter = crate::tui::filter::Filter::new("failed").ok();
     assert_eq!(super::visible_gateways(&st), vec![1]);
 }
+
+#[test]
+fn the_editor_colours_python_syntax() {
+    let st = sample();
+    let theme = Theme::load("default", None, false).unwrap();
+    let mut term = Terminal::new(TestBackend::new(100, 30)).unwrap();
+    term.draw(|f| super::draw(f, &st, &theme, &default_keymap()))
+        .unwrap();
+    let buf = term.backend().buffer().clone();
+    let find = |text: &str| {
+        (0..buf.area.height)
+            .find_map(|y| {
+                let row: String = (0..buf.area.width)
+                    .map(|x| buf[(x, y)].symbol().to_string())
+                    .collect();
+                row.find(text)
+                    .map(|col| (row[..col].chars().count() as u16, y))
+            })
+            .unwrap_or_else(|| panic!("{text} not on screen"))
+    };
+    let (x, y) = find("import sys");
+    assert_eq!(buf[(x, y)].fg, theme.keyword.fg.unwrap());
+    let (x, y) = find("channel.send");
+    assert_eq!(buf[(x, y)].fg, theme.builtin.fg.unwrap());
+    assert_ne!(
+        buf[(x + 8, y)].fg,
+        theme.builtin.fg.unwrap(),
+        "send is not a builtin"
+    );
+}
