@@ -7,6 +7,7 @@ pub mod events;
 pub mod gateway;
 pub mod group;
 pub mod multi;
+pub mod run;
 
 pub use channel::{Channel, ItemStream};
 pub use error::{Error, RemoteError, Result};
@@ -17,3 +18,4 @@ pub use events::{
 pub use gateway::{ExecSource, Gateway, RInfo, RemoteStatus};
 pub use group::{Group, GroupOptions};
 pub use multi::MultiChannel;
+pub use run::{OutputReceiver, OutputStream, Run, RunOutput};
