@@ -129,6 +129,16 @@ fn a_person_runs_code_adds_a_gateway_and_quits() {
     tmux.keys(&["F5"]);
     tmux.wait_for("ValueError: from the pane");
 
+    // What the code prints shows under its run; Ctrl-C interrupts it.
+    tmux.keys(&["C-n"]);
+    tmux.type_text("print('hello from print')");
+    tmux.keys(&["Enter"]);
+    tmux.type_text("while True: pass");
+    tmux.keys(&["F5"]);
+    tmux.wait_for("│ hello from print");
+    tmux.keys(&["C-c"]);
+    tmux.wait_for("KeyboardInterrupt");
+
     // Send a value into running code; a bad literal is refused with its column.
     tmux.keys(&["C-n"]);
     tmux.type_text("x = channel.receive()");
@@ -193,7 +203,7 @@ fn a_person_runs_code_adds_a_gateway_and_quits() {
     let tmux = Tmux::start(&format!("{exe} tui -g popen//python={}", python()), &env);
     let screen = tmux.wait_for("● gw0 popen");
     assert!(
-        screen.contains("2 pane2") && screen.contains("3 pane3"),
+        screen.contains("2 pane2") && screen.contains("4 pane4"),
         "{screen}"
     );
     // The add-gateway dialog recalls the specs typed before.

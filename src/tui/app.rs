@@ -52,8 +52,8 @@ pub struct App {
     suspend: bool,
     /// Whether the mouse is captured (to restore it after a suspend).
     mouse: bool,
-    /// The channels of running runs, to send values into.
-    run_channels: std::collections::HashMap<u64, crate::engine::Channel>,
+    /// Running runs, to send values into and to interrupt.
+    runs: std::collections::HashMap<u64, crate::engine::run::Run>,
     /// The user's themes directory.
     themes_dir: Option<std::path::PathBuf>,
     /// Whether NO_COLOR is set.
@@ -82,7 +82,7 @@ impl App {
             spec_history: Vec::new(),
             history_file: None,
             mouse: true,
-            run_channels: std::collections::HashMap::new(),
+            runs: std::collections::HashMap::new(),
             themes_dir: None,
             no_color: false,
             snippets_dir: None,
@@ -216,11 +216,11 @@ impl App {
                         TaskMsg::Polled { gateway } => {
                             self.polling.remove(gateway);
                         }
-                        TaskMsg::RunStarted { run, channel } => {
-                            self.run_channels.insert(*run, channel.clone());
+                                                TaskMsg::RunStarted { run, handle } => {
+                            self.runs.insert(*run, handle.clone());
                         }
-                        TaskMsg::RunEnded { run, .. } => {
-                            self.run_channels.remove(run);
+                                                TaskMsg::RunEnded { run, .. } => {
+                            self.runs.remove(run);
                         }
                         _ => {}
                     }
@@ -548,7 +548,7 @@ impl App {
             Ok(v) => v,
             Err(e) => return self.state.flash(e.to_string(), true, now),
         };
-        let Some(channel) = self.run_channels.get(&run).cloned() else {
+        let Some(channel) = self.runs.get(&run).map(|r| r.channel().clone()) else {
             return self.state.flash("that run has ended", true, now);
         };
         let tx = self.tasks_tx.clone();
@@ -713,6 +713,19 @@ impl App {
                     .flash("nothing to copy: run the pane first", true, now),
             },
             Action::Suspend => self.suspend = true,
+            Action::Interrupt => match self.state.running_run().and_then(|id| self.runs.get(&id)) {
+                Some(run) => {
+                    let run = run.clone();
+                    tokio::spawn(async move {
+                        let _ = run.interrupt().await;
+                    });
+                    self.state
+                        .flash("interrupting (KeyboardInterrupt)", false, now);
+                }
+                None => self
+                    .state
+                    .flash("no run of this pane is running", true, now),
+            },
             Action::Filter => {
                 self.state.overlay = Overlay::Filter {
                     input: self
@@ -787,38 +800,53 @@ impl App {
             let run = self.state.start_run(id, batch, now);
             self.state.output_scroll = 0;
             let tx = self.tasks_tx.clone();
-            let source = crate::engine::ExecSource {
-                source: code.clone(),
-                file_name: Some(file_name.clone()),
-                call_name: None,
-                kwargs: Vec::new(),
-            };
+            let (code, file_name) = (code.clone(), file_name.clone());
             tokio::spawn(async move {
-                let mut announced = false;
-                let error = match gw.remote_exec(source).await {
+                let error = match gw.run(&code, &file_name).await {
                     Err(e) => Some(e.to_string()),
-                    Ok(ch) => loop {
-                        if !announced {
-                            announced = true;
-                            let _ = tx.send(TaskMsg::RunStarted {
-                                run,
-                                channel: ch.clone(),
-                            });
-                        }
-                        match ch.receive(None).await {
-                            Ok(v) => {
-                                let text = repr_pretty(&v, PRETTY_WIDTH);
-                                let _ = tx.send(TaskMsg::RunItem { run, text });
-                            }
-                            Err(Error::Eof { .. }) => break None,
-                            Err(Error::Remote(r)) => break Some(r.text),
-                            Err(e) => break Some(e.to_string()),
-                        }
-                    },
+                    Ok(handle) => {
+                        let _ = tx.send(TaskMsg::RunStarted {
+                            run,
+                            handle: handle.clone(),
+                        });
+                        stream_run(run, &handle, &tx).await
+                    }
                 };
                 let _ = tx.send(TaskMsg::RunEnded { run, error });
             });
         }
+    }
+}
+
+/// Forwards a run's items and printed output to the loop until it ends;
+/// returns its error text, if it failed.
+async fn stream_run(
+    run: u64,
+    handle: &crate::engine::run::Run,
+    tx: &mpsc::UnboundedSender<TaskMsg>,
+) -> Option<String> {
+    let items = async {
+        while let Ok(v) = handle.channel().receive(None).await {
+            let text = repr_pretty(&v, PRETTY_WIDTH);
+            let _ = tx.send(TaskMsg::RunItem { run, text });
+        }
+    };
+    let output = async {
+        let mut output = handle.output();
+        while let Some(piece) = output.recv().await {
+            let stderr = piece.stream == crate::engine::run::OutputStream::Stderr;
+            let _ = tx.send(TaskMsg::RunOutput {
+                run,
+                stderr,
+                text: piece.text,
+            });
+        }
+    };
+    tokio::join!(items, output);
+    match handle.wait().await {
+        Ok(()) => None,
+        Err(Error::Remote(r)) => Some(r.text),
+        Err(e) => Some(e.to_string()),
     }
 }
 

@@ -44,6 +44,8 @@ pub enum Action {
     Filter,
     /// Exit the selected gateway and start it again from its spec.
     RestartGateway,
+    /// Raise KeyboardInterrupt in the running code.
+    Interrupt,
     /// Exit every gateway of the group.
     TerminateGroup,
     /// Open the command palette.
@@ -52,7 +54,8 @@ pub enum Action {
 
 impl Action {
     /// Every action, in the order the palette lists them.
-    pub const ALL: [Action; 19] = [
+    pub const ALL: [Action; 20] = [
+        Action::Interrupt,
         Action::RestartGateway,
         Action::Filter,
         Action::SendValue,
@@ -96,6 +99,7 @@ impl Action {
             Action::Suspend => "suspend",
             Action::Filter => "filter",
             Action::RestartGateway => "restart-gateway",
+            Action::Interrupt => "interrupt",
             Action::Palette => "palette",
         }
     }
@@ -122,6 +126,7 @@ impl Action {
             Action::Suspend => "suspend to the shell (fg resumes)",
             Action::Filter => "filter gateways and output by a regex (! inverts)",
             Action::RestartGateway => "restart the selected gateway from its spec",
+            Action::Interrupt => "interrupt the running code (KeyboardInterrupt)",
             Action::Palette => "open the command palette",
         }
     }
@@ -215,6 +220,13 @@ pub fn default_keymap() -> Vec<Binding> {
             "clear the pane's output",
         ),
         bind(KeyCode::F(1), NONE, Help, Global, "show or hide this help"),
+        bind(
+            KeyCode::Char('c'),
+            CTRL,
+            Interrupt,
+            Global,
+            "interrupt the running code",
+        ),
         bind(
             KeyCode::Char('e'),
             CTRL,

@@ -94,6 +94,15 @@ pub enum TaskMsg {
         /// The item.
         text: String,
     },
+    /// A run printed something (a piece of text, not always a whole line).
+    RunOutput {
+        /// The run.
+        run: u64,
+        /// Whether it went to stderr.
+        stderr: bool,
+        /// The text.
+        text: String,
+    },
     /// A run ended: `None` normally, else the error text.
     RunEnded {
         /// The run.
@@ -108,12 +117,12 @@ pub enum TaskMsg {
         /// Version text.
         version: String,
     },
-    /// A run's channel exists (so values can be sent into it).
+    /// A run has started (so values can be sent into it and it can be interrupted).
     RunStarted {
         /// The run.
         run: u64,
-        /// Its channel.
-        channel: crate::engine::Channel,
+        /// Its handle.
+        handle: crate::engine::run::Run,
     },
     /// A status poll of this gateway finished (its answer came as an event).
     Polled {
@@ -189,6 +198,11 @@ impl State {
                     r.items.push(text);
                 }
             }
+            TaskMsg::RunOutput { run, stderr, text } => {
+                if let Some(r) = self.run_mut(run) {
+                    r.push_output(stderr, &text);
+                }
+            }
             TaskMsg::RunEnded { run, error } => {
                 if let Some(r) = self.run_mut(run) {
                     r.took = Some(now.saturating_duration_since(r.started));
@@ -240,6 +254,8 @@ impl State {
                 started: now,
                 took: None,
                 items: Vec::new(),
+                output: Vec::new(),
+                output_done: true,
             });
         }
         id

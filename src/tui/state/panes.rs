@@ -32,6 +32,34 @@ pub struct RunView {
     pub took: Option<Duration>,
     /// Each item the code sent, as Python repr.
     pub items: Vec<String>,
+    /// What the code printed, line by line: (from stderr, text). The last
+    /// line may still be growing.
+    pub output: Vec<(bool, String)>,
+    /// Whether the last output line is complete.
+    pub output_done: bool,
+}
+
+impl RunView {
+    /// Appends a piece of printed text (pieces are not whole lines).
+    pub fn push_output(&mut self, stderr: bool, text: &str) {
+        let mut parts = text.split('\n').peekable();
+        if let Some(first) = parts.next() {
+            // The first part continues the last line while that is open.
+            match self.output.last_mut() {
+                Some((err, line)) if !self.output_done && *err == stderr => line.push_str(first),
+                _ if !first.is_empty() || parts.peek().is_some() => {
+                    self.output.push((stderr, first.to_owned()))
+                }
+                _ => {}
+            }
+        }
+        self.output.extend(parts.map(|p| (stderr, p.to_owned())));
+        // A trailing newline leaves an empty last part: the line is done.
+        if text.ends_with('\n') && self.output.last().is_some_and(|(_, l)| l.is_empty()) {
+            self.output.pop();
+        }
+        self.output_done = text.ends_with('\n');
+    }
 }
 
 /// An editor buffer with the runs made from it.
@@ -73,5 +101,45 @@ impl Pane {
     /// The run with this id.
     pub fn run_mut(&mut self, id: u64) -> Option<&mut RunView> {
         self.runs.iter_mut().find(|r| r.id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run() -> RunView {
+        RunView {
+            id: 1,
+            gateway: "gw0".into(),
+            batch: 1,
+            state: RunState::Running,
+            started: Instant::now(),
+            took: None,
+            items: vec![],
+            output: vec![],
+            output_done: true,
+        }
+    }
+
+    #[test]
+    fn output_pieces_become_lines() {
+        let mut r = run();
+        r.push_output(false, "hel");
+        r.push_output(false, "lo\nwor");
+        r.push_output(true, "err\n");
+        r.push_output(false, "ld\n\nend\n");
+        assert_eq!(
+            r.output,
+            vec![
+                (false, "hello".into()),
+                (false, "wor".into()),
+                (true, "err".into()),
+                (false, "ld".into()),
+                (false, "".into()),
+                (false, "end".into()),
+            ]
+        );
+        assert!(r.output_done);
     }
 }

@@ -163,6 +163,13 @@ fn draw_runs(
                 ]));
             }
         }
+        for (stderr, line) in &run.output {
+            let style = if *stderr { theme.stderr } else { theme.stdout };
+            lines.push(Line::from(vec![
+                Span::styled(if *stderr { "! " } else { "│ " }, theme.dim),
+                Span::styled(line.as_str(), style),
+            ]));
+        }
         if let RunState::Failed(text) = &run.state {
             lines.extend(
                 text.lines()
