@@ -104,6 +104,9 @@ fn a_person_runs_code_adds_a_gateway_and_quits() {
     let tmux = Tmux::start(&format!("{exe} tui -g popen//python={}", python()), &env);
     let screen = tmux.wait_for("● gw0 popen");
     assert!(screen.contains("Code (Python)"), "{screen}");
+    // The details show the live worker's pid.
+    let screen = tmux.wait_for("      pid ");
+    assert!(screen.contains("status live"), "{screen}");
 
     // Run the welcome code: it sends the Python version and the worker's pid.
     tmux.keys(&["C-r"]);
@@ -167,6 +170,21 @@ fn a_person_runs_code_adds_a_gateway_and_quits() {
     tmux.keys(&["Enter"]);
     tmux.wait_for("✗ gw1");
 
+    // Add a working second gateway by typing its spec, and run on both.
+    tmux.keys(&["a"]);
+    tmux.wait_for("Add gateway");
+    tmux.type_text(&format!("popen//python={}//id=second", python()));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("● second popen");
+    tmux.keys(&["Tab"]);
+    tmux.keys(&["C-n"]);
+    tmux.type_text("channel.send(channel.gateway.id * 2)");
+    tmux.keys(&["F6"]);
+    let screen = tmux.wait_for("→ 'secondsecond'");
+    let row = screen.lines().find(|l| l.contains("'secondsecond'")).unwrap_or("");
+    assert!(row.contains("→ 'gw0gw0'"), "results not side by side:\n{screen}");
+    tmux.keys(&["Tab"]);
+
     // The palette: switch the theme, save the pane to a file.
     tmux.keys(&[":"]);
     tmux.wait_for("Command (Tab completes");
@@ -182,7 +200,7 @@ fn a_person_runs_code_adds_a_gateway_and_quits() {
     tmux.wait_for("saved ");
     assert_eq!(
         std::fs::read_to_string(&saved).unwrap(),
-        "x = channel.receive()\nchannel.send(x * 2)"
+        "channel.send(channel.gateway.id * 2)"
     );
 
     // Quit: the TUI ends and so does its worker.
@@ -209,6 +227,8 @@ fn a_person_runs_code_adds_a_gateway_and_quits() {
     // The add-gateway dialog recalls the specs typed before.
     tmux.keys(&["Tab", "a"]);
     tmux.wait_for("Add gateway");
+    tmux.keys(&["Up"]);
+    tmux.wait_for("//id=second");
     tmux.keys(&["Up"]);
     tmux.wait_for("> popen//python=/no/such/python");
     tmux.keys(&["Escape"]);
