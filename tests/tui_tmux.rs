@@ -181,8 +181,14 @@ fn a_person_runs_code_adds_a_gateway_and_quits() {
     tmux.type_text("channel.send(channel.gateway.id * 2)");
     tmux.keys(&["F6"]);
     let screen = tmux.wait_for("→ 'secondsecond'");
-    let row = screen.lines().find(|l| l.contains("'secondsecond'")).unwrap_or("");
-    assert!(row.contains("→ 'gw0gw0'"), "results not side by side:\n{screen}");
+    let row = screen
+        .lines()
+        .find(|l| l.contains("'secondsecond'"))
+        .unwrap_or("");
+    assert!(
+        row.contains("→ 'gw0gw0'"),
+        "results not side by side:\n{screen}"
+    );
     tmux.keys(&["Tab"]);
 
     // The palette: switch the theme, save the pane to a file.

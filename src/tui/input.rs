@@ -587,3 +587,42 @@ mod override_tests {
         );
     }
 }
+
+/// The keys as a Markdown table (the README's copy is checked against it).
+pub fn markdown_table(keymap: &[Binding]) -> String {
+    let mut out = String::from("| keys | where | what |\n|---|---|---|\n");
+    for (keys, help, context) in help_rows(keymap) {
+        let place = match context {
+            Context::Global => "everywhere",
+            Context::Tree => "gateway list",
+        };
+        out.push_str(&format!(
+            "| {} | {place} | {help} |\n",
+            keys.replace('|', "\\|")
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod readme_tests {
+    use super::*;
+
+    #[test]
+    fn the_readme_lists_every_key() {
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        let table = markdown_table(&default_keymap());
+        assert!(
+            readme.contains(&table),
+            "README.md must contain this keys table:\n{table}"
+        );
+        for a in Action::ALL {
+            assert!(
+                readme.contains(&format!("`{}`", a.name())),
+                "README.md lacks palette command {}",
+                a.name()
+            );
+        }
+    }
+}
