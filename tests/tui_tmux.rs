@@ -14,7 +14,9 @@ struct Tmux {
 
 impl Tmux {
     fn start(cmd: &str, env: &[(&str, String)]) -> Tmux {
-        let session = format!("execdeck-test-{}", std::process::id());
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let session = format!("execdeck-test-{}-{n}", std::process::id());
         let mut c = Command::new("tmux");
         c.args(["new-session", "-d", "-s", &session, "-x", "110", "-y", "32"]);
         for (k, v) in env {
@@ -238,5 +240,49 @@ fn a_person_runs_code_adds_a_gateway_and_quits() {
     tmux.keys(&["Up"]);
     tmux.wait_for("> popen//python=/no/such/python");
     tmux.keys(&["Escape"]);
+    tmux.keys(&["C-q"]);
+}
+
+#[test]
+fn config_groups_saved_names_themes_and_a_broken_file() {
+    let home = tempfile::tempdir().unwrap();
+    let config_dir = home.path().join("config/execdeck");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    let py = python();
+    std::fs::write(
+        config_dir.join("config.toml"),
+        format!(
+            "theme = 'high-contrast'\ndefault_group = 'pair'\n[saved]\nmine = 'popen//python={py}//id=mine'\n\
+             [groups]\npair = ['mine', 'popen//python={py}//id=other']\n"
+        ),
+    )
+    .unwrap();
+    let exe = env!("CARGO_BIN_EXE_execdeck");
+    let env = [
+        (
+            "XDG_CONFIG_HOME",
+            home.path().join("config").display().to_string(),
+        ),
+        (
+            "XDG_DATA_HOME",
+            home.path().join("data").display().to_string(),
+        ),
+    ];
+    let tmux = Tmux::start(exe, &env);
+    tmux.wait_for("● mine popen");
+    tmux.wait_for("● other popen");
+    tmux.keys(&["C-q"]);
+    drop(tmux);
+
+    // A broken config is reported with its line, and the defaults are used.
+    std::fs::write(
+        config_dir.join("config.toml"),
+        "theme = 'light'\nrefresh_ms = 'often'\n",
+    )
+    .unwrap();
+    let tmux = Tmux::start(exe, &env);
+    let screen = tmux.wait_for("config.toml:2");
+    assert!(screen.contains("using defaults"), "{screen}");
+    tmux.wait_for("● gw0 popen");
     tmux.keys(&["C-q"]);
 }

@@ -44,6 +44,10 @@ pub struct App {
     quit: bool,
     /// Specs added before (newest last), for completion and recall.
     spec_history: Vec<String>,
+    /// Saved gateways from the config: name → spec.
+    saved: std::collections::BTreeMap<String, String>,
+    /// Groups from the config: name → specs.
+    groups: std::collections::BTreeMap<String, Vec<String>>,
     /// Where the spec history is kept.
     history_file: Option<std::path::PathBuf>,
     /// Number for the next batch of runs.
@@ -80,6 +84,8 @@ impl App {
             suspend: false,
             next_batch: 1,
             spec_history: Vec::new(),
+            saved: std::collections::BTreeMap::new(),
+            groups: std::collections::BTreeMap::new(),
             history_file: None,
             mouse: true,
             runs: std::collections::HashMap::new(),
@@ -115,6 +121,27 @@ impl App {
         }
         self.history_file = path;
         self
+    }
+
+    /// Saved gateway names and groups, and buffer sizes, from the config.
+    pub fn with_names(mut self, config: &super::config::Config) -> App {
+        self.saved = config.saved.clone();
+        self.groups = config
+            .groups
+            .keys()
+            .filter_map(|name| config.group(name).map(|specs| (name.clone(), specs)))
+            .collect();
+        self.state.buffer_lines = config.buffer_lines;
+        self.state.gateways.stderr_lines = config.stderr_lines;
+        for name in config.saved.keys() {
+            self.spec_history.push(name.clone());
+        }
+        self
+    }
+
+    /// The spec a saved name stands for, or the text itself.
+    fn resolve(&self, name_or_spec: &str) -> String {
+        resolve(&self.saved, name_or_spec)
     }
 
     /// Whether the mouse is captured.
@@ -482,12 +509,13 @@ impl App {
                         self.state
                             .flash(format!("starting {spec}"), false, Instant::now());
                         self.remember_spec(&spec);
+                        let spec = self.resolve(&spec);
                         self.make_gateway(spec);
                     }
                     KeyCode::Tab => {
                         if let Some(done) = complete_spec(&self.spec_history, input) {
                             *input = done;
-                            *problem = spec_problem(input);
+                            *problem = spec_problem(&self.saved, input);
                         }
                     }
                     KeyCode::Up | KeyCode::Down => {
@@ -501,16 +529,16 @@ impl App {
                                 (Some(i), _) => (i + 1).min(n - 1),
                             };
                             *input = self.spec_history[next].clone();
-                            *problem = spec_problem(input);
+                            *problem = spec_problem(&self.saved, input);
                         }
                     }
                     KeyCode::Backspace => {
                         input.pop();
-                        *problem = spec_problem(input);
+                        *problem = spec_problem(&self.saved, input);
                     }
                     KeyCode::Char(c) => {
                         input.push(c);
-                        *problem = spec_problem(input);
+                        *problem = spec_problem(&self.saved, input);
                     }
                     _ => {}
                 }
@@ -588,6 +616,26 @@ impl App {
         match palette::parse(line) {
             Err(e) => self.state.flash(e, true, now),
             Ok(Command::Action(a)) => self.perform(a),
+            Ok(Command::Group(name)) => match self.groups.get(&name) {
+                Some(specs) => {
+                    for spec in specs.clone() {
+                        self.make_gateway(spec);
+                    }
+                    self.state
+                        .flash(format!("starting group {name}"), false, now);
+                }
+                None => {
+                    let known: Vec<&str> = self.groups.keys().map(String::as_str).collect();
+                    self.state.flash(
+                        format!(
+                            "no group {name:?} in config.toml (groups: {})",
+                            known.join(", ")
+                        ),
+                        true,
+                        now,
+                    )
+                }
+            },
             Ok(Command::Theme(name)) => {
                 match Theme::load(&name, self.themes_dir.as_deref(), self.no_color) {
                     Ok(theme) => {
@@ -850,6 +898,24 @@ async fn stream_run(
     }
 }
 
+/// The spec a saved name stands for, or the text itself.
+fn resolve(saved: &std::collections::BTreeMap<String, String>, name_or_spec: &str) -> String {
+    saved
+        .get(name_or_spec)
+        .cloned()
+        .unwrap_or_else(|| name_or_spec.to_owned())
+}
+
+/// Why `spec` (or the saved name) is not usable, if it is not (shown as the user types).
+fn spec_problem(saved: &std::collections::BTreeMap<String, String>, spec: &str) -> Option<String> {
+    if spec.is_empty() {
+        return None;
+    }
+    XSpec::parse(&resolve(saved, spec))
+        .err()
+        .map(|e| e.to_string())
+}
+
 /// Most specs kept in the history.
 const SPEC_HISTORY: usize = 100;
 
@@ -880,14 +946,6 @@ fn copy_osc52(text: &str) {
     let mut out = std::io::stdout();
     let _ = write!(out, "\x1b]52;c;{encoded}\x07");
     let _ = out.flush();
-}
-
-/// Why `spec` is not a valid spec, if it is not (shown as the user types).
-fn spec_problem(spec: &str) -> Option<String> {
-    if spec.is_empty() {
-        return None;
-    }
-    XSpec::parse(spec).err().map(|e| e.to_string())
 }
 
 fn first_line(text: &str) -> String {

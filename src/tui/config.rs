@@ -22,6 +22,18 @@ pub struct Config {
     /// Key overrides: action name (as in the palette) → keys, e.g.
     /// `run = ["ctrl-g", "f5"]`.
     pub keys: std::collections::BTreeMap<String, Vec<String>>,
+    /// Saved gateways: name → spec. A name can stand for its spec in
+    /// `gateways`, in groups and in the add-gateway dialog.
+    pub saved: std::collections::BTreeMap<String, String>,
+    /// Named groups: name → gateways (specs or saved names).
+    pub groups: std::collections::BTreeMap<String, Vec<String>>,
+    /// The group to start when no gateway is given on the command line
+    /// (else `gateways`).
+    pub default_group: Option<String>,
+    /// Lines (items and printed output) kept per run; older ones are dropped.
+    pub buffer_lines: usize,
+    /// Stderr lines kept per gateway.
+    pub stderr_lines: usize,
 }
 
 impl Default for Config {
@@ -32,11 +44,47 @@ impl Default for Config {
             mouse: true,
             gateways: vec!["popen".into()],
             keys: std::collections::BTreeMap::new(),
+            saved: std::collections::BTreeMap::new(),
+            groups: std::collections::BTreeMap::new(),
+            default_group: None,
+            buffer_lines: 5000,
+            stderr_lines: 500,
         }
     }
 }
 
 impl Config {
+    /// The spec a saved name stands for, or `name_or_spec` itself.
+    pub fn resolve(&self, name_or_spec: &str) -> String {
+        self.saved
+            .get(name_or_spec)
+            .cloned()
+            .unwrap_or_else(|| name_or_spec.to_owned())
+    }
+
+    /// The specs of group `name`, saved names resolved.
+    pub fn group(&self, name: &str) -> Option<Vec<String>> {
+        self.groups
+            .get(name)
+            .map(|members| members.iter().map(|m| self.resolve(m)).collect())
+    }
+
+    /// The gateways to start when none are given: the default group's, else
+    /// `gateways`; and a problem when the default group does not exist.
+    pub fn startup_specs(&self) -> (Vec<String>, Option<String>) {
+        let plain = || self.gateways.iter().map(|g| self.resolve(g)).collect();
+        match &self.default_group {
+            Some(name) => match self.group(name) {
+                Some(specs) => (specs, None),
+                None => (
+                    plain(),
+                    Some(format!("default_group {name:?} is not in [groups]")),
+                ),
+            },
+            None => (plain(), None),
+        }
+    }
+
     /// The refresh interval (at least 100 ms).
     pub fn refresh(&self) -> Duration {
         Duration::from_millis(self.refresh_ms.max(100))
@@ -112,6 +160,28 @@ mod tests {
             Config::parse(Path::new("c.toml"), "").unwrap(),
             Config::default()
         );
+    }
+
+    #[test]
+    fn saved_gateways_and_groups() {
+        let text = "default_group = 'two'\ngateways = ['py']\n[saved]\npy = 'popen//python=python3'\n\
+                    [groups]\ntwo = ['py', 'popen//id=x']\n";
+        let c = Config::parse(Path::new("c.toml"), text).unwrap();
+        assert_eq!(c.resolve("py"), "popen//python=python3");
+        assert_eq!(c.resolve("popen"), "popen");
+        let (specs, problem) = c.startup_specs();
+        assert_eq!(
+            specs,
+            vec!["popen//python=python3".to_string(), "popen//id=x".into()]
+        );
+        assert_eq!(problem, None);
+        let c = Config {
+            default_group: Some("nope".into()),
+            ..c
+        };
+        let (specs, problem) = c.startup_specs();
+        assert_eq!(specs, vec!["popen//python=python3".to_string()]);
+        assert!(problem.unwrap().contains("nope"));
     }
 
     #[test]

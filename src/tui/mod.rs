@@ -51,7 +51,12 @@ pub async fn run(opts: TuiOptions) -> i32 {
         }
         Err(e) => (Theme::fallback(no_color), Some(e.to_string())),
     };
-    for spec in &opts.specs {
+    let (specs, group_problem) = if opts.specs.is_empty() {
+        config.startup_specs()
+    } else {
+        (opts.specs.iter().map(|s| config.resolve(s)).collect(), None)
+    };
+    for spec in &specs {
         if let Err(e) = crate::spec::XSpec::parse(spec) {
             eprintln!("execdeck: {e}");
             return crate::cli::EXIT_USAGE;
@@ -82,16 +87,13 @@ pub async fn run(opts: TuiOptions) -> i32 {
         .with_key_overrides(&config.keys, &mut problems)
         .with_themes(user_themes, no_color)
         .with_mouse(config.mouse)
+        .with_names(&config)
         .with_spec_history(
             dirs.as_ref().map(|d| d.data.join("spec_history")),
             &config.gateways,
         )
         .with_snippets(dirs.as_ref().map(|d| d.data.join("snippets")));
-    let specs = if opts.specs.is_empty() {
-        config.gateways.clone()
-    } else {
-        opts.specs.clone()
-    };
+    problems.extend(group_problem);
     app.start_gateways(specs);
     let result = app.run_with_notice(&mut guard.terminal, problems).await;
     drop(guard);

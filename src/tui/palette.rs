@@ -16,6 +16,8 @@ pub enum Command {
     Open(PathBuf),
     /// Save the active pane to a file.
     Save(PathBuf),
+    /// Start every gateway of a group from the config.
+    Group(String),
 }
 
 /// One line of the palette's list.
@@ -54,6 +56,11 @@ pub fn entries() -> Vec<Entry> {
             name: "save",
             arg: Some("PATH"),
             describe: "save the active pane to a file",
+        },
+        Entry {
+            name: "group",
+            arg: Some("NAME"),
+            describe: "start every gateway of a group from config.toml",
         },
     ]);
     list
@@ -94,6 +101,7 @@ pub fn parse(input: &str) -> Result<Command, String> {
         "theme" => need_arg("a theme name").map(Command::Theme),
         "open" => need_arg("a file path").map(|p| Command::Open(PathBuf::from(p))),
         "save" => need_arg("a file path").map(|p| Command::Save(PathBuf::from(p))),
+        "group" => need_arg("a group name").map(Command::Group),
         _ => match Action::ALL.iter().find(|a| a.name() == word) {
             Some(a) if rest.is_empty() => Ok(Command::Action(*a)),
             Some(_) => Err(format!("{word} takes no argument")),
@@ -126,6 +134,7 @@ mod tests {
     #[test]
     fn commands_with_arguments() {
         assert_eq!(parse("theme light"), Ok(Command::Theme("light".into())));
+        assert_eq!(parse("group lab"), Ok(Command::Group("lab".into())));
         assert_eq!(
             parse("  save  /tmp/x.py "),
             Ok(Command::Save("/tmp/x.py".into()))

@@ -86,10 +86,21 @@ impl GatewayView {
 }
 
 /// All gateways in the order they appeared.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct Gateways {
     /// The gateways.
     pub list: Vec<GatewayView>,
+    /// Stderr lines kept per gateway (config `stderr_lines`).
+    pub stderr_lines: usize,
+}
+
+impl Default for Gateways {
+    fn default() -> Self {
+        Gateways {
+            list: Vec::new(),
+            stderr_lines: STDERR_LINES,
+        }
+    }
 }
 
 impl Gateways {
@@ -112,6 +123,7 @@ impl Gateways {
             }
             return;
         }
+        let cap = self.stderr_lines.max(1);
         let Some(g) = self.get_mut(gateway) else {
             return;
         };
@@ -128,7 +140,7 @@ impl Gateways {
                 g.status = GwStatus::Exited(status.clone().unwrap_or_else(|| reason.clone()))
             }
             EventKind::Stderr { line } => {
-                if g.stderr.len() == STDERR_LINES {
+                if g.stderr.len() >= cap {
                     g.stderr.remove(0);
                 }
                 g.stderr.push(line.clone());

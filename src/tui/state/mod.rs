@@ -160,6 +160,8 @@ pub struct State {
     pub filter: Option<crate::tui::filter::Filter>,
     /// How many lines the output is scrolled back from its newest line.
     pub output_scroll: u16,
+    /// Lines kept per run (config `buffer_lines`).
+    pub buffer_lines: usize,
     next_run: u64,
 }
 
@@ -176,6 +178,7 @@ impl Default for State {
             lost_events: 0,
             filter: None,
             output_scroll: 0,
+            buffer_lines: 5000,
             next_run: 1,
         }
     }
@@ -192,15 +195,18 @@ impl State {
 
     /// Applies a task result.
     pub fn apply_task(&mut self, msg: TaskMsg, now: Instant) {
+        let cap = self.buffer_lines;
         match msg {
             TaskMsg::RunItem { run, text } => {
                 if let Some(r) = self.run_mut(run) {
                     r.items.push(text);
+                    r.trim(cap);
                 }
             }
             TaskMsg::RunOutput { run, stderr, text } => {
                 if let Some(r) = self.run_mut(run) {
                     r.push_output(stderr, &text);
+                    r.trim(cap);
                 }
             }
             TaskMsg::RunEnded { run, error } => {
@@ -256,6 +262,7 @@ impl State {
                 items: Vec::new(),
                 output: Vec::new(),
                 output_done: true,
+                dropped: 0,
             });
         }
         id

@@ -37,9 +37,22 @@ pub struct RunView {
     pub output: Vec<(bool, String)>,
     /// Whether the last output line is complete.
     pub output_done: bool,
+    /// Lines dropped from the front to stay within the buffer size.
+    pub dropped: usize,
 }
 
 impl RunView {
+    /// Drops the oldest lines beyond `cap` items plus output lines.
+    pub fn trim(&mut self, cap: usize) {
+        let cap = cap.max(1);
+        let over = (self.items.len() + self.output.len()).saturating_sub(cap);
+        let from_output = over.min(self.output.len());
+        self.output.drain(..from_output);
+        let from_items = (over - from_output).min(self.items.len());
+        self.items.drain(..from_items);
+        self.dropped += from_output + from_items;
+    }
+
     /// Appends a piece of printed text (pieces are not whole lines).
     pub fn push_output(&mut self, stderr: bool, text: &str) {
         let mut parts = text.split('\n').peekable();
@@ -119,7 +132,20 @@ mod tests {
             items: vec![],
             output: vec![],
             output_done: true,
+            dropped: 0,
         }
+    }
+
+    #[test]
+    fn trimming_keeps_the_newest_lines() {
+        let mut r = run();
+        r.items = vec!["1".into(), "2".into()];
+        r.push_output(false, "a\nb\nc\n");
+        r.trim(3);
+        assert_eq!(r.dropped, 2);
+        assert_eq!(r.output.len() + r.items.len(), 3);
+        r.trim(1);
+        assert_eq!(r.items.len() + r.output.len(), 1);
     }
 
     #[test]

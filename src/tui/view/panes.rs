@@ -154,6 +154,12 @@ fn draw_runs(
             Span::styled(state_text, style),
             Span::styled(took, theme.dim),
         ]));
+        if run.dropped > 0 {
+            lines.push(Line::from(Span::styled(
+                format!("… {} earlier lines dropped (buffer_lines)", run.dropped),
+                theme.dim,
+            )));
+        }
         for item in &run.items {
             for (i, part) in item.lines().enumerate() {
                 let lead = if i == 0 { "→ " } else { "  " };
