@@ -86,6 +86,10 @@ fn gateways_runs_and_hints_are_shown() {
     assert!(text.contains("● gw0 popen py3.11.7"), "{text}");
     assert!(text.contains("✗ gw1 popen"), "{text}");
     assert!(text.contains("run 1 on gw0 done in 0.012s"), "{text}");
+    assert!(
+        text.contains("#1 scratch done 0.012s"),
+        "history per gateway: {text}"
+    );
     assert!(text.contains("→ ('3.11.7', 4242)"), "{text}");
     assert!(
         text.contains("channel.send((sys.version.split()[0], os.getpid()))"),

@@ -6,6 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 use crate::tui::state::gateways::{GatewayView, GwStatus};
+use crate::tui::state::panes::RunState;
 use crate::tui::state::{Focus, State};
 use crate::tui::theme::Theme;
 
@@ -50,7 +51,7 @@ pub(super) fn draw(
         .border_style(theme.border)
         .title(Span::styled(" Details ", theme.title));
     let lines = match state.gateways.list.get(state.selected) {
-        Some(gw) => details(gw, theme),
+        Some(gw) => details(gw, state, theme),
         None => vec![],
     };
     frame.render_widget(
@@ -90,7 +91,7 @@ fn row<'a>(gw: &'a GatewayView, theme: &Theme) -> Line<'a> {
     Line::from(spans)
 }
 
-fn details<'a>(gw: &'a GatewayView, theme: &Theme) -> Vec<Line<'a>> {
+fn details<'a>(gw: &'a GatewayView, state: &'a State, theme: &Theme) -> Vec<Line<'a>> {
     let field = |name: &'static str, value: String| {
         Line::from(vec![
             Span::styled(format!("{name:>9} "), theme.dim),
@@ -117,6 +118,36 @@ fn details<'a>(gw: &'a GatewayView, theme: &Theme) -> Vec<Line<'a>> {
             lines.push(Line::from(Span::styled(why.as_str(), theme.error)));
         }
         _ => {}
+    }
+    // This gateway's run history, across panes, newest first.
+    let mut runs: Vec<(&str, &crate::tui::state::panes::RunView)> = state
+        .panes
+        .iter()
+        .flat_map(|p| p.runs.iter().map(move |r| (p.name.as_str(), r)))
+        .filter(|(_, r)| r.gateway == gw.id)
+        .collect();
+    runs.sort_by_key(|(_, r)| std::cmp::Reverse(r.id));
+    if !runs.is_empty() {
+        lines.push(Line::from(Span::styled(
+            format!("runs ({}):", runs.len()),
+            theme.dim,
+        )));
+        for (pane, r) in runs.iter().take(5) {
+            let (word, style) = match &r.state {
+                RunState::Running => ("running", theme.starting),
+                RunState::Done => ("done", theme.live),
+                RunState::Failed(_) => ("failed", theme.failed),
+            };
+            let took = r
+                .took
+                .map(|d| format!(" {:.3}s", d.as_secs_f64()))
+                .unwrap_or_default();
+            lines.push(Line::from(vec![
+                Span::styled(format!("  #{} {pane} ", r.id), theme.dim),
+                Span::styled(word, style),
+                Span::styled(took, theme.dim),
+            ]));
+        }
     }
     if !gw.stderr.is_empty() {
         lines.push(Line::from(Span::styled("stderr:", theme.dim)));
