@@ -271,6 +271,7 @@ fn config_groups_saved_names_themes_and_a_broken_file() {
     let tmux = Tmux::start(exe, &env);
     tmux.wait_for("● mine popen");
     tmux.wait_for("● other popen");
+    tmux.wait_for("▾ pair (2)");
     tmux.keys(&["C-q"]);
     drop(tmux);
 

@@ -16,7 +16,7 @@ use super::input::{Action, Binding, lookup};
 use super::palette::{self, Command};
 use super::snippets;
 use super::state::panes::Pane;
-use super::state::{Focus, Overlay, State, TaskMsg};
+use super::state::{Focus, Overlay, State, TaskMsg, TreeRow};
 use super::term::Term;
 use super::theme::Theme;
 use super::view;
@@ -177,6 +177,18 @@ impl App {
     pub fn start_gateways(&self, specs: Vec<String>) {
         for spec in specs {
             self.make_gateway(spec);
+        }
+    }
+
+    /// Starts gateways as members of the TUI group `name` (the spec's
+    /// `group=` key, which execnet and execdeck otherwise ignore).
+    pub fn start_group(&self, name: &str, specs: Vec<String>) {
+        for spec in specs {
+            let labelled = match crate::spec::XSpec::parse(&spec) {
+                Ok(s) if s.get("group").is_none() => format!("{spec}//group={name}"),
+                _ => spec,
+            };
+            self.make_gateway(labelled);
         }
     }
 
@@ -355,12 +367,12 @@ impl App {
         match m.kind {
             MouseEventKind::Down(MouseButton::Left) if a.tree.contains(at) => {
                 self.state.focus = Focus::Tree;
-                // Row 0 is the border, row 1 the group line.
-                let row = m.row.saturating_sub(a.tree.y + 2) as usize;
-                if m.row >= a.tree.y + 2
-                    && let Some(&i) = view::visible_gateways(&self.state).get(row)
+                // Row 0 is the border; then the tree's rows.
+                let row = m.row.saturating_sub(a.tree.y + 1) as usize;
+                if m.row > a.tree.y
+                    && let Some(TreeRow::Gateway(i)) = self.state.tree_rows().get(row)
                 {
-                    self.state.selected = i;
+                    self.state.selected = *i;
                 }
                 true
             }
@@ -446,6 +458,14 @@ impl App {
                         *problem = crate::tui::filter::Filter::new(input).err();
                     }
                     _ => {}
+                }
+                return;
+            }
+            Overlay::ConfirmTerminate { group } => {
+                let group = group.clone();
+                self.state.overlay = Overlay::None;
+                if matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y')) {
+                    self.terminate_group(&group);
                 }
                 return;
             }
@@ -558,6 +578,31 @@ impl App {
         }
     }
 
+    /// Exits every gateway of a TUI group in parallel (killing what does not
+    /// end in time) and takes them out of the engine's group.
+    fn terminate_group(&mut self, name: &str) {
+        let ids: Vec<String> = self
+            .state
+            .gateways
+            .list
+            .iter()
+            .filter(|g| g.group == name)
+            .map(|g| g.id.clone())
+            .collect();
+        for id in ids {
+            if let Some(gw) = self.group.remove(&id) {
+                tokio::spawn(async move {
+                    gw.exit();
+                    if !gw.wait_exit(QUIT_TIMEOUT).await {
+                        gw.kill();
+                    }
+                });
+            }
+        }
+        self.state
+            .flash(format!("terminating group {name}"), false, Instant::now());
+    }
+
     fn exit_gateway(&mut self, id: &str) {
         let now = Instant::now();
         match self.group.get(id) {
@@ -618,9 +663,7 @@ impl App {
             Ok(Command::Action(a)) => self.perform(a),
             Ok(Command::Group(name)) => match self.groups.get(&name) {
                 Some(specs) => {
-                    for spec in specs.clone() {
-                        self.make_gateway(spec);
-                    }
+                    self.start_group(&name, specs.clone());
                     self.state
                         .flash(format!("starting group {name}"), false, now);
                 }
@@ -701,11 +744,13 @@ impl App {
                 }
                 None => self.state.flash("no gateway selected", true, now),
             },
-            Action::TerminateGroup => {
-                let group = self.group.clone();
-                tokio::spawn(async move { group.terminate(QUIT_TIMEOUT).await });
-                self.state.flash("terminating every gateway", false, now);
-            }
+            Action::TerminateGroup => match self.state.selected_group() {
+                Some((name, ids)) if ids.iter().any(|id| self.state.gateway_busy(id)) => {
+                    self.state.overlay = Overlay::ConfirmTerminate { group: name }
+                }
+                Some((name, _)) => self.terminate_group(&name),
+                None => self.state.flash("no gateway selected", true, now),
+            },
             Action::Quit => {
                 if self.state.work_running() {
                     self.state.overlay = Overlay::ConfirmQuit;

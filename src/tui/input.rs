@@ -114,7 +114,7 @@ impl Action {
             Action::SelectPrev => "select the previous gateway",
             Action::AddGateway => "add a gateway from a spec",
             Action::ExitGateway => "exit the selected gateway",
-            Action::TerminateGroup => "exit every gateway",
+            Action::TerminateGroup => "exit every gateway of the selected group",
             Action::RunSelected => "run the pane on the selected gateway",
             Action::RunAll => "run the pane on every live gateway",
             Action::NewPane => "open a new code pane",
@@ -295,6 +295,13 @@ pub fn default_keymap() -> Vec<Binding> {
             AddGateway,
             Tree,
             "add a gateway (type a spec)",
+        ),
+        bind(
+            KeyCode::Char('T'),
+            NONE,
+            TerminateGroup,
+            Tree,
+            "terminate the selected gateway's group",
         ),
         bind(
             KeyCode::Char('x'),

@@ -94,7 +94,10 @@ pub async fn run(opts: TuiOptions) -> i32 {
         )
         .with_snippets(dirs.as_ref().map(|d| d.data.join("snippets")));
     problems.extend(group_problem);
-    app.start_gateways(specs);
+    match (&config.default_group, opts.specs.is_empty()) {
+        (Some(name), true) if config.group(name).is_some() => app.start_group(name, specs),
+        _ => app.start_gateways(specs),
+    }
     let result = app.run_with_notice(&mut guard.terminal, problems).await;
     drop(guard);
     if let Some(sink) = sink

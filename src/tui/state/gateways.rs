@@ -49,6 +49,10 @@ pub struct GatewayView {
     pub spec: String,
     /// popen, ssh, socket, via or cmd.
     pub kind: String,
+    /// The TUI group it belongs to (the spec's `group=` key, else `default`).
+    pub group: String,
+    /// Where it runs: `localhost` for popen and cmd, else the host of the spec.
+    pub host: String,
     /// Life-cycle status.
     pub status: GwStatus,
     /// Local process id.
@@ -67,10 +71,28 @@ impl GatewayView {
             .split("//")
             .map(|p| p.split('=').next().unwrap_or(""))
             .find(|k| matches!(*k, "popen" | "ssh" | "socket" | "cmd" | "via"));
+        let parsed = crate::spec::XSpec::parse(spec).ok();
+        let group = parsed
+            .as_ref()
+            .and_then(|s| s.get("group"))
+            .unwrap_or("default")
+            .to_owned();
+        let host = match parsed.as_ref().map(|s| s.kind()) {
+            Some(crate::spec::GatewayKind::Ssh(args)) => {
+                args.split_whitespace().last().unwrap_or("?").to_owned()
+            }
+            Some(crate::spec::GatewayKind::Socket(Some(addr))) => addr.clone(),
+            Some(crate::spec::GatewayKind::Popen | crate::spec::GatewayKind::Cmd(_)) => {
+                "localhost".to_owned()
+            }
+            _ => "?".to_owned(),
+        };
         GatewayView {
             id: id.to_owned(),
             spec: spec.to_owned(),
             kind: kind.unwrap_or("?").to_owned(),
+            group,
+            host,
             status: GwStatus::Starting,
             pid: None,
             python: None,

@@ -18,6 +18,20 @@ pub const FLASH_FOR: Duration = Duration::from_secs(4);
 pub const WELCOME_CODE: &str =
     "import sys, os\nchannel.send((sys.version.split()[0], os.getpid()))\n";
 
+/// One row of the gateway tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TreeRow {
+    /// A group heading with the number of its gateways shown.
+    Group {
+        /// The group's name.
+        name: String,
+        /// How many of its gateways are shown.
+        shown: usize,
+    },
+    /// A gateway, by index into the gateway list.
+    Gateway(usize),
+}
+
 /// Which part of the screen takes keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Focus {
@@ -51,6 +65,11 @@ pub enum Overlay {
         input: String,
         /// Why it is not a valid literal (with the column), if it is not.
         problem: Option<String>,
+    },
+    /// Asking whether to terminate a group whose gateways still run code.
+    ConfirmTerminate {
+        /// The group.
+        group: String,
     },
     /// Asking whether to exit a gateway that still runs code.
     ConfirmExit {
@@ -309,13 +328,74 @@ impl State {
         self.gateways.list.get(self.selected).map(|g| g.id.as_str())
     }
 
-    /// Moves the selection by `delta` rows, staying in range.
+    /// The tree's rows: each group (in order of first appearance) with its
+    /// gateways that pass the filter.
+    pub fn tree_rows(&self) -> Vec<TreeRow> {
+        let mut groups: Vec<&str> = Vec::new();
+        for gw in &self.gateways.list {
+            if !groups.contains(&gw.group.as_str()) {
+                groups.push(&gw.group);
+            }
+        }
+        let mut rows = Vec::new();
+        for name in groups {
+            let members: Vec<usize> = self
+                .gateways
+                .list
+                .iter()
+                .enumerate()
+                .filter(|(_, gw)| gw.group == name)
+                .filter(|(_, gw)| {
+                    self.filter.as_ref().is_none_or(|f| {
+                        f.keeps(&format!(
+                            "{} {} {} {}",
+                            gw.id,
+                            gw.kind,
+                            gw.spec,
+                            gw.status.word()
+                        ))
+                    })
+                })
+                .map(|(i, _)| i)
+                .collect();
+            rows.push(TreeRow::Group {
+                name: name.to_owned(),
+                shown: members.len(),
+            });
+            rows.extend(members.into_iter().map(TreeRow::Gateway));
+        }
+        rows
+    }
+
+    /// Moves the selection by `delta` gateways in tree order, staying in range.
     pub fn move_selection(&mut self, delta: isize) {
-        let n = self.gateways.list.len();
-        if n == 0 {
+        let order: Vec<usize> = self
+            .tree_rows()
+            .into_iter()
+            .filter_map(|r| match r {
+                TreeRow::Gateway(i) => Some(i),
+                TreeRow::Group { .. } => None,
+            })
+            .collect();
+        if order.is_empty() {
             return;
         }
-        self.selected = (self.selected as isize + delta).clamp(0, n as isize - 1) as usize;
+        let at = order.iter().position(|&i| i == self.selected).unwrap_or(0) as isize;
+        let to = (at + delta).clamp(0, order.len() as isize - 1) as usize;
+        self.selected = order[to];
+    }
+
+    /// The gateways of the selected gateway's group.
+    pub fn selected_group(&self) -> Option<(String, Vec<String>)> {
+        let name = self.gateways.list.get(self.selected)?.group.clone();
+        let ids = self
+            .gateways
+            .list
+            .iter()
+            .filter(|g| g.group == name)
+            .map(|g| g.id.clone())
+            .collect();
+        Some((name, ids))
     }
 
     /// The active pane.

@@ -79,27 +79,5 @@ pub fn areas(area: Rect) -> Areas {
     }
 }
 
-/// The gateways the tree shows (the filter applied), as indexes into the list.
-pub fn visible_gateways(state: &State) -> Vec<usize> {
-    state
-        .gateways
-        .list
-        .iter()
-        .enumerate()
-        .filter(|(_, gw)| {
-            state.filter.as_ref().is_none_or(|f| {
-                f.keeps(&format!(
-                    "{} {} {} {}",
-                    gw.id,
-                    gw.kind,
-                    gw.spec,
-                    gw.status.word()
-                ))
-            })
-        })
-        .map(|(i, _)| i)
-        .collect()
-}
-
 #[cfg(test)]
 mod tests;

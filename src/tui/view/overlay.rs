@@ -26,6 +26,7 @@ pub(super) fn draw(
         }
         Overlay::ConfirmQuit => confirm_quit(frame, area, theme),
         Overlay::ConfirmExit { gateway } => confirm_exit(frame, area, theme, gateway),
+        Overlay::ConfirmTerminate { group } => confirm_terminate(frame, area, theme, group),
         Overlay::Filter { input, problem } => filter(frame, area, theme, input, problem.as_deref()),
         Overlay::SendValue {
             run,
@@ -229,4 +230,24 @@ fn filter(frame: &mut Frame, area: Rect, theme: &Theme, input: &str, problem: Op
     ];
     frame.render_widget(Clear, rect);
     frame.render_widget(Paragraph::new(lines).block(boxed(" Filter ", theme)), rect);
+}
+
+fn confirm_terminate(frame: &mut Frame, area: Rect, theme: &Theme, group: &str) {
+    let rect = centered(area, 60, 5);
+    let lines = vec![
+        Line::from(format!(
+            "Group {group} still runs code. Exit all its gateways?"
+        )),
+        Line::from(vec![
+            Span::styled("y", theme.key),
+            Span::raw(" terminate   "),
+            Span::styled("n", theme.key),
+            Span::raw(" / Esc keep them"),
+        ]),
+    ];
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines).block(boxed(" Terminate group? ", theme)),
+        rect,
+    );
 }

@@ -224,9 +224,78 @@ fn areas_and_visible_rows_place_mouse_clicks() {
     assert!(a.output.contains(Position::new(60, 25)));
     assert_eq!(a.status.y, 29);
     let mut st = sample();
-    assert_eq!(super::visible_gateways(&st), vec![0, 1]);
+    use crate::tui::state::TreeRow;
+    let group = |shown| TreeRow::Group {
+        name: "default".into(),
+        shown,
+    };
+    assert_eq!(
+        st.tree_rows(),
+        vec![group(2), TreeRow::Gateway(0), TreeRow::Gateway(1)]
+    );
     st.filter = crate::tui::filter::Filter::new("failed").ok();
-    assert_eq!(super::visible_gateways(&st), vec![1]);
+    assert_eq!(st.tree_rows(), vec![group(1), TreeRow::Gateway(1)]);
+}
+
+#[test]
+fn groups_from_the_spec_label_become_tree_nodes() {
+    let mut st = sample();
+    st.apply_event(&event(
+        "gw2",
+        EventKind::GatewayStarting {
+            spec: "popen//group=lab".into(),
+        },
+    ));
+    let text = screen(&st, 100, 30);
+    assert!(text.contains("▾ default (2)"), "{text}");
+    assert!(text.contains("▾ lab (1)"), "{text}");
+    st.selected = 0;
+    st.move_selection(2);
+    assert_eq!(st.selected_gateway(), Some("gw2"));
+    assert_eq!(
+        st.selected_group(),
+        Some(("lab".to_string(), vec!["gw2".to_string()]))
+    );
+}
+
+#[test]
+fn every_confirmation_and_input_dialog_renders() {
+    let cases = [
+        (Overlay::ConfirmQuit, "Code is still running"),
+        (
+            Overlay::ConfirmExit {
+                gateway: "gw0".into(),
+            },
+            "gw0 is still running code",
+        ),
+        (
+            Overlay::ConfirmTerminate {
+                group: "lab".into(),
+            },
+            "Group lab still runs code",
+        ),
+        (
+            Overlay::SendValue {
+                run: 3,
+                input: "[1,".into(),
+                problem: Some("column 1: '[' was never closed".into()),
+            },
+            "column 1: '[' was never closed",
+        ),
+        (
+            Overlay::Filter {
+                input: "gw".into(),
+                problem: None,
+            },
+            "Enter applies",
+        ),
+    ];
+    for (overlay, needle) in cases {
+        let mut st = sample();
+        st.overlay = overlay;
+        let text = screen(&st, 100, 30);
+        assert!(text.contains(needle), "{needle}\n{text}");
+    }
 }
 
 #[test]

@@ -7,7 +7,7 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 use crate::tui::state::gateways::{GatewayView, GwStatus};
 use crate::tui::state::panes::RunState;
-use crate::tui::state::{Focus, State};
+use crate::tui::state::{Focus, State, TreeRow};
 use crate::tui::theme::Theme;
 
 pub(super) fn draw(
@@ -26,17 +26,21 @@ pub(super) fn draw(
             theme.border
         })
         .title(Span::styled(" Gateways ", theme.title));
-    let mut lines = vec![Line::from(Span::styled(
-        format!("▾ group ({})", state.gateways.list.len()),
-        theme.dim,
-    ))];
-    for i in super::visible_gateways(state) {
-        let gw = &state.gateways.list[i];
-        let mut line = row(gw, theme);
-        if i == state.selected {
-            line = line.style(theme.selected);
+    let mut lines = Vec::new();
+    for row_kind in state.tree_rows() {
+        match row_kind {
+            TreeRow::Group { name, shown } => lines.push(Line::from(Span::styled(
+                format!("▾ {name} ({shown})"),
+                theme.dim,
+            ))),
+            TreeRow::Gateway(i) => {
+                let mut line = row(&state.gateways.list[i], theme);
+                if i == state.selected {
+                    line = line.style(theme.selected);
+                }
+                lines.push(line);
+            }
         }
-        lines.push(line);
     }
     if state.gateways.list.is_empty() {
         lines.push(Line::from(Span::styled(
@@ -105,6 +109,8 @@ fn details<'a>(gw: &'a GatewayView, state: &'a State, theme: &Theme) -> Vec<Line
             Span::styled(gw.status.word(), status_style(&gw.status, theme)),
         ]),
         field("spec", gw.spec.clone()),
+        field("group", gw.group.clone()),
+        field("host", gw.host.clone()),
         field("pid", gw.pid.map_or_else(|| "-".into(), |p| p.to_string())),
         field("python", gw.python.clone().unwrap_or_else(|| "-".into())),
     ];
