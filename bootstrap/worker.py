@@ -969,6 +969,16 @@ class Channel:
         # Unlike execnet, a close is also sent when the other side only said
         # LAST_MESSAGE (its callback then gets its end marker) and after the
         # receive side ended (executions report their end after TERMINATE).
+        if isinstance(error, RemoteError):
+            self._remoteerrors.append(error)
+        self._closed = True
+        self._receiveclosed.set()
+        items = self._items
+        if items is not None:
+            items.put(_ENDMARKER)
+        # Forget the channel before the other side can hear of its close, so
+        # a STATUS that follows the CLOSE never counts it.
+        self.gateway._channelfactory._no_longer_opened(self.id)
         if not self._peer_closed:
             if error is not None:
                 code, data = CHANNEL_CLOSE_ERROR, dumps_internal(str(error))
@@ -978,14 +988,6 @@ class Channel:
                 self.gateway._send(code, self.id, data)
             except OSError:
                 pass  # connection gone: closed is closed
-        if isinstance(error, RemoteError):
-            self._remoteerrors.append(error)
-        self._closed = True
-        self._receiveclosed.set()
-        items = self._items
-        if items is not None:
-            items.put(_ENDMARKER)
-        self.gateway._channelfactory._no_longer_opened(self.id)
 
     def isclosed(self):
         """True when this channel is closed (it may still hold items)."""
