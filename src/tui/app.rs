@@ -425,14 +425,7 @@ impl App {
                         self.state.overlay = Overlay::None;
                         self.send_value(run, &text);
                     }
-                    KeyCode::Backspace => {
-                        input.pop();
-                        *problem = literal_problem(input);
-                    }
-                    KeyCode::Char(c) => {
-                        input.push(c);
-                        *problem = literal_problem(input);
-                    }
+                    _ if edit_line(input, &key) => *problem = literal_problem(input),
                     _ => {}
                 }
                 return;
@@ -449,13 +442,8 @@ impl App {
                             crate::tui::filter::Filter::new(&text).ok()
                         };
                     }
-                    KeyCode::Backspace => {
-                        input.pop();
-                        *problem = crate::tui::filter::Filter::new(input).err();
-                    }
-                    KeyCode::Char(c) => {
-                        input.push(c);
-                        *problem = crate::tui::filter::Filter::new(input).err();
+                    _ if edit_line(input, &key) => {
+                        *problem = crate::tui::filter::Filter::new(input).err()
                     }
                     _ => {}
                 }
@@ -508,14 +496,7 @@ impl App {
                         self.state.overlay = Overlay::None;
                         self.command(&line);
                     }
-                    KeyCode::Backspace => {
-                        input.pop();
-                        *selected = 0;
-                    }
-                    KeyCode::Char(c) => {
-                        input.push(c);
-                        *selected = 0;
-                    }
+                    _ if edit_line(input, &key) => *selected = 0,
                     _ => {}
                 }
                 return;
@@ -552,14 +533,7 @@ impl App {
                             *problem = spec_problem(&self.saved, input);
                         }
                     }
-                    KeyCode::Backspace => {
-                        input.pop();
-                        *problem = spec_problem(&self.saved, input);
-                    }
-                    KeyCode::Char(c) => {
-                        input.push(c);
-                        *problem = spec_problem(&self.saved, input);
-                    }
+                    _ if edit_line(input, &key) => *problem = spec_problem(&self.saved, input),
                     _ => {}
                 }
                 return;
@@ -971,6 +945,19 @@ fn complete_spec(history: &[String], input: &str) -> Option<String> {
         .rev()
         .find(|s| s.starts_with(input) && s.len() > input.len())
         .cloned()
+}
+
+/// Typing in a one-line input: Backspace deletes, characters are added.
+/// Returns whether the text changed.
+fn edit_line(input: &mut String, key: &KeyEvent) -> bool {
+    match key.code {
+        KeyCode::Backspace => input.pop().is_some(),
+        KeyCode::Char(c) => {
+            input.push(c);
+            true
+        }
+        _ => false,
+    }
 }
 
 /// Why `text` is not a Python literal, with the column, if it is not.

@@ -21,18 +21,52 @@ pub(super) fn draw(
     match &state.overlay {
         Overlay::None => {}
         Overlay::Help => help(frame, area, theme, keymap),
-        Overlay::AddGateway { input, problem } => {
-            add_gateway(frame, area, theme, input, problem.as_deref())
-        }
+        Overlay::AddGateway { input, problem } => line_dialog(
+            frame,
+            area,
+            theme,
+            LineDialog {
+                title: " Add gateway ",
+                hint: "Spec, e.g. popen//python=python3//chdir=/tmp".into(),
+                prompt: "> ",
+                keys: "Enter starts it, Tab completes, ↑/↓ recall, Esc cancels.",
+            },
+            input,
+            problem.as_deref(),
+        ),
         Overlay::ConfirmQuit => confirm_quit(frame, area, theme),
         Overlay::ConfirmExit { gateway } => confirm_exit(frame, area, theme, gateway),
         Overlay::ConfirmTerminate { group } => confirm_terminate(frame, area, theme, group),
-        Overlay::Filter { input, problem } => filter(frame, area, theme, input, problem.as_deref()),
+        Overlay::Filter { input, problem } => line_dialog(
+            frame,
+            area,
+            theme,
+            LineDialog {
+                title: " Filter ",
+                hint: "A regular expression over gateways and output; !re keeps the rest".into(),
+                prompt: "/ ",
+                keys: "Enter applies (empty clears), Esc cancels.",
+            },
+            input,
+            problem.as_deref(),
+        ),
         Overlay::SendValue {
             run,
             input,
             problem,
-        } => send_value(frame, area, theme, *run, input, problem.as_deref()),
+        } => line_dialog(
+            frame,
+            area,
+            theme,
+            LineDialog {
+                title: " Send ",
+                hint: format!("A Python literal for run {run}, e.g. [1, 'two', {{3: 4.0}}]"),
+                prompt: "> ",
+                keys: "Enter sends it, Esc cancels.",
+            },
+            input,
+            problem.as_deref(),
+        ),
         Overlay::Palette { input, selected } => palette(frame, area, theme, input, *selected),
     }
 }
@@ -118,35 +152,6 @@ fn help(frame: &mut Frame, area: Rect, theme: &Theme, keymap: &[Binding]) {
     frame.render_widget(Paragraph::new(lines).block(boxed(" Keys ", theme)), rect);
 }
 
-fn add_gateway(frame: &mut Frame, area: Rect, theme: &Theme, input: &str, problem: Option<&str>) {
-    let rect = centered(area, 70, 7);
-    let mut lines = vec![
-        Line::from(Span::styled(
-            "Spec, e.g. popen//python=python3//chdir=/tmp",
-            theme.dim,
-        )),
-        Line::from(vec![
-            Span::styled("> ", theme.key),
-            Span::raw(input),
-            Span::styled("▏", theme.key),
-        ]),
-    ];
-    match problem {
-        Some(p) => lines.push(Line::from(Span::styled(p, theme.error))),
-        None => lines.push(Line::from(Span::styled(
-            "Enter starts it, Tab completes, ↑/↓ recall, Esc cancels.",
-            theme.dim,
-        ))),
-    }
-    frame.render_widget(Clear, rect);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .block(boxed(" Add gateway ", theme))
-            .wrap(Wrap { trim: false }),
-        rect,
-    );
-}
-
 fn confirm_quit(frame: &mut Frame, area: Rect, theme: &Theme) {
     let rect = centered(area, 54, 5);
     let lines = vec![
@@ -160,34 +165,6 @@ fn confirm_quit(frame: &mut Frame, area: Rect, theme: &Theme) {
     ];
     frame.render_widget(Clear, rect);
     frame.render_widget(Paragraph::new(lines).block(boxed(" Quit? ", theme)), rect);
-}
-
-fn send_value(
-    frame: &mut Frame,
-    area: Rect,
-    theme: &Theme,
-    run: u64,
-    input: &str,
-    problem: Option<&str>,
-) {
-    let rect = centered(area, 70, 6);
-    let lines = vec![
-        Line::from(Span::styled(
-            format!("A Python literal for run {run}, e.g. [1, 'two', {{3: 4.0}}]"),
-            theme.dim,
-        )),
-        Line::from(vec![
-            Span::styled("> ", theme.key),
-            Span::raw(input),
-            Span::styled("▏", theme.key),
-        ]),
-        match problem {
-            Some(p) => Line::from(Span::styled(p, theme.error)),
-            None => Line::from(Span::styled("Enter sends it, Esc cancels.", theme.dim)),
-        },
-    ];
-    frame.render_widget(Clear, rect);
-    frame.render_widget(Paragraph::new(lines).block(boxed(" Send ", theme)), rect);
 }
 
 fn confirm_exit(frame: &mut Frame, area: Rect, theme: &Theme, gateway: &str) {
@@ -208,30 +185,6 @@ fn confirm_exit(frame: &mut Frame, area: Rect, theme: &Theme, gateway: &str) {
     );
 }
 
-fn filter(frame: &mut Frame, area: Rect, theme: &Theme, input: &str, problem: Option<&str>) {
-    let rect = centered(area, 70, 6);
-    let lines = vec![
-        Line::from(Span::styled(
-            "A regular expression over gateways and output; !re keeps the rest",
-            theme.dim,
-        )),
-        Line::from(vec![
-            Span::styled("/ ", theme.key),
-            Span::raw(input),
-            Span::styled("▏", theme.key),
-        ]),
-        match problem {
-            Some(p) => Line::from(Span::styled(p, theme.error)),
-            None => Line::from(Span::styled(
-                "Enter applies (empty clears), Esc cancels.",
-                theme.dim,
-            )),
-        },
-    ];
-    frame.render_widget(Clear, rect);
-    frame.render_widget(Paragraph::new(lines).block(boxed(" Filter ", theme)), rect);
-}
-
 fn confirm_terminate(frame: &mut Frame, area: Rect, theme: &Theme, group: &str) {
     let rect = centered(area, 60, 5);
     let lines = vec![
@@ -248,6 +201,45 @@ fn confirm_terminate(frame: &mut Frame, area: Rect, theme: &Theme, group: &str) 
     frame.render_widget(Clear, rect);
     frame.render_widget(
         Paragraph::new(lines).block(boxed(" Terminate group? ", theme)),
+        rect,
+    );
+}
+
+/// The words around a one-line input dialog.
+struct LineDialog {
+    title: &'static str,
+    hint: String,
+    prompt: &'static str,
+    keys: &'static str,
+}
+
+/// A dialog with a hint, one input line and either its problem or the keys.
+fn line_dialog(
+    frame: &mut Frame,
+    area: Rect,
+    theme: &Theme,
+    d: LineDialog,
+    input: &str,
+    problem: Option<&str>,
+) {
+    let rect = centered(area, 70, 6);
+    let lines = vec![
+        Line::from(Span::styled(d.hint, theme.dim)),
+        Line::from(vec![
+            Span::styled(d.prompt, theme.key),
+            Span::raw(input),
+            Span::styled("▏", theme.key),
+        ]),
+        match problem {
+            Some(p) => Line::from(Span::styled(p, theme.error)),
+            None => Line::from(Span::styled(d.keys, theme.dim)),
+        },
+    ];
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(boxed(d.title, theme))
+            .wrap(Wrap { trim: false }),
         rect,
     );
 }
