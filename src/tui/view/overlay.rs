@@ -34,9 +34,33 @@ pub(super) fn draw(
             input,
             problem.as_deref(),
         ),
-        Overlay::ConfirmQuit => confirm_quit(frame, area, theme),
-        Overlay::ConfirmExit { gateway } => confirm_exit(frame, area, theme, gateway),
-        Overlay::ConfirmTerminate { group } => confirm_terminate(frame, area, theme, group),
+        Overlay::ConfirmQuit => confirm(
+            frame,
+            area,
+            theme,
+            " Quit? ",
+            "Code is still running. Quit and stop every gateway?".into(),
+            "quit",
+            "stay",
+        ),
+        Overlay::ConfirmExit { gateway } => confirm(
+            frame,
+            area,
+            theme,
+            " Exit gateway? ",
+            format!("{gateway} is still running code. Exit it?"),
+            "exit",
+            "keep it",
+        ),
+        Overlay::ConfirmTerminate { group } => confirm(
+            frame,
+            area,
+            theme,
+            " Terminate group? ",
+            format!("Group {group} still runs code. Exit all its gateways?"),
+            "terminate",
+            "keep them",
+        ),
         Overlay::Filter { input, problem } => line_dialog(
             frame,
             area,
@@ -152,57 +176,28 @@ fn help(frame: &mut Frame, area: Rect, theme: &Theme, keymap: &[Binding]) {
     frame.render_widget(Paragraph::new(lines).block(boxed(" Keys ", theme)), rect);
 }
 
-fn confirm_quit(frame: &mut Frame, area: Rect, theme: &Theme) {
-    let rect = centered(area, 54, 5);
+/// A yes/no question: `y` does `yes`, anything else keeps things as they are.
+fn confirm(
+    frame: &mut Frame,
+    area: Rect,
+    theme: &Theme,
+    title: &str,
+    question: String,
+    yes: &str,
+    no: &str,
+) {
+    let rect = centered(area, question.chars().count().max(40) as u16 + 4, 5);
     let lines = vec![
-        Line::from("Code is still running. Quit and stop every gateway?"),
+        Line::from(question),
         Line::from(vec![
             Span::styled("y", theme.key),
-            Span::raw(" quit   "),
+            Span::raw(format!(" {yes}   ")),
             Span::styled("n", theme.key),
-            Span::raw(" / Esc stay"),
+            Span::raw(format!(" / Esc {no}")),
         ]),
     ];
     frame.render_widget(Clear, rect);
-    frame.render_widget(Paragraph::new(lines).block(boxed(" Quit? ", theme)), rect);
-}
-
-fn confirm_exit(frame: &mut Frame, area: Rect, theme: &Theme, gateway: &str) {
-    let rect = centered(area, 54, 5);
-    let lines = vec![
-        Line::from(format!("{gateway} is still running code. Exit it?")),
-        Line::from(vec![
-            Span::styled("y", theme.key),
-            Span::raw(" exit   "),
-            Span::styled("n", theme.key),
-            Span::raw(" / Esc keep it"),
-        ]),
-    ];
-    frame.render_widget(Clear, rect);
-    frame.render_widget(
-        Paragraph::new(lines).block(boxed(" Exit gateway? ", theme)),
-        rect,
-    );
-}
-
-fn confirm_terminate(frame: &mut Frame, area: Rect, theme: &Theme, group: &str) {
-    let rect = centered(area, 60, 5);
-    let lines = vec![
-        Line::from(format!(
-            "Group {group} still runs code. Exit all its gateways?"
-        )),
-        Line::from(vec![
-            Span::styled("y", theme.key),
-            Span::raw(" terminate   "),
-            Span::styled("n", theme.key),
-            Span::raw(" / Esc keep them"),
-        ]),
-    ];
-    frame.render_widget(Clear, rect);
-    frame.render_widget(
-        Paragraph::new(lines).block(boxed(" Terminate group? ", theme)),
-        rect,
-    );
+    frame.render_widget(Paragraph::new(lines).block(boxed(title, theme)), rect);
 }
 
 /// The words around a one-line input dialog.
