@@ -6,18 +6,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PYTHON=${PYTHON:-python3}
-VENV=.venv
-EXECNET_VERSION=2.1.2
-
 step() { printf '\n== %s\n' "$*"; }
 
-step "Python test environment ($VENV with execnet $EXECNET_VERSION and pytest)"
-if ! "$VENV/bin/python" -c "import execnet, pytest; assert execnet.__version__ == '$EXECNET_VERSION'" 2>/dev/null; then
-  "$PYTHON" -m venv "$VENV"
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "execnet==$EXECNET_VERSION" pytest
-fi
-export EXECDECK_TEST_PYTHON="$PWD/$VENV/bin/python"
+step "Python test environment (.venv with execnet and pytest)"
+EXECDECK_TEST_PYTHON=$(scripts/venv.sh)
+export EXECDECK_TEST_PYTHON
 
 step "tmux (the TUI's end-to-end test drives the real binary in it)"
 if ! command -v tmux >/dev/null 2>&1; then

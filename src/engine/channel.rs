@@ -263,7 +263,12 @@ impl Channel {
     /// channel, [`Error::GatewayDied`] when the connection is gone, and
     /// [`Error::Dump`] when the value cannot be serialized.
     pub async fn send(&self, item: impl Into<Value>) -> Result<()> {
-        let item = item.into();
+        self.send_ref(&item.into()).await
+    }
+
+    /// Sends one value without taking it (to send the same value many times,
+    /// or to several channels, without copying it first). Fails like [`Channel::send`].
+    pub async fn send_ref(&self, item: &Value) -> Result<()> {
         {
             let st = lock(&self.shared().state);
             let why = if st.closed_here {
@@ -281,7 +286,7 @@ impl Channel {
                 });
             }
         }
-        self.handle.gw.send_item(self.id(), &item).await
+        self.handle.gw.send_item(self.id(), item).await
     }
 
     /// Receives the next value, waiting at most `timeout` (forever with `None`).

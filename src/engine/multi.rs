@@ -29,7 +29,7 @@ impl MultiChannel {
     pub async fn send_each(&self, item: impl Into<Value>) -> Result<()> {
         let item = item.into();
         for ch in &self.channels {
-            ch.send(item.clone()).await?;
+            ch.send_ref(&item).await?;
         }
         Ok(())
     }

@@ -1,0 +1,131 @@
+//! What the machine allows, measured in the same run: a bare interpreter
+//! start, and bytes through the kind of pipe popen gateways use. Also the
+//! whole-process CLI workload, which is timed from outside.
+
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::workloads::{BULK_ITEM, Fallible};
+
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+/// Times `cmd` run to completion `reps` times; ms. Each run must succeed
+/// and, when `stdout` is given, print exactly that.
+pub fn time_command(
+    mut make: impl FnMut() -> Command,
+    reps: usize,
+    stdout: Option<&str>,
+) -> Fallible<Vec<f64>> {
+    let mut samples = Vec::with_capacity(reps);
+    for _ in 0..reps {
+        let mut cmd = make();
+        cmd.stdin(Stdio::null());
+        let start = Instant::now();
+        let out = cmd.output().map_err(err)?;
+        samples.push(start.elapsed().as_secs_f64() * 1e3);
+        if !out.status.success() {
+            return Err(format!(
+                "{cmd:?} failed ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        if let Some(want) = stdout
+            && out.stdout != want.as_bytes()
+        {
+            return Err(format!(
+                "{cmd:?} printed {:?}, expected {want:?}",
+                String::from_utf8_lossy(&out.stdout)
+            ));
+        }
+    }
+    Ok(samples)
+}
+
+/// `python -c pass`; ms.
+pub fn bare_python(python: &str, reps: usize) -> Fallible<Vec<f64>> {
+    time_command(
+        || {
+            let mut c = Command::new(python);
+            c.args(["-c", "pass"]);
+            c
+        },
+        reps,
+        Some(""),
+    )
+}
+
+/// A Python process writes `n` items of [`BULK_ITEM`] bytes on a pipe that
+/// Rust reads, as popen gateways read their worker; GB/s.
+pub async fn pipe_out(python: &str, n: usize, reps: usize) -> Fallible<Vec<f64>> {
+    let code = format!(
+        "import os\nview = memoryview(bytes({BULK_ITEM}))\nfor _ in range({n}):\n    \
+         left = view\n    while left:\n        left = left[os.write(1, left):]\n"
+    );
+    let mut samples = Vec::with_capacity(reps);
+    for _ in 0..reps {
+        let mut child = tokio::process::Command::new(python)
+            .args(["-c", &code])
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(err)?;
+        let mut out = child.stdout.take().ok_or("no stdout pipe")?;
+        let mut buf = vec![0u8; 256 * 1024];
+        let start = Instant::now();
+        let mut total = 0usize;
+        loop {
+            let got = out.read(&mut buf).await.map_err(err)?;
+            if got == 0 {
+                break;
+            }
+            total += got;
+        }
+        let secs = start.elapsed().as_secs_f64();
+        child.wait().await.map_err(err)?;
+        if total != n * BULK_ITEM {
+            return Err(format!("read {total} bytes, expected {}", n * BULK_ITEM));
+        }
+        samples.push(total as f64 / secs / 1e9);
+    }
+    Ok(samples)
+}
+
+/// Rust writes `n` items of [`BULK_ITEM`] bytes on a pipe that a Python
+/// process reads into a reused buffer; GB/s.
+pub async fn pipe_in(python: &str, n: usize, reps: usize) -> Fallible<Vec<f64>> {
+    let code = format!(
+        "import sys\nf = open(0, 'rb', buffering=0)\nbuf = bytearray({BULK_ITEM})\ntotal = 0\n\
+         while True:\n    got = f.readinto(buf)\n    if not got:\n        break\n    total += got\n\
+         print(total)\n"
+    );
+    let data = vec![0u8; BULK_ITEM];
+    let mut samples = Vec::with_capacity(reps);
+    for _ in 0..reps {
+        let mut child = tokio::process::Command::new(python)
+            .args(["-c", &code])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(err)?;
+        let mut input = child.stdin.take().ok_or("no stdin pipe")?;
+        let start = Instant::now();
+        for _ in 0..n {
+            input.write_all(&data).await.map_err(err)?;
+        }
+        drop(input);
+        let out = child.wait_with_output().await.map_err(err)?;
+        let secs = start.elapsed().as_secs_f64();
+        let said = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        if said != (n * BULK_ITEM).to_string() {
+            return Err(format!("the reader counted {said:?} bytes"));
+        }
+        samples.push((n * BULK_ITEM) as f64 / secs / 1e9);
+    }
+    Ok(samples)
+}
