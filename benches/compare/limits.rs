@@ -60,21 +60,22 @@ pub fn bare_python(python: &str, reps: usize) -> Fallible<Vec<f64>> {
 }
 
 /// A Python process writes `n` items of [`BULK_ITEM`] bytes on a pipe that
-/// Rust reads, as popen gateways read their worker; GB/s.
-pub async fn pipe_out(python: &str, n: usize, reps: usize) -> Fallible<Vec<f64>> {
+/// Rust reads, sized as popen gateways size theirs; GB/s.
+pub async fn pipe_out(python: String, n: usize, reps: usize) -> Fallible<Vec<f64>> {
     let code = format!(
         "import os\nview = memoryview(bytes({BULK_ITEM}))\nfor _ in range({n}):\n    \
          left = view\n    while left:\n        left = left[os.write(1, left):]\n"
     );
     let mut samples = Vec::with_capacity(reps);
     for _ in 0..reps {
-        let mut child = tokio::process::Command::new(python)
+        let mut child = tokio::process::Command::new(&python)
             .args(["-c", &code])
             .stdout(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
             .map_err(err)?;
         let mut out = child.stdout.take().ok_or("no stdout pipe")?;
+        execdeck::transport::popen::enlarge_pipe(&out);
         let mut buf = vec![0u8; 256 * 1024];
         let start = Instant::now();
         let mut total = 0usize;
@@ -95,9 +96,9 @@ pub async fn pipe_out(python: &str, n: usize, reps: usize) -> Fallible<Vec<f64>>
     Ok(samples)
 }
 
-/// Rust writes `n` items of [`BULK_ITEM`] bytes on a pipe that a Python
-/// process reads into a reused buffer; GB/s.
-pub async fn pipe_in(python: &str, n: usize, reps: usize) -> Fallible<Vec<f64>> {
+/// Rust writes `n` items of [`BULK_ITEM`] bytes on a pipe (sized as popen
+/// gateways size theirs) that a Python process reads into a reused buffer; GB/s.
+pub async fn pipe_in(python: String, n: usize, reps: usize) -> Fallible<Vec<f64>> {
     let code = format!(
         "import sys\nf = open(0, 'rb', buffering=0)\nbuf = bytearray({BULK_ITEM})\ntotal = 0\n\
          while True:\n    got = f.readinto(buf)\n    if not got:\n        break\n    total += got\n\
@@ -106,7 +107,7 @@ pub async fn pipe_in(python: &str, n: usize, reps: usize) -> Fallible<Vec<f64>> 
     let data = vec![0u8; BULK_ITEM];
     let mut samples = Vec::with_capacity(reps);
     for _ in 0..reps {
-        let mut child = tokio::process::Command::new(python)
+        let mut child = tokio::process::Command::new(&python)
             .args(["-c", &code])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -114,6 +115,7 @@ pub async fn pipe_in(python: &str, n: usize, reps: usize) -> Fallible<Vec<f64>> 
             .spawn()
             .map_err(err)?;
         let mut input = child.stdin.take().ok_or("no stdin pipe")?;
+        execdeck::transport::popen::enlarge_pipe(&input);
         let start = Instant::now();
         for _ in 0..n {
             input.write_all(&data).await.map_err(err)?;

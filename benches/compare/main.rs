@@ -90,6 +90,18 @@ impl Bench {
         format!("popen//python={}", self.python)
     }
 
+    /// Runs a workload as a task on the runtime's workers, where an
+    /// application's tasks run (code on `block_on`'s own thread pays a
+    /// thread hop per wake-up).
+    fn run<T: Send + 'static>(
+        &self,
+        work: impl std::future::Future<Output = Fallible<T>> + Send + 'static,
+    ) -> Fallible<T> {
+        self.rt
+            .block_on(self.rt.spawn(work))
+            .map_err(|e| format!("the workload task failed: {e}"))?
+    }
+
     fn wanted(&self, name: &str) -> bool {
         self.only
             .as_ref()
@@ -197,7 +209,7 @@ fn startup(b: &Bench) -> Row {
     let mut row = Row::new("popen gateway: start, exec, exit", "ms", Better::Lower);
     let reps = b.plan.startup_reps;
     let spec = b.spec();
-    let ours = b.rt.block_on(workloads::startup(&spec, reps));
+    let ours = b.run(workloads::startup(spec.clone(), reps));
     fill(&mut row, ours, b.execnet("startup", 1, reps));
     set_limit(
         &mut row,
@@ -225,7 +237,7 @@ fn groups(b: &Bench) -> Vec<Row> {
             "ms",
             Better::Lower,
         );
-        let ours = b.rt.block_on(workloads::group(&spec, n, reps));
+        let ours = b.run(workloads::group(spec.clone(), n, reps));
         fill(&mut row, ours, b.execnet("group", n, reps));
         let per = |v: Option<f64>| v.map(|v| v / n as f64);
         row.extra
@@ -283,7 +295,7 @@ fn memory(b: &Bench) -> Row {
 fn echo(b: &Bench) -> Row {
     let mut row = Row::new("echo round trip (int)", "µs", Better::Lower);
     let (n, reps) = (b.plan.echo_n, b.plan.reps);
-    let ours = b.rt.block_on(workloads::echo(&b.spec(), n, reps));
+    let ours = b.run(workloads::echo(b.spec(), n, reps));
     fill(&mut row, ours, b.execnet("echo", n, reps));
     target_ratio(&mut row, 1.8);
     row
@@ -291,7 +303,7 @@ fn echo(b: &Bench) -> Row {
 
 fn bulk(b: &Bench) -> Vec<Row> {
     let (n, reps) = (b.plan.bulk_items, b.plan.reps.min(3));
-    let mib = n * workloads::BULK_ITEM >> 20;
+    let mib = (n * workloads::BULK_ITEM) >> 20;
     let spec = b.spec();
     let mut out = Row::new(
         format!("bulk remote → local ({mib} MiB)"),
@@ -300,13 +312,13 @@ fn bulk(b: &Bench) -> Vec<Row> {
     );
     fill(
         &mut out,
-        b.rt.block_on(workloads::bulk_out(&spec, n, reps)),
+        b.run(workloads::bulk_out(spec.clone(), n, reps)),
         b.execnet("bulk_out", n, reps),
     );
     set_limit(
         &mut out,
         "python → pipe → Rust",
-        b.rt.block_on(limits::pipe_out(&b.python, n, reps)),
+        b.run(limits::pipe_out(b.python.clone(), n, reps)),
     );
     target_ratio(&mut out, 3.0);
     let mut inn = Row::new(
@@ -316,13 +328,13 @@ fn bulk(b: &Bench) -> Vec<Row> {
     );
     fill(
         &mut inn,
-        b.rt.block_on(workloads::bulk_in(&spec, n, reps)),
+        b.run(workloads::bulk_in(spec.clone(), n, reps)),
         b.execnet("bulk_in", n, reps),
     );
     set_limit(
         &mut inn,
         "Rust → pipe → python",
-        b.rt.block_on(limits::pipe_in(&b.python, n, reps)),
+        b.run(limits::pipe_in(b.python.clone(), n, reps)),
     );
     target_ratio(&mut inn, 3.0);
     vec![out, inn]
@@ -338,12 +350,12 @@ fn small(b: &Bench) -> Vec<Row> {
     );
     fill(
         &mut plain,
-        b.rt.block_on(workloads::small(&spec, n, reps, false)),
+        b.run(workloads::small(spec.clone(), n, reps, false)),
         b.execnet("small", n, reps),
     );
     target_ratio(&mut plain, 2.0);
     let mut sub = Row::new("  … with an event subscriber", "items/s", Better::Higher);
-    match b.rt.block_on(workloads::small(&spec, n, reps, true)) {
+    match b.run(workloads::small(spec.clone(), n, reps, true)) {
         Ok(s) => {
             sub.execdeck = median(&s);
             sub.extra.insert("execdeck_samples".into(), json!(s));
@@ -528,8 +540,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let rt = if std::env::var_os("CURRENT").is_some() { tokio::runtime::Builder::new_current_thread().enable_all().build() } else { tokio::runtime::Runtime::new() };
-    let rt = match rt {
+    let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("compare: {e}");

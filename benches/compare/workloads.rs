@@ -12,8 +12,7 @@ const NOOP_EXEC: &str = "channel.send(1)";
 const ECHO: &str = "for item in channel:\n    channel.send(item)\n";
 const BULK_OUT: &str = "data = bytes(channel.receive())\n\
                         for _ in range(channel.receive()):\n    channel.send(data)\n";
-const BULK_IN: &str =
-    "total = 0\nfor item in iter(channel.receive, None):\n    total += len(item)\nchannel.send(total)\n";
+const BULK_IN: &str = "total = 0\nfor item in iter(channel.receive, None):\n    total += len(item)\nchannel.send(total)\n";
 const SMALL: &str = "for i in range(channel.receive()):\n    channel.send(i)\n";
 
 /// Size of one bulk item.
@@ -39,12 +38,12 @@ fn ms(since: Instant) -> f64 {
 }
 
 /// One gateway: start, first remote_exec result, terminate (process gone); ms.
-pub async fn startup(spec: &str, reps: usize) -> Fallible<Vec<f64>> {
+pub async fn startup(spec: String, reps: usize) -> Fallible<Vec<f64>> {
     let mut samples = Vec::with_capacity(reps);
     for _ in 0..reps {
         let start = Instant::now();
         let group = Group::new();
-        let gw = group.makegateway(spec).await.map_err(err)?;
+        let gw = group.makegateway(&spec).await.map_err(err)?;
         let ch = gw.remote_exec(NOOP_EXEC).await.map_err(err)?;
         expect(ch.receive(WAIT).await.map_err(err)?, Value::Int(1))?;
         group.terminate(TERMINATE).await;
@@ -57,8 +56,8 @@ pub async fn startup(spec: &str, reps: usize) -> Fallible<Vec<f64>> {
 }
 
 /// `n` gateways started together, one exec each, then terminate; ms in all.
-pub async fn group(spec: &str, n: usize, reps: usize) -> Fallible<Vec<f64>> {
-    let specs = vec![spec; n];
+pub async fn group(spec: String, n: usize, reps: usize) -> Fallible<Vec<f64>> {
+    let specs = vec![spec.as_str(); n];
     let mut samples = Vec::with_capacity(reps);
     for _ in 0..reps {
         let start = Instant::now();
@@ -117,8 +116,8 @@ where
 }
 
 /// Round trip of an int, `n` per sample; µs.
-pub async fn echo(spec: &str, n: usize, reps: usize) -> Fallible<Vec<f64>> {
-    with_gateway(spec, Group::new(), |gw| async move {
+pub async fn echo(spec: String, n: usize, reps: usize) -> Fallible<Vec<f64>> {
+    with_gateway(&spec, Group::new(), |gw| async move {
         let ch = gw.remote_exec(ECHO).await.map_err(err)?;
         let mut samples = Vec::with_capacity(reps);
         for _ in 0..reps {
@@ -136,8 +135,8 @@ pub async fn echo(spec: &str, n: usize, reps: usize) -> Fallible<Vec<f64>> {
 }
 
 /// `n` items of [`BULK_ITEM`] bytes, remote → local; GB/s.
-pub async fn bulk_out(spec: &str, n: usize, reps: usize) -> Fallible<Vec<f64>> {
-    with_gateway(spec, Group::new(), |gw| async move {
+pub async fn bulk_out(spec: String, n: usize, reps: usize) -> Fallible<Vec<f64>> {
+    with_gateway(&spec, Group::new(), |gw| async move {
         let mut samples = Vec::with_capacity(reps);
         for _ in 0..reps {
             let start = Instant::now();
@@ -161,8 +160,8 @@ pub async fn bulk_out(spec: &str, n: usize, reps: usize) -> Fallible<Vec<f64>> {
 }
 
 /// `n` items of [`BULK_ITEM`] bytes, local → remote; GB/s.
-pub async fn bulk_in(spec: &str, n: usize, reps: usize) -> Fallible<Vec<f64>> {
-    with_gateway(spec, Group::new(), |gw| async move {
+pub async fn bulk_in(spec: String, n: usize, reps: usize) -> Fallible<Vec<f64>> {
+    with_gateway(&spec, Group::new(), |gw| async move {
         let data = Value::Bytes(vec![0; BULK_ITEM]);
         let mut samples = Vec::with_capacity(reps);
         for _ in 0..reps {
@@ -185,7 +184,7 @@ pub async fn bulk_in(spec: &str, n: usize, reps: usize) -> Fallible<Vec<f64>> {
 
 /// `n` ints, remote → local; items/s. With `subscribed`, a task drains a
 /// full event subscription (every message copied) meanwhile.
-pub async fn small(spec: &str, n: usize, reps: usize, subscribed: bool) -> Fallible<Vec<f64>> {
+pub async fn small(spec: String, n: usize, reps: usize, subscribed: bool) -> Fallible<Vec<f64>> {
     let group = Group::new();
     let drain = subscribed.then(|| {
         let mut sub = group.subscribe();
@@ -197,7 +196,7 @@ pub async fn small(spec: &str, n: usize, reps: usize, subscribed: bool) -> Falli
             seen
         })
     });
-    let out = with_gateway(spec, group, |gw| async move {
+    let out = with_gateway(&spec, group, |gw| async move {
         let mut samples = Vec::with_capacity(reps);
         for _ in 0..reps {
             let start = Instant::now();

@@ -11,21 +11,19 @@ use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
+use tokio::sync::watch;
 
 use super::channel::{Channel, ChannelShared, Ended};
 use super::error::{Error, Result};
 use super::events::{ChannelOrigin, CloseHow, Direction, EventKind, EventSender, Payload, Side};
+use super::frames::{Body, Frame, FrameReader};
+use super::outbox::{Outbox, Refused};
 use crate::spec::XSpec;
 use crate::transport::bootstrap::REMOTE_TRACE_PREFIX;
-use crate::transport::{BoxedReader, BoxedWriter, Connection, ExitInfo, ProcessHandle};
+use crate::transport::{BoxedReader, Connection, ExitInfo, ProcessHandle};
 use crate::wire::message::{HEADER_LEN, check_payload_len, encode_header, parse_header};
 use crate::wire::serial::{dump_into, load_unversioned};
-use crate::wire::{LoadOptions, MsgCode, Value};
-
-/// Bytes of outgoing frames that may wait for the writer before `send` waits.
-const SEND_BUDGET: usize = 16 << 20;
+use crate::wire::{DataFormatError, LoadOptions, MsgCode, Value};
 
 /// Source of the helper that the rinfo call runs remotely.
 const RINFO_SOURCE: &str = include_str!("../../bootstrap/rinfo.py");
@@ -136,11 +134,6 @@ pub struct RInfo {
     pub pid: i64,
 }
 
-enum Outgoing {
-    Frame(Vec<u8>, Option<OwnedSemaphorePermit>),
-    Shutdown,
-}
-
 /// State shared by the handles and the reader task.
 pub(crate) struct GatewayInner {
     pub(crate) id: String,
@@ -155,11 +148,18 @@ pub(crate) struct GatewayInner {
     /// Set when the reader task has finished, its exit event published.
     finished: watch::Sender<bool>,
     exiting: AtomicBool,
-    out: mpsc::UnboundedSender<Outgoing>,
-    budget: Arc<Semaphore>,
+    outbox: Arc<Outbox>,
     process: Option<ProcessHandle>,
     warnings: Vec<String>,
     events: EventSender,
+}
+
+impl Drop for GatewayInner {
+    /// The last handle is gone: close the write side once the queued frames
+    /// are out, so the worker sees the end of its input and exits.
+    fn drop(&mut self) {
+        self.outbox.shutdown();
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -282,17 +282,28 @@ impl GatewayInner {
             return Err(self.death_error());
         }
         if self.exiting.load(Ordering::SeqCst) {
-            return Err(Error::GatewayDied {
+            return Err(self.refused_error(Refused::Closed));
+        }
+        self.note_frame(Direction::Out, &frame);
+        self.outbox
+            .send(frame)
+            .await
+            .map_err(|r| self.refused_error(r))
+    }
+
+    /// The error for a frame the outbox did not take.
+    fn refused_error(&self, refused: Refused) -> Error {
+        match refused {
+            _ if self.is_dead() => self.death_error(),
+            Refused::Closed => Error::GatewayDied {
                 gateway: self.id.clone(),
                 reason: "the gateway was exited".into(),
-            });
+            },
+            Refused::Failed(e) => Error::GatewayDied {
+                gateway: self.id.clone(),
+                reason: format!("writing to the worker failed: {e}"),
+            },
         }
-        let want = frame.len().clamp(1, SEND_BUDGET) as u32;
-        let permit = self.budget.clone().acquire_many_owned(want).await.ok();
-        self.note_frame(Direction::Out, &frame);
-        self.out
-            .send(Outgoing::Frame(frame, permit))
-            .map_err(|_| self.death_error())
     }
 
     /// Queues a small message without waiting (used from `Drop` and the reader).
@@ -301,7 +312,7 @@ impl GatewayInner {
         frame.extend_from_slice(&encode_header(code, channel, payload.len()));
         frame.extend_from_slice(&payload);
         self.note_frame(Direction::Out, &frame);
-        let _ = self.out.send(Outgoing::Frame(frame, None));
+        let _ = self.outbox.push(frame);
     }
 
     /// A master-side callback panicked: close the channel with the text so the
@@ -355,7 +366,7 @@ impl Gateway {
         events: EventSender,
         max_payload: usize,
     ) -> Gateway {
-        let (out_tx, out_rx) = mpsc::unbounded_channel();
+        let outbox = Arc::new(Outbox::new(conn.writer));
         let (dead, _) = watch::channel(None);
         let inner = Arc::new(GatewayInner {
             event_id: Arc::from(id.as_str()),
@@ -367,13 +378,12 @@ impl Gateway {
             dead,
             finished: watch::channel(false).0,
             exiting: AtomicBool::new(false),
-            out: out_tx,
-            budget: Arc::new(Semaphore::new(SEND_BUDGET)),
+            outbox: outbox.clone(),
             process: conn.process,
             warnings: conn.warnings,
             events,
         });
-        tokio::spawn(writer_task(out_rx, conn.writer));
+        tokio::spawn(async move { outbox.run_writer().await });
         tokio::spawn(reader_task(
             Arc::downgrade(&inner),
             inner.process.clone(),
@@ -574,7 +584,7 @@ impl Gateway {
         }
         self.inner
             .send_control(MsgCode::GatewayTerminate, 0, Vec::new());
-        let _ = self.inner.out.send(Outgoing::Shutdown);
+        self.inner.outbox.shutdown();
     }
 
     /// Waits up to `timeout` for the connection to end and the process to exit.
@@ -613,71 +623,13 @@ impl Gateway {
     }
 }
 
-async fn writer_task(mut rx: mpsc::UnboundedReceiver<Outgoing>, writer: BoxedWriter) {
-    let mut w = BufWriter::with_capacity(256 * 1024, writer);
-    'outer: while let Some(msg) = rx.recv().await {
-        let mut next = Some(msg);
-        while let Some(msg) = next.take() {
-            match msg {
-                Outgoing::Frame(bytes, permit) => {
-                    if w.write_all(&bytes).await.is_err() {
-                        break 'outer;
-                    }
-                    drop(permit);
-                }
-                Outgoing::Shutdown => break 'outer,
-            }
-            next = rx.try_recv().ok();
-        }
-        if w.flush().await.is_err() {
-            break;
-        }
-    }
-    let _ = w.flush().await;
-    let _ = w.shutdown().await;
-}
-
-/// Reads one message. `Ok(None)` is a clean end at a message boundary.
-async fn read_message(
-    r: &mut BoxedReader,
-    max_payload: usize,
-) -> std::result::Result<Option<(MsgCode, i32, Vec<u8>)>, String> {
-    let mut header = [0u8; HEADER_LEN];
-    let mut got = 0;
-    while got < HEADER_LEN {
-        match r.read(&mut header[got..]).await {
-            Ok(0) if got == 0 => return Ok(None),
-            Ok(0) => {
-                return Err(format!(
-                    "the connection ended inside a message header ({got} of 9 bytes)"
-                ));
-            }
-            Ok(n) => got += n,
-            Err(e) => return Err(format!("reading from the worker failed: {e}")),
-        }
-    }
-    let h = parse_header(&header, max_payload).map_err(|e| format!("protocol error: {e}"))?;
-    let mut payload = Vec::with_capacity(h.len.min(1 << 20));
-    let n = r
-        .take(h.len as u64)
-        .read_to_end(&mut payload)
-        .await
-        .map_err(|e| format!("reading from the worker failed: {e}"))?;
-    if n < h.len {
-        return Err(format!(
-            "the connection ended inside a {} message ({n} of {} payload bytes)",
-            h.code, h.len
-        ));
-    }
-    Ok(Some((h.code, h.channel, payload)))
-}
-
 async fn reader_task(
     gw: std::sync::Weak<GatewayInner>,
     process: Option<ProcessHandle>,
-    mut reader: BoxedReader,
+    reader: BoxedReader,
     max_payload: usize,
 ) {
+    let mut frames = FrameReader::new(reader, max_payload);
     // Noticing the process's death even if its stdout stays open (a child of
     // the worker may hold it): give the pipe a moment to drain, then stop.
     let process_gone = {
@@ -696,12 +648,16 @@ async fn reader_task(
     let outcome: std::result::Result<(), String> = loop {
         let msg = tokio::select! {
             biased;
-            msg = read_message(&mut reader, max_payload) => msg,
+            msg = frames.next() => msg,
             _ = &mut process_gone => break Ok(()),
         };
         let Some(inner) = gw.upgrade() else { return };
         match msg {
-            Ok(Some((code, channel, payload))) => {
+            Ok(Some(Frame {
+                code,
+                channel,
+                body,
+            })) => {
                 if inner.events.is_traced() {
                     inner.events.send(
                         &inner.event_id,
@@ -709,11 +665,11 @@ async fn reader_task(
                             dir: Direction::In,
                             code,
                             channel,
-                            payload: Payload::new(&payload),
+                            payload: Payload::new(&body.encoded()),
                         },
                     );
                 }
-                if let Err(e) = dispatch(&inner, code, channel, payload) {
+                if let Err(e) = dispatch(&inner, code, channel, body) {
                     break Err(e);
                 }
                 if code == MsgCode::GatewayTerminate {
@@ -807,8 +763,15 @@ fn dispatch(
     inner: &GatewayInner,
     code: MsgCode,
     channel: i32,
-    payload: Vec<u8>,
+    body: Body,
 ) -> std::result::Result<(), String> {
+    let payload = match body {
+        Body::Encoded(payload) => payload,
+        Body::Bytes(data) => {
+            deliver(inner, channel, Ok(Value::Bytes(data)));
+            return Ok(());
+        }
+    };
     let load = |shared: Option<&ChannelShared>, payload: &[u8]| {
         let opts = shared
             .and_then(ChannelShared::load_options)
@@ -818,19 +781,8 @@ fn dispatch(
     match code {
         MsgCode::ChannelData => {
             let shared = inner.shared(channel, ChannelOrigin::Remote);
-            match load(Some(&shared), &payload) {
-                Ok(item) => {
-                    item.for_each_channel(&mut |id| {
-                        inner.shared(id, ChannelOrigin::Remote);
-                    });
-                    if let Some(text) = shared.deliver(item) {
-                        inner.callback_failed(&shared, text);
-                    }
-                }
-                Err(e) => {
-                    shared.end(Ended::BadData(e), false);
-                }
-            }
+            let item = load(Some(&shared), &payload);
+            deliver_to(inner, &shared, item);
         }
         MsgCode::ChannelClose | MsgCode::ChannelCloseError | MsgCode::ChannelLastMessage => {
             // A close for a channel this side already forgot needs nothing.
@@ -906,6 +858,32 @@ fn dispatch(
         MsgCode::GatewayTerminate => {}
     }
     Ok(())
+}
+
+/// Hands a decoded CHANNEL_DATA item to channel `channel`.
+fn deliver(inner: &GatewayInner, channel: i32, item: std::result::Result<Value, DataFormatError>) {
+    let shared = inner.shared(channel, ChannelOrigin::Remote);
+    deliver_to(inner, &shared, item);
+}
+
+fn deliver_to(
+    inner: &GatewayInner,
+    shared: &ChannelShared,
+    item: std::result::Result<Value, DataFormatError>,
+) {
+    match item {
+        Ok(item) => {
+            item.for_each_channel(&mut |id| {
+                inner.shared(id, ChannelOrigin::Remote);
+            });
+            if let Some(text) = shared.deliver(item) {
+                inner.callback_failed(shared, text);
+            }
+        }
+        Err(e) => {
+            shared.end(Ended::BadData(e), false);
+        }
+    }
 }
 
 fn lock_weak(shared: &ChannelShared) -> std::sync::Weak<super::channel::ChannelHandle> {

@@ -4,9 +4,11 @@
 pub mod channel;
 pub mod error;
 pub mod events;
+mod frames;
 pub mod gateway;
 pub mod group;
 pub mod multi;
+mod outbox;
 pub mod run;
 
 pub use channel::{Channel, ItemStream};

@@ -11,8 +11,14 @@ use super::bootstrap::{BOOT_LINE, BootSource, DebugMode, Handshake, boot_input, 
 use super::{ConnectError, Connection, ProcessHandle, StderrSink};
 use crate::spec::XSpec;
 
-/// Read buffer for the protocol stream.
-const READ_BUFFER: usize = 256 * 1024;
+/// Buffer for reading the handshake. Small: after the handshake the
+/// gateway's own frame reader does large reads, which pass it by.
+const HANDSHAKE_BUFFER: usize = 8 * 1024;
+
+/// Capacity asked for the protocol pipes (Linux; the default is 64 KiB).
+/// Bulk transfers then need far fewer wake-ups per MiB. The kernel refuses
+/// it past the user's pipe quota; the default size works too.
+const PIPE_SIZE: libc::c_int = 1 << 20;
 
 /// How a worker is launched; shared by the process-based transports.
 #[derive(Clone, Default)]
@@ -104,8 +110,10 @@ pub(crate) async fn start(
             message: "stdin/stdout pipes missing".into(),
         });
     };
+    enlarge_pipe(&stdin);
+    enlarge_pipe(&stdout);
     let process = ProcessHandle::watch(child, opts.stderr_sink.clone());
-    let mut reader = BufReader::with_capacity(READ_BUFFER, stdout);
+    let mut reader = BufReader::with_capacity(HANDSHAKE_BUFFER, stdout);
     let timeout = opts.startup_timeout.unwrap_or(DEFAULT_STARTUP_TIMEOUT);
     let marker = opts.boot.has_marker();
 
@@ -233,6 +241,18 @@ async fn spawn_child(cmd: Command) -> std::io::Result<tokio::process::Child> {
     answer
         .await
         .map_err(|_| std::io::Error::other("the spawner thread did not answer"))?
+}
+
+/// Asks for a [`PIPE_SIZE`] pipe buffer, as popen gateways do for their
+/// protocol pipes; keeps the default size when refused.
+pub fn enlarge_pipe(pipe: &impl std::os::fd::AsRawFd) {
+    #[cfg(target_os = "linux")]
+    // SAFETY: F_SETPIPE_SZ on an fd we own; failure only leaves the size as it was.
+    unsafe {
+        libc::fcntl(pipe.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_SIZE);
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = pipe;
 }
 
 /// Makes the child receive SIGKILL when this process dies (Linux), so a

@@ -74,7 +74,7 @@ pub const MAX_LONGINT_DIGITS: usize = 100_000;
 /// The largest length or count an int32 operand can carry.
 const MAX_LEN: usize = i32::MAX as usize;
 
-mod op {
+pub(crate) mod op {
     pub const BUILDTUPLE: u8 = b'@';
     pub const BYTES: u8 = b'A';
     pub const CHANNEL: u8 = b'B';
