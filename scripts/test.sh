@@ -34,3 +34,6 @@ cargo test --quiet
 
 step "Worker tests (pytest: execnet's master drives our worker)"
 "$EXECDECK_TEST_PYTHON" -m pytest -q tests/py
+
+step "Benchmark smoke run (cargo bench --bench compare -- --quick: every workload works; timings are not judged)"
+cargo bench --quiet --bench compare -- --quick

@@ -15,8 +15,10 @@ use crate::wire::MsgCode;
 use crate::wire::message::{HEADER_LEN, parse_header};
 use crate::wire::serial::op;
 
-/// Size of the reused read buffer.
-const BUFFER: usize = 64 << 10;
+/// The read buffer starts this small (an idle gateway costs little memory)...
+const BUFFER_START: usize = 4 << 10;
+/// ...and doubles, up to this, while reads keep filling it (bursts of small messages).
+const BUFFER_MAX: usize = 64 << 10;
 
 /// CHANNEL_DATA payloads at least this large are checked for a lone `bytes` value.
 const BULK: usize = 64 << 10;
@@ -56,10 +58,9 @@ pub(crate) struct Frame {
 /// Reads whole messages from a connection.
 pub(crate) struct FrameReader {
     inner: BoxedReader,
-    buf: Box<[u8]>,
-    /// Unread bytes are `buf[start..end]`.
+    /// Unread bytes are `buf[start..]`.
+    buf: Vec<u8>,
     start: usize,
-    end: usize,
     max_payload: usize,
 }
 
@@ -67,30 +68,40 @@ impl FrameReader {
     pub(crate) fn new(inner: BoxedReader, max_payload: usize) -> FrameReader {
         FrameReader {
             inner,
-            buf: vec![0; BUFFER].into_boxed_slice(),
+            buf: Vec::with_capacity(BUFFER_START),
             start: 0,
-            end: 0,
             max_payload,
         }
     }
 
     fn buffered(&self) -> usize {
-        self.end - self.start
+        self.buf.len() - self.start
+    }
+
+    /// Marks `n` buffered bytes consumed.
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        if self.start == self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
+        }
     }
 
     /// Reads more into the buffer; the number of new bytes (0 at the end).
     async fn fill(&mut self) -> Result<usize, String> {
         if self.start > 0 {
-            self.buf.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
+            self.buf.drain(..self.start);
             self.start = 0;
         }
-        let n = self
-            .inner
-            .read(&mut self.buf[self.end..])
+        let room = self.buf.capacity() - self.buf.len();
+        let n = (&mut self.inner)
+            .take(room as u64)
+            .read_buf(&mut self.buf)
             .await
             .map_err(|e| format!("reading from the worker failed: {e}"))?;
-        self.end += n;
+        if n == room && self.buf.capacity() < BUFFER_MAX {
+            self.buf.reserve(self.buf.capacity());
+        }
         Ok(n)
     }
 
@@ -110,7 +121,7 @@ impl FrameReader {
         header.copy_from_slice(&self.buf[self.start..self.start + HEADER_LEN]);
         let h =
             parse_header(&header, self.max_payload).map_err(|e| format!("protocol error: {e}"))?;
-        self.start += HEADER_LEN;
+        self.consume(HEADER_LEN);
         if h.code == MsgCode::ChannelData && h.len >= BULK {
             while self.buffered() < 5 {
                 if self.fill().await? == 0 {
@@ -125,7 +136,7 @@ impl FrameReader {
                 self.buf[at + 4],
             ]);
             if self.buf[at] == op::BYTES && n as usize == h.len - 6 {
-                self.start += 5;
+                self.consume(5);
                 let data = self.read_exact_vec(n as usize, h.code, h.len).await?;
                 while self.buffered() < 1 {
                     if self.fill().await? == 0 {
@@ -133,7 +144,7 @@ impl FrameReader {
                     }
                 }
                 let stop = self.buf[self.start];
-                self.start += 1;
+                self.consume(1);
                 if stop != op::STOP {
                     return Err(format!(
                         "protocol error: a CHANNEL_DATA message of {} bytes holding bytes ends with {stop:#04x}, not STOP",
@@ -170,10 +181,7 @@ impl FrameReader {
         let take = n.min(self.buffered());
         let mut out = Vec::with_capacity(n);
         out.extend_from_slice(&self.buf[self.start..self.start + take]);
-        self.start += take;
-        if self.start == self.end {
-            (self.start, self.end) = (0, 0);
-        }
+        self.consume(take);
         while out.len() < n {
             let left = (n - out.len()) as u64;
             let got = (&mut self.inner)
