@@ -119,6 +119,49 @@ def test_remote_error_traceback(gw):
     assert "_execute" not in text             # worker frames left out
 
 
+def test_sources_reach_linecache_imported_later(gw):
+    """The worker does not import linecache itself; remote code that does
+    (traceback, inspect) still finds the lines of every remote_exec."""
+    first = gw.remote_exec("""
+        import sys
+        def answer():
+            return 42
+        channel.send('linecache' in sys.modules)
+    """)
+    assert first.receive(TIMEOUT) is False
+    first.waitclose(TIMEOUT)
+    ch = gw.remote_exec("""
+        import sys, traceback
+        def fail():
+            raise ValueError('here')
+        try:
+            fail()
+        except ValueError:
+            text = traceback.format_exc()
+        import inspect
+        channel.send((text, inspect.getsource(fail),
+                      [f for f in sys.meta_path if 'execdeck' in repr(f)]))
+    """)
+    text, source, finders = ch.receive(TIMEOUT)
+    assert "raise ValueError('here')" in text
+    assert [line.strip() for line in source.splitlines()] == [
+        "def fail():", "raise ValueError('here')"]
+    assert finders == []   # the finder removed itself
+
+
+def test_start_up_leaves_heavy_modules_alone(gw):
+    ch = gw.remote_exec("""
+        import sys
+        heavy = ('threading', 'queue', 'weakref', 'signal', 'enum', 're',
+                 'functools', 'collections', 'traceback', 'linecache')
+        channel.send([m for m in heavy if m in sys.modules])
+    """)
+    assert ch.receive(TIMEOUT) == []
+    assert gw.remote_status().numchannels <= 1
+    assert gw.remote_exec("channel.send(channel.gateway.hasreceiver())"
+                          ).receive(TIMEOUT) is True
+
+
 def test_syntax_error(gw):
     ch = gw.remote_exec("def foo()\n return 1\nfoo()\n")
     with pytest.raises(ch.RemoteError) as excinfo:
