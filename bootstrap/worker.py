@@ -20,6 +20,10 @@ Three ways to start it
    master can show it instead of failing on a corrupt handshake.  The optional
    key ``'marker': False`` leaves the marker out (needed when an execnet
    forwarder, which expects exactly ``b"1"``, sits in between).
+   For popen gateways execdeck's master usually keeps this file in its cache
+   directory and sends a short program instead that runs the file's code
+   (compiled once, by CPython's pyc cache) in ``__main__`` the same way; if
+   that fails, the program asks for the source (see bootstrap/README.md).
 
 2. As a plain script: ``python3 -u worker.py [--id ID] [--execmodel MODEL]``
    writes just ``b"1"`` and serves the protocol on stdin/stdout.
