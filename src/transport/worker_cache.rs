@@ -7,7 +7,9 @@
 //! with the worker this binary carries, so a partial, stale or foreign file
 //! is never booted from: it is rewritten, or the gateway boots the classic
 //! way (source sent over stdin). The directory must belong to the user and
-//! be writable by nobody else.
+//! be writable by nobody else, and every directory above it must be ours or
+//! root's and closed to other writers (or sticky, like `/tmp`); the
+//! interpreter is given the resolved path.
 
 use std::collections::HashMap;
 use std::fs;
@@ -23,7 +25,7 @@ use super::bootstrap::WORKER_SOURCE;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum WorkerCache {
     /// The user's cache directory (`$XDG_CACHE_HOME/execdeck/worker` or
-    /// `~/.cache/execdeck/worker` on Linux), else `execdeck-<uid>/worker`
+    /// `~/.cache/execdeck/worker` on Linux), else `execdeck-<uid>-worker`
     /// in the temporary directory.
     #[default]
     Default,
@@ -61,18 +63,17 @@ impl WorkerCache {
                 if let Some(p) = directories::ProjectDirs::from("", "", "execdeck") {
                     dirs.push(p.cache_dir().join("worker"));
                 }
-                // SAFETY: geteuid has no preconditions and cannot fail.
-                let uid = unsafe { libc::geteuid() };
-                dirs.push(
-                    std::env::temp_dir()
-                        .join(format!("execdeck-{uid}"))
-                        .join("worker"),
-                );
+                dirs.push(std::env::temp_dir().join(format!("execdeck-{}-worker", euid())));
                 dirs
             }
         };
         dirs.iter().find_map(|dir| ensure_file(dir))
     }
+}
+
+fn euid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
 }
 
 /// What a verified file looked like, to skip re-reading it while it stays so.
@@ -97,31 +98,57 @@ impl Stamp {
     }
 }
 
-/// Verified files by path (one lock for all: writes are rare and short).
-fn verified() -> &'static Mutex<HashMap<PathBuf, Stamp>> {
-    static VERIFIED: OnceLock<Mutex<HashMap<PathBuf, Stamp>>> = OnceLock::new();
+/// A worker file found good: its real path and what it looked like.
+struct Verified {
+    path: PathBuf,
+    stamp: Stamp,
+}
+
+/// Verified files by the directory asked for (one lock for all: the checks
+/// are a few system calls, writes are rare).
+fn verified() -> &'static Mutex<HashMap<PathBuf, Verified>> {
+    static VERIFIED: OnceLock<Mutex<HashMap<PathBuf, Verified>>> = OnceLock::new();
     VERIFIED.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
 fn ensure_file(dir: &Path) -> Option<PathBuf> {
-    let path = dir.join(format!("{}.py", module_name()));
     let mut known = verified().lock().unwrap_or_else(|p| p.into_inner());
     // The common case: the file we checked (or wrote) before is unchanged.
-    if let (Some(stamp), Ok(meta)) = (known.get(&path), fs::symlink_metadata(&path))
-        && *stamp == Stamp::of(&meta)
-        && private_dir(dir)
+    if let Some(v) = known.get(dir)
+        && fs::symlink_metadata(&v.path).is_ok_and(|meta| Stamp::of(&meta) == v.stamp)
+        && v.path.parent().is_some_and(private_dir)
     {
-        return Some(path);
+        return Some(v.path.clone());
     }
-    known.remove(&path);
-    if !make_private_dir(dir) {
+    known.remove(dir);
+    if !private_dir(dir) {
+        let _ = fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir);
+    }
+    // The interpreter gets the real path, every component of it safe from
+    // other users (nobody else can swap the directory or the file).
+    let real = fs::canonicalize(dir).ok()?;
+    if !private_dir(&real) || !safe_ancestors(&real) {
         return None;
     }
+    let path = real.join(format!("{}.py", module_name()));
     let stamp = match fs::symlink_metadata(&path) {
         Ok(meta) if meta.file_type().is_file() && holds_worker(&path) => Stamp::of(&meta),
-        _ => write_atomically(dir, &path)?,
+        _ => {
+            let stamp = write_atomically(&real, &path)?;
+            prune_other_versions(&real);
+            stamp
+        }
     };
-    known.insert(path.clone(), stamp);
+    known.insert(
+        dir.to_path_buf(),
+        Verified {
+            path: path.clone(),
+            stamp,
+        },
+    );
     Some(path)
 }
 
@@ -154,7 +181,7 @@ fn write_atomically(dir: &Path, path: &Path) -> Option<Stamp> {
         let _ = fs::remove_file(&tmp);
         return None;
     }
-    remove_stale_bytecode(dir);
+    remove_bytecode(dir, module_name());
     // What was renamed into place is what was written, unless another
     // writer raced us with the same content: check once more.
     match fs::symlink_metadata(path) {
@@ -163,10 +190,10 @@ fn write_atomically(dir: &Path, path: &Path) -> Option<Stamp> {
     }
 }
 
-/// Removes `__pycache__/execdeck_worker_<hash>.*.pyc`: a file compiled from
-/// a damaged earlier copy could carry the same size and mtime second.
-fn remove_stale_bytecode(dir: &Path) {
-    let prefix = format!("{}.", module_name());
+/// Removes `__pycache__/<module>.*.pyc`: a file compiled from a damaged
+/// earlier copy could carry the same size and mtime second.
+fn remove_bytecode(dir: &Path, module: &str) {
+    let prefix = format!("{module}.");
     if let Ok(entries) = fs::read_dir(dir.join("__pycache__")) {
         for entry in entries.flatten() {
             if entry.file_name().to_string_lossy().starts_with(&prefix) {
@@ -176,24 +203,50 @@ fn remove_stale_bytecode(dir: &Path) {
     }
 }
 
-/// Makes `dir` (and missing parents) with mode 0700; true when it is then a
-/// private directory of ours.
-fn make_private_dir(dir: &Path) -> bool {
-    if !private_dir(dir) {
-        let _ = fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir);
+/// How long a worker file of another version stays after its last write.
+const KEEP_OTHER_VERSIONS: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// Removes worker files of other execdeck versions (and their bytecode) not
+/// written for a day, so that upgrades and development builds do not pile
+/// up files. A master still using one writes it again when it needs it.
+fn prune_other_versions(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let Some(module) = name
+            .strip_suffix(".py")
+            .filter(|m| m.starts_with("execdeck_worker_") && *m != module_name())
+        else {
+            continue;
+        };
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > KEEP_OTHER_VERSIONS));
+        if old && fs::remove_file(entry.path()).is_ok() {
+            remove_bytecode(dir, module);
+        }
     }
-    private_dir(dir)
 }
 
 /// A real directory (not a symlink) owned by us that nobody else can write.
 fn private_dir(dir: &Path) -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let uid = unsafe { libc::geteuid() };
     fs::symlink_metadata(dir)
-        .is_ok_and(|m| m.file_type().is_dir() && m.uid() == uid && m.mode() & 0o022 == 0)
+        .is_ok_and(|m| m.file_type().is_dir() && m.uid() == euid() && m.mode() & 0o022 == 0)
+}
+
+/// Every directory above `dir` (a canonical path) belongs to us or to root
+/// and is writable by nobody else, or is sticky like `/tmp` (where others
+/// cannot rename what is ours).
+fn safe_ancestors(dir: &Path) -> bool {
+    dir.ancestors().skip(1).all(|a| {
+        fs::symlink_metadata(a).is_ok_and(|m| {
+            (m.uid() == 0 || m.uid() == euid()) && (m.mode() & 0o022 == 0 || m.mode() & 0o1000 != 0)
+        })
+    })
 }
 
 #[cfg(test)]
@@ -214,6 +267,7 @@ mod tests {
         let dir = tmp.path().join("a").join("b");
         let cache = WorkerCache::Dir(dir.clone());
         let path = cache.worker_file().unwrap();
+        let dir = fs::canonicalize(&dir).unwrap();
         assert_eq!(path.parent(), Some(dir.as_path()));
         assert_eq!(fs::read(&path).unwrap(), WORKER_SOURCE.as_bytes());
         let mode = fs::metadata(&dir).unwrap().mode() & 0o777;
@@ -241,6 +295,33 @@ mod tests {
     }
 
     #[test]
+    fn old_files_of_other_versions_are_pruned_when_writing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("c");
+        fs::DirBuilder::new().mode(0o700).create(&dir).unwrap();
+        let pycache = dir.join("__pycache__");
+        fs::create_dir(&pycache).unwrap();
+        let old = dir.join("execdeck_worker_0000000000000001.py");
+        let old_pyc = pycache.join("execdeck_worker_0000000000000001.cpython-311.pyc");
+        let recent = dir.join("execdeck_worker_0000000000000002.py");
+        let other = dir.join("notes.py");
+        for f in [&old, &old_pyc, &recent, &other] {
+            fs::write(f, "x").unwrap();
+        }
+        let two_days_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(48 * 3600);
+        fs::File::options()
+            .write(true)
+            .open(&old)
+            .unwrap()
+            .set_modified(two_days_ago)
+            .unwrap();
+        let path = WorkerCache::Dir(dir.clone()).worker_file().unwrap();
+        assert!(path.exists());
+        assert!(!old.exists() && !old_pyc.exists());
+        assert!(recent.exists() && other.exists());
+    }
+
+    #[test]
     fn a_directory_others_can_write_is_not_used() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("open");
@@ -248,11 +329,20 @@ mod tests {
         fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
         assert_eq!(WorkerCache::Dir(dir.clone()).worker_file(), None);
         assert_eq!(fs::read_dir(&dir).unwrap().count(), 0);
+        // Below a directory others can write, even a private one is unsafe.
+        let inner = dir.join("inner");
+        fs::DirBuilder::new().mode(0o700).create(&inner).unwrap();
+        assert_eq!(WorkerCache::Dir(inner).worker_file(), None);
+        // A symlink to a good directory: the interpreter gets the real path.
         let link = tmp.path().join("link");
         let real = tmp.path().join("real");
-        fs::create_dir(&real).unwrap();
+        fs::DirBuilder::new().mode(0o700).create(&real).unwrap();
         std::os::unix::fs::symlink(&real, &link).unwrap();
-        assert_eq!(WorkerCache::Dir(link).worker_file(), None);
+        let path = WorkerCache::Dir(link).worker_file().unwrap();
+        assert_eq!(
+            path.parent(),
+            Some(fs::canonicalize(&real).unwrap().as_path())
+        );
         assert_eq!(WorkerCache::Off.worker_file(), None);
     }
 }
