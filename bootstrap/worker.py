@@ -901,6 +901,9 @@ def _main_thread_ident():
 #: The interpreter's main thread: the thread that runs this file, unless
 #: threading (already imported) knows better.
 _MAIN_IDENT = _main_thread_ident()
+_MAIN_NATIVE_ID = (_thread.get_native_id()
+                   if hasattr(_thread, "get_native_id")
+                   and _MAIN_IDENT == _thread.get_ident() else None)
 
 
 class _Event:
@@ -1975,15 +1978,16 @@ def _register_source(filename, source):
 
     linecache (with tokenize and re, milliseconds to import) is not imported
     for this: until something imports it, the sources wait in
-    ``_pending_sources`` and a finder at the front of ``sys.meta_path`` adds
-    them the moment it is imported (then the finder goes away).
+    ``_pending_sources`` and the import watch hands them over the moment it
+    is imported.
     """
     _pending_sources[filename] = source
     linecache = sys.modules.get("linecache")
-    if linecache is not None and getattr(linecache, "cache", None) is not None:
+    if linecache is None:
+        _IMPORT_WATCH.watch("linecache", _flush_sources)
+    elif getattr(linecache, "cache", None) is not None:
         _flush_sources(linecache)
-    elif _LINECACHE_FINDER not in sys.meta_path:
-        sys.meta_path.insert(0, _LINECACHE_FINDER)
+    # else: linecache is being imported right now; the watch flushes after
 
 
 _pending_sources = {}  # filename -> source, for linecache
@@ -2000,50 +2004,104 @@ def _flush_sources(linecache):
                            filename)
 
 
-class _LinecacheFinder:
-    """Imports linecache as the other finders would and then hands it the
-    pending remote_exec sources (see _register_source)."""
+def _threading_imported(threading):
+    """Remote code imported threading. Python before 3.13 takes the thread
+    that first imports it for the main thread; when that was another thread,
+    put the real main thread in its place (``main_thread()``,
+    ``current_thread()`` in the main thread, the join of non-daemon threads
+    at exit), as if the worker had imported threading at start-up."""
+    try:
+        main = threading._main_thread
+        wrong = main.ident
+        if wrong == _MAIN_IDENT:
+            return
+        alive = _thread.allocate_lock()  # held while the main thread runs,
+        alive.acquire()                  # as its thread-state lock would be
+        with threading._active_limbo_lock:
+            if threading._active.get(wrong) is main:
+                del threading._active[wrong]  # that thread becomes a dummy
+            main._ident = _MAIN_IDENT
+            if _MAIN_NATIVE_ID is not None and hasattr(main, "_native_id"):
+                main._native_id = _MAIN_NATIVE_ID
+            main._tstate_lock = alive
+            threading._active[_MAIN_IDENT] = main
+    except Exception as exc:  # another Python: leave it as it is
+        if _tracing:
+            _trace("cannot fix threading's main thread: %r" % (exc,))
+
+
+class _ImportWatch:
+    """A finder at the front of ``sys.meta_path`` while the worker waits for
+    a module that it does not import itself but must know about (linecache,
+    threading): the module is found and loaded by the finders behind it as
+    always, then the worker's hook runs on it. Once nothing is awaited the
+    finder leaves ``sys.meta_path``."""
+
+    def __init__(self):
+        self._hooks = {}  # module name -> hook(module)
+        self._lock = _thread.allocate_lock()
 
     def __repr__(self):
-        return "<execdeck linecache finder>"
+        return "<execdeck import watch>"
+
+    def watch(self, name, hook):
+        with self._lock:
+            self._hooks[name] = hook
+            if self not in sys.meta_path:
+                sys.meta_path.insert(0, self)
+
+    def _take(self, name):
+        with self._lock:
+            hook = self._hooks.pop(name, None)
+            if not self._hooks:
+                while self in sys.meta_path:
+                    sys.meta_path.remove(self)
+            return hook
 
     def find_spec(self, name, path=None, target=None):
-        if name != "linecache":
+        if name not in self._hooks:
             return None
-        while self in sys.meta_path:
-            try:
-                sys.meta_path.remove(self)
-            except ValueError:  # another thread removed it
-                pass
         for finder in list(sys.meta_path):
             find_spec = getattr(finder, "find_spec", None)
-            spec = find_spec(name, path, target) if find_spec else None
+            if finder is self or find_spec is None:
+                continue
+            spec = find_spec(name, path, target)
             if spec is not None:
                 break
         else:
             return None
         if hasattr(spec.loader, "exec_module"):
-            spec.loader = _LinecacheLoader(spec.loader)
+            spec.loader = _WatchedLoader(self, spec.loader)
         return spec
 
 
-class _LinecacheLoader:
-    def __init__(self, loader):
+class _WatchedLoader:
+    """Loads with the real loader (which the module then shows), then runs
+    the watch's hook for the module."""
+
+    def __init__(self, watch, loader):
+        self._watch = watch
         self._loader = loader
 
     def create_module(self, spec):
-        return self._loader.create_module(spec)
+        create = getattr(self._loader, "create_module", None)
+        return create(spec) if create is not None else None
 
     def exec_module(self, module):
         loader = self._loader
-        module.__loader__ = loader  # the module shows its real loader
-        if module.__spec__ is not None:
+        module.__loader__ = loader
+        if getattr(module, "__spec__", None) is not None:
             module.__spec__.loader = loader
         loader.exec_module(module)
-        _flush_sources(module)
+        hook = self._watch._take(module.__name__)
+        if hook is not None:
+            try:
+                hook(module)
+            except Exception:
+                pass  # never break an import of remote code
 
 
-_LINECACHE_FINDER = _LinecacheFinder()
+_IMPORT_WATCH = _ImportWatch()
 
 
 def _log(text):
@@ -2080,6 +2138,8 @@ def serve(io, id=None, execmodel="thread", exit_process=False):
     until the connection ends. The handshake byte must already be written.
     """
     setup_tracing()
+    if sys.version_info < (3, 13) and "threading" not in sys.modules:
+        _IMPORT_WATCH.watch("threading", _threading_imported)
     if not faulthandler.is_enabled():
         try:
             faulthandler.enable(file=sys.__stderr__ or sys.stderr,

@@ -138,7 +138,7 @@ def test_sources_reach_linecache_imported_later(gw):
             fail()
         except ValueError:
             text = traceback.format_exc()
-        import inspect
+        import inspect, threading
         channel.send((text, inspect.getsource(fail),
                       [f for f in sys.meta_path if 'execdeck' in repr(f)]))
     """)
@@ -146,7 +146,45 @@ def test_sources_reach_linecache_imported_later(gw):
     assert "raise ValueError('here')" in text
     assert [line.strip() for line in source.splitlines()] == [
         "def fail():", "raise ValueError('here')"]
-    assert finders == []   # the finder removed itself
+    assert finders == []   # nothing awaited any more: the finder is gone
+
+
+def test_threading_imported_first_in_another_thread(gw, tmp_path):
+    """The worker does not import threading; when remote code first does so
+    outside the main thread, the main thread is still the main thread, and
+    non-daemon threads are still joined at exit."""
+    done = tmp_path / "joined"
+    busy = gw.remote_exec("""
+        import sys
+        channel.send('threading' in sys.modules)
+        channel.receive()
+    """)
+    assert busy.receive(TIMEOUT) is False
+    other = gw.remote_exec("""
+        import threading, time, _thread
+        def late():
+            time.sleep(0.3)
+            open(%r, 'w').write('yes')
+        threading.Thread(target=late, daemon=False).start()
+        channel.send((threading.main_thread().ident != _thread.get_ident(),
+                      threading.current_thread().daemon))
+    """ % str(done))
+    assert other.receive(TIMEOUT) == (True, True)
+    busy.send(None)
+    busy.waitclose(TIMEOUT)
+    main = gw.remote_exec("""
+        import threading
+        channel.send((threading.current_thread() is threading.main_thread(),
+                      threading.main_thread().name,
+                      threading.main_thread().is_alive()))
+    """)
+    assert main.receive(TIMEOUT) == (True, "MainThread", True)
+    gw.exit()
+    gw.join(TIMEOUT)
+    deadline = time.monotonic() + TIMEOUT
+    while not done.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert done.read_text() == "yes"
 
 
 def test_start_up_leaves_heavy_modules_alone(gw):
