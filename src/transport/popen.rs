@@ -54,9 +54,19 @@ pub async fn spawn(
     }
     let execmodel = spec.execmodel().map_or("thread", |m| m.as_str());
     let full_source = || opts.boot.source(id, execmodel, opts.debug);
-    let cached = match opts.boot {
-        BootSource::Execdeck => opts.worker_cache.worker_file(),
-        BootSource::Raw(_) => None,
+    let cached = match (&opts.boot, &opts.worker_cache) {
+        (BootSource::Raw(_), _) | (_, WorkerCache::Off) => None,
+        (BootSource::Execdeck, cache) => match cache.known_file() {
+            Some(file) => Some(file),
+            // Checking or writing the file: off the runtime's threads.
+            None => {
+                let cache = cache.clone();
+                tokio::task::spawn_blocking(move || cache.worker_file())
+                    .await
+                    .ok()
+                    .flatten()
+            }
+        },
     };
     match cached.as_deref().and_then(|p| p.to_str()) {
         Some(file) => {

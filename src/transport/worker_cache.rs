@@ -54,9 +54,28 @@ impl WorkerCache {
     /// The path of a file that holds exactly the worker source, writing it
     /// first when needed; `None` when no usable directory can be had or the
     /// file cannot be written (the caller then sends the source over stdin).
+    ///
+    /// Blocking file system work; see [`WorkerCache::known_file`] for the
+    /// check that does none.
     pub fn worker_file(&self) -> Option<PathBuf> {
-        let dirs: Vec<PathBuf> = match self {
-            WorkerCache::Off => return None,
+        self.dirs().iter().find_map(|dir| ensure_file(dir))
+    }
+
+    /// What [`WorkerCache::worker_file`] returns when the file was found
+    /// good before (by this process) and looks unchanged: two `lstat`s, no
+    /// reading or writing. `None` means: ask `worker_file`.
+    pub fn known_file(&self) -> Option<PathBuf> {
+        let dir = self.dirs().into_iter().next()?;
+        let known = verified().lock().unwrap_or_else(|p| p.into_inner());
+        known
+            .get(&dir)
+            .filter(|v| v.unchanged())
+            .map(|v| v.path.clone())
+    }
+
+    fn dirs(&self) -> Vec<PathBuf> {
+        match self {
+            WorkerCache::Off => Vec::new(),
             WorkerCache::Dir(dir) => vec![dir.clone()],
             WorkerCache::Default => {
                 let mut dirs = Vec::new();
@@ -66,8 +85,7 @@ impl WorkerCache {
                 dirs.push(std::env::temp_dir().join(format!("execdeck-{}-worker", euid())));
                 dirs
             }
-        };
-        dirs.iter().find_map(|dir| ensure_file(dir))
+        }
     }
 }
 
@@ -104,6 +122,14 @@ struct Verified {
     stamp: Stamp,
 }
 
+impl Verified {
+    /// The file and its directory look as they did when checked.
+    fn unchanged(&self) -> bool {
+        fs::symlink_metadata(&self.path).is_ok_and(|meta| Stamp::of(&meta) == self.stamp)
+            && self.path.parent().is_some_and(private_dir)
+    }
+}
+
 /// Verified files by the directory asked for (one lock for all: the checks
 /// are a few system calls, writes are rare).
 fn verified() -> &'static Mutex<HashMap<PathBuf, Verified>> {
@@ -115,8 +141,7 @@ fn ensure_file(dir: &Path) -> Option<PathBuf> {
     let mut known = verified().lock().unwrap_or_else(|p| p.into_inner());
     // The common case: the file we checked (or wrote) before is unchanged.
     if let Some(v) = known.get(dir)
-        && fs::symlink_metadata(&v.path).is_ok_and(|meta| Stamp::of(&meta) == v.stamp)
-        && v.path.parent().is_some_and(private_dir)
+        && v.unchanged()
     {
         return Some(v.path.clone());
     }
@@ -274,10 +299,12 @@ mod tests {
         assert_eq!(mode, 0o700);
         let ino = fs::metadata(&path).unwrap().ino();
         assert_eq!(cache.worker_file().unwrap(), path);
+        assert_eq!(cache.known_file().unwrap(), path);
         assert_eq!(fs::metadata(&path).unwrap().ino(), ino, "rewritten");
 
         // A truncated copy (same name) is replaced, and its bytecode dropped.
         fs::write(&path, &WORKER_SOURCE.as_bytes()[..100]).unwrap();
+        assert_eq!(cache.known_file(), None);
         let pycache = dir.join("__pycache__");
         fs::create_dir(&pycache).unwrap();
         let pyc = pycache.join(format!("{}.cpython-311.pyc", module_name()));
