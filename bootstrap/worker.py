@@ -20,6 +20,10 @@ Three ways to start it
    master can show it instead of failing on a corrupt handshake.  The optional
    key ``'marker': False`` leaves the marker out (needed when an execnet
    forwarder, which expects exactly ``b"1"``, sits in between).
+   For popen gateways execdeck's master usually keeps this file in its cache
+   directory and sends a short program instead that runs the file's code
+   (compiled once, by CPython's pyc cache) in ``__main__`` the same way; if
+   that fails, the program asks for the source (see bootstrap/README.md).
 
 2. As a plain script: ``python3 -u worker.py [--id ID] [--execmodel MODEL]``
    writes just ``b"1"`` and serves the protocol on stdin/stdout.
@@ -38,19 +42,23 @@ precedes it.
 Debugging: ``EXECDECK_DEBUG=1`` writes trace lines to
 ``<tempdir>/execdeck-debug-<pid>``, ``EXECDECK_DEBUG=2`` writes them to stderr.
 
-Sections of this file: tracing - serializer - protocol IO - channels -
-execution model - gateway (receiver, executions, shutdown) - start-up.
+Sections of this file: tracing - serializer - protocol IO - threads and
+weak references - channels - execution model - gateway (receiver,
+executions, shutdown) - start-up.
 """
 
+import _queue
 import _thread
+import _weakref
 import faulthandler
 import os
-import queue
 import struct
 import sys
-import threading
 import time
-import weakref
+
+# threading, queue, weakref, traceback and linecache are not imported at
+# start-up (they cost several milliseconds per interpreter): the worker uses
+# the C modules below them, and imports the rest only where it needs them.
 
 __all__ = [
     "serve", "serve_stdio", "serve_socket", "main",
@@ -94,7 +102,7 @@ MAIN_THREAD_ONLY_DEADLOCK_TEXT = (
 # ---------------------------------------------------------------------------
 
 _tracing = False  # checked at call sites so that tracing off costs nothing
-_trace_lock = threading.RLock()  # reentrant: gc may run Channel.__del__ here
+_trace_lock = _thread.RLock()  # reentrant: gc may run Channel.__del__ here
 _trace_out = None  # callable taking a str, when tracing
 _trace_path = None
 
@@ -876,6 +884,137 @@ class Popen2IO:
 
 
 # ---------------------------------------------------------------------------
+# Threads, events and weak references on the C modules
+# ---------------------------------------------------------------------------
+
+
+def _main_thread_ident():
+    threading = sys.modules.get("threading")
+    if threading is not None:
+        try:
+            return threading.main_thread().ident
+        except Exception:
+            pass
+    return _thread.get_ident()
+
+
+#: The interpreter's main thread: the thread that runs this file, unless
+#: threading (already imported) knows better.
+_MAIN_IDENT = _main_thread_ident()
+_MAIN_NATIVE_ID = (_thread.get_native_id()
+                   if hasattr(_thread, "get_native_id")
+                   and _MAIN_IDENT == _thread.get_ident() else None)
+
+
+class _Event:
+    """threading.Event (set, clear, is_set, wait) on _thread locks."""
+
+    __slots__ = ("_flag", "_lock", "_waiters")
+
+    def __init__(self):
+        self._flag = False
+        self._lock = _thread.allocate_lock()
+        self._waiters = []
+
+    def is_set(self):
+        return self._flag
+
+    def set(self):
+        with self._lock:
+            self._flag = True
+            waiters, self._waiters = self._waiters, []
+            for waiter in waiters:
+                waiter.release()
+
+    def clear(self):
+        with self._lock:
+            self._flag = False
+
+    def wait(self, timeout=None):
+        """True once set; False when ``timeout`` seconds passed first."""
+        with self._lock:
+            if self._flag:
+                return True
+            waiter = _thread.allocate_lock()
+            waiter.acquire()
+            self._waiters.append(waiter)
+        got = False
+        try:
+            if timeout is None:
+                got = waiter.acquire()
+            elif timeout > 0:
+                got = waiter.acquire(True, timeout)
+            else:
+                got = waiter.acquire(False)
+            return got or self._flag
+        finally:
+            if not got:  # timed out or interrupted: stop waiting
+                with self._lock:
+                    try:
+                        self._waiters.remove(waiter)
+                    except ValueError:
+                        pass  # set() released it meanwhile
+
+
+class _WeakValueDict:
+    """What the worker (and remote code looking at
+    ``gateway._channelfactory._channels``) uses of
+    weakref.WeakValueDictionary."""
+
+    __slots__ = ("_refs",)
+
+    def __init__(self):
+        self._refs = {}
+
+    def __setitem__(self, key, value):
+        refs = self._refs
+        remove = _weakref._remove_dead_weakref  # only if still dead: atomic
+        refs[key] = _weakref.ref(value, lambda ref, key=key: remove(refs, key))
+
+    def get(self, key, default=None):
+        ref = self._refs.get(key)
+        value = None if ref is None else ref()
+        return default if value is None else value
+
+    def __getitem__(self, key):
+        value = self.get(key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __delitem__(self, key):
+        del self._refs[key]
+
+    def __contains__(self, key):
+        return self.get(key) is not None
+
+    def __len__(self):
+        return len(self._refs)
+
+    def pop(self, key, *default):
+        ref = self._refs.pop(key, None)
+        value = None if ref is None else ref()
+        if value is not None:
+            return value
+        if default:
+            return default[0]
+        raise KeyError(key)
+
+    def items(self):
+        return [(k, v) for k, v in [(k, r()) for k, r in list(self._refs.items())]
+                if v is not None]
+
+    def keys(self):
+        return [k for k, _ in self.items()]
+
+    def values(self):
+        return [v for _, v in self.items()]
+
+    def __iter__(self):
+        return iter(self.keys())
+
+
+# ---------------------------------------------------------------------------
 # Channels
 # ---------------------------------------------------------------------------
 
@@ -927,10 +1066,10 @@ class Channel:
     def __init__(self, gateway, id):
         self.gateway = gateway
         self.id = id
-        self._items = queue.SimpleQueue()  # None once a callback is set
+        self._items = _queue.SimpleQueue()  # None once a callback is set
         self._closed = False
         self._peer_closed = False  # CLOSE/CLOSE_ERROR arrived (or we failed it)
-        self._receiveclosed = threading.Event()  # nothing more will arrive
+        self._receiveclosed = _Event()  # nothing more will arrive
         self._remoteerrors = []
         self._strconfig = gateway._channelfactory._strconfig_for(id)
 
@@ -1019,7 +1158,7 @@ class Channel:
             raise IOError("cannot receive(), channel has receiver callback")
         try:
             item = items.get(timeout=timeout)
-        except queue.Empty:
+        except _queue.Empty:
             raise self.TimeoutError("no item after %r seconds" % (timeout,)) \
                 from None
         if item is _ENDMARKER:
@@ -1062,7 +1201,7 @@ class Channel:
             while True:
                 try:
                     item = items.get(block=False)
-                except queue.Empty:
+                except _queue.Empty:
                     if not (self._closed or self._receiveclosed.is_set()):
                         gw._channelfactory._callbacks[self.id] = (
                             callback, endmarker, self._strconfig)
@@ -1183,10 +1322,10 @@ class ChannelFactory:
 
     def __init__(self, gateway, startcount=2):
         self.gateway = gateway
-        self._channels = weakref.WeakValueDictionary()
+        self._channels = _WeakValueDict()
         self._callbacks = {}    # id -> (callback, endmarker, strconfig)
         self._strconfigs = {}   # id -> strconfig from RECONFIGURE
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()
         self.count = startcount
         self.finished = False
         self._list = list  # usable during interpreter shutdown
@@ -1333,12 +1472,13 @@ class ExecModel:
         return os.fdopen(fd, mode, bufsize, encoding="utf-8", closefd=closefd)
 
     def Lock(self):
-        return threading.RLock()  # as execnet: its Lock() is reentrant
+        return _thread.RLock()  # as execnet: its Lock() is reentrant
 
     def RLock(self):
-        return threading.RLock()
+        return _thread.RLock()  # what threading.RLock() returns
 
     def Event(self):
+        import threading
         return threading.Event()
 
 
@@ -1365,17 +1505,17 @@ class _ExecPool:
     ("main_thread_only": the caller gets False and refuses the execution)."""
 
     def __init__(self, main_thread_only):
-        self._lock = threading.Lock()
-        self._mainq = queue.SimpleQueue()
+        self._lock = _thread.allocate_lock()
+        self._mainq = _queue.SimpleQueue()
         self._main_free = True
-        self._main_free_event = threading.Event()  # for main_thread_only
+        self._main_free_event = _Event()  # for main_thread_only
         self._main_free_event.set()
         self._main_only = main_thread_only
         self.main_ident = None          # thread running run_main_loop
         self.main_in_user_code = False  # an execution runs in it right now
         self.active = 0                 # executions not yet finished
         self._inflight = 0              # ... or still sending their close
-        self._idle = threading.Event()
+        self._idle = _Event()
         self._idle.set()
         self.shutting_down = False
 
@@ -1401,10 +1541,8 @@ class _ExecPool:
         if in_main:
             self._mainq.put((func, args))
         else:
-            t = threading.Thread(target=self._run, args=(func, args, False),
-                                 name="execdeck-exec")
-            t.daemon = True
-            t.start()
+            # like a daemon thread: the interpreter's exit does not wait for it
+            _thread.start_new_thread(self._run, (func, args, False))
         return True
 
     def _run(self, func, args, in_main):
@@ -1468,16 +1606,16 @@ class WorkerGateway:
         self.execmodel = get_execmodel(execmodel)
         self._strconfig = (True, False)
         self._channelfactory = ChannelFactory(self, startcount=2)
-        self._receivelock = threading.RLock()
+        self._receivelock = _thread.RLock()
         # reentrant: a Channel.__del__ run by gc right after we acquired it
         # may send a whole message before ours starts (see _send)
-        self._sendlock = threading.RLock()
+        self._sendlock = _thread.RLock()
         self._send_owner = None
         self._deferred = []  # messages from __del__ during our own send
         self._error = None   # EOFError once the connection dropped
         self._pool = _ExecPool(self.execmodel.backend == "main_thread_only")
-        self._receiver = None
-        self._done = threading.Event()
+        self._receiving = False  # the receiver thread runs
+        self._done = _Event()
         self._exit_process = False
         self._handlers = (self._on_status, self._on_reconfigure,
                           self._on_terminate, self._on_channel_exec,
@@ -1501,7 +1639,7 @@ class WorkerGateway:
         return self._channelfactory.new()
 
     def hasreceiver(self):
-        return self._receiver is not None and self._receiver.is_alive()
+        return self._receiving
 
     def join(self, timeout=None):
         """Wait until the gateway finished shutting down."""
@@ -1540,7 +1678,7 @@ class WorkerGateway:
             finally:
                 self._send_owner = None
                 if oldmask is not None:
-                    import signal
+                    import _signal as signal  # signal.py would import enum
                     signal.pthread_sigmask(signal.SIG_SETMASK, oldmask)
         if _tracing:
             _trace(self.id, "sent", _msgname(code), "channel=%d" % chid,
@@ -1549,10 +1687,10 @@ class WorkerGateway:
     @staticmethod
     def _block_sigint():
         """Block SIGINT in the main thread; return the old mask or None."""
-        if threading.current_thread() is not threading.main_thread():
+        if _thread.get_ident() != _MAIN_IDENT:
             return None
         try:
-            import signal
+            import _signal as signal  # signal.py would import enum
             return signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGINT])
         except (AttributeError, ImportError, OSError, ValueError):
             return None  # no pthread_sigmask (Windows)
@@ -1611,6 +1749,7 @@ class WorkerGateway:
             _log("shutdown failed: %r" % (exc,))
             if self._exit_process:
                 _hard_exit(1)
+        self._receiving = False
 
     def _on_status(self, chid, data):
         status = {
@@ -1742,10 +1881,9 @@ class WorkerGateway:
         self._trace("worker gateway serves", repr(self._io),
                     "execmodel=%s" % self.execmodel.backend,
                     "python=%s" % sys.version.split()[0])
-        self._receiver = t = threading.Thread(target=self._receive_loop,
-                                              name="execdeck-receiver")
-        t.daemon = True
-        t.start()
+        self._receiving = True
+        # like a daemon thread: the interpreter's exit does not wait for it
+        _thread.start_new_thread(self._receive_loop, ())
         self._pool.run_main_loop()
         self._trace("main loop ended")
         deadline = time.monotonic() + TERMINATE_GRACE * 2 + 1.0
@@ -1790,12 +1928,12 @@ class WorkerGateway:
     def _interrupt_main(self):
         """KeyboardInterrupt into an execution running in the main thread."""
         pool = self._pool
-        main = threading.main_thread().ident
+        main = _MAIN_IDENT
         if pool.main_ident != main or not pool.main_in_user_code:
             return
         self._trace("interrupting the main thread")
         try:
-            import signal
+            import _signal as signal  # signal.py would import enum
             handler = signal.getsignal(signal.SIGINT)
             if hasattr(signal, "pthread_kill") and callable(handler):
                 # a real signal also wakes blocking calls such as sleep()
@@ -1836,10 +1974,134 @@ _OWN_FILENAME = _format_exception.__code__.co_filename
 
 def _register_source(filename, source):
     """Make linecache return ``source`` for ``filename`` so that tracebacks
-    show the failing lines of remote_exec code."""
-    import linecache
-    linecache.cache[filename] = (len(source), None,
-                                 source.splitlines(True), filename)
+    (and ``inspect.getsource``) show the lines of remote_exec code.
+
+    linecache (with tokenize and re, milliseconds to import) is not imported
+    for this: until something imports it, the sources wait in
+    ``_pending_sources`` and the import watch hands them over the moment it
+    is imported.
+    """
+    _pending_sources[filename] = source
+    linecache = sys.modules.get("linecache")
+    if linecache is None:
+        _IMPORT_WATCH.watch("linecache", _flush_sources)
+    elif getattr(linecache, "cache", None) is not None:
+        _flush_sources(linecache)
+    # else: linecache is being imported right now; the watch flushes after
+
+
+_pending_sources = {}  # filename -> source, for linecache
+
+
+def _flush_sources(linecache):
+    cache = linecache.cache
+    while _pending_sources:
+        try:
+            filename, source = _pending_sources.popitem()
+        except KeyError:  # another thread took the last one
+            break
+        cache[filename] = (len(source), None, source.splitlines(True),
+                           filename)
+
+
+def _threading_imported(threading):
+    """Remote code imported threading. Python before 3.13 takes the thread
+    that first imports it for the main thread; when that was another thread,
+    put the real main thread in its place (``main_thread()``,
+    ``current_thread()`` in the main thread, the join of non-daemon threads
+    at exit), as if the worker had imported threading at start-up."""
+    try:
+        main = threading._main_thread
+        wrong = main.ident
+        if wrong == _MAIN_IDENT:
+            return
+        alive = _thread.allocate_lock()  # held while the main thread runs,
+        alive.acquire()                  # as its thread-state lock would be
+        with threading._active_limbo_lock:
+            if threading._active.get(wrong) is main:
+                del threading._active[wrong]  # that thread becomes a dummy
+            main._ident = _MAIN_IDENT
+            if _MAIN_NATIVE_ID is not None and hasattr(main, "_native_id"):
+                main._native_id = _MAIN_NATIVE_ID
+            main._tstate_lock = alive
+            threading._active[_MAIN_IDENT] = main
+    except Exception as exc:  # another Python: leave it as it is
+        if _tracing:
+            _trace("cannot fix threading's main thread: %r" % (exc,))
+
+
+class _ImportWatch:
+    """A finder at the front of ``sys.meta_path`` while the worker waits for
+    a module that it does not import itself but must know about (linecache,
+    threading): the module is found and loaded by the finders behind it as
+    always, then the worker's hook runs on it. Once nothing is awaited the
+    finder leaves ``sys.meta_path``."""
+
+    def __init__(self):
+        self._hooks = {}  # module name -> hook(module)
+        self._lock = _thread.allocate_lock()
+
+    def __repr__(self):
+        return "<execdeck import watch>"
+
+    def watch(self, name, hook):
+        with self._lock:
+            self._hooks[name] = hook
+            if self not in sys.meta_path:
+                sys.meta_path.insert(0, self)
+
+    def _take(self, name):
+        with self._lock:
+            hook = self._hooks.pop(name, None)
+            if not self._hooks:
+                while self in sys.meta_path:
+                    sys.meta_path.remove(self)
+            return hook
+
+    def find_spec(self, name, path=None, target=None):
+        if name not in self._hooks:
+            return None
+        for finder in list(sys.meta_path):
+            find_spec = getattr(finder, "find_spec", None)
+            if finder is self or find_spec is None:
+                continue
+            spec = find_spec(name, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        if hasattr(spec.loader, "exec_module"):
+            spec.loader = _WatchedLoader(self, spec.loader)
+        return spec
+
+
+class _WatchedLoader:
+    """Loads with the real loader (which the module then shows), then runs
+    the watch's hook for the module."""
+
+    def __init__(self, watch, loader):
+        self._watch = watch
+        self._loader = loader
+
+    def create_module(self, spec):
+        create = getattr(self._loader, "create_module", None)
+        return create(spec) if create is not None else None
+
+    def exec_module(self, module):
+        loader = self._loader
+        module.__loader__ = loader
+        if getattr(module, "__spec__", None) is not None:
+            module.__spec__.loader = loader
+        loader.exec_module(module)
+        hook = self._watch._take(module.__name__)
+        if hook is not None:
+            try:
+                hook(module)
+            except Exception:
+                pass  # never break an import of remote code
+
+
+_IMPORT_WATCH = _ImportWatch()
 
 
 def _log(text):
@@ -1876,6 +2138,8 @@ def serve(io, id=None, execmodel="thread", exit_process=False):
     until the connection ends. The handshake byte must already be written.
     """
     setup_tracing()
+    if sys.version_info < (3, 13) and "threading" not in sys.modules:
+        _IMPORT_WATCH.watch("threading", _threading_imported)
     if not faulthandler.is_enabled():
         try:
             faulthandler.enable(file=sys.__stderr__ or sys.stderr,

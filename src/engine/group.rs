@@ -14,6 +14,7 @@ use crate::spec::{GatewayKind, XSpec};
 use crate::transport::bootstrap::BootSource;
 use crate::transport::bootstrap::{DebugMode, REMOTE_TRACE_PREFIX};
 use crate::transport::popen::{self, LaunchOptions};
+use crate::transport::worker_cache::WorkerCache;
 use crate::transport::{ConnectError, Connection, StderrSink};
 use crate::wire::Value;
 use crate::wire::message::DEFAULT_MAX_PAYLOAD;
@@ -33,6 +34,10 @@ pub struct GroupOptions {
     pub boot: BootSource,
     /// How many events a subscriber may fall behind before it loses the oldest.
     pub event_buffer: usize,
+    /// Where popen gateways of execdeck's worker boot from: a cached copy of
+    /// the worker, so that Python keeps its compiled code (see
+    /// [`WorkerCache`]).
+    pub worker_cache: WorkerCache,
 }
 
 impl Default for GroupOptions {
@@ -42,6 +47,7 @@ impl Default for GroupOptions {
             max_payload: DEFAULT_MAX_PAYLOAD,
             boot: BootSource::Execdeck,
             event_buffer: super::events::EVENT_BUFFER,
+            worker_cache: WorkerCache::Default,
         }
     }
 }
@@ -265,6 +271,7 @@ impl Group {
             boot: self.inner.opts.boot.clone(),
             stderr_sink: Some(sink),
             debug,
+            worker_cache: self.inner.opts.worker_cache.clone(),
         };
         if spec.via().is_some() {
             return Err(ConnectError::Unsupported {

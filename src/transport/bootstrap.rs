@@ -13,6 +13,11 @@ pub const BOOT_LINE: &str = "import sys;exec(eval(sys.stdin.readline()))";
 /// by execdeck, so text printed earlier (sitecustomize, banners) can be told apart.
 pub const HANDSHAKE_MARKER: &[u8] = b"\x00EXECDECK\x00";
 
+/// What follows [`HANDSHAKE_MARKER`] instead of `1` when a cached boot
+/// (see [`cached_boot_source`]) could not load the worker file: the
+/// interpreter then waits for the whole source as one more line.
+pub const SOURCE_REQUEST: u8 = b'S';
+
 /// Most bytes of stray output accepted before the handshake.
 const MAX_BANNER: usize = 1 << 20;
 
@@ -71,6 +76,71 @@ impl BootSource {
     }
 }
 
+/// The program sent instead of the whole worker when the worker source is
+/// in the file `worker_file` (see `worker_cache`): it loads the worker's code
+/// through CPython's `SourceFileLoader`, so that the compiled code is kept in
+/// the `__pycache__` next to the file and later interpreters skip compiling.
+/// Unless `dont_write_bytecode` (spec key, `-B`), the pyc is written even when
+/// `PYTHONDONTWRITEBYTECODE` is set: it lives in execdeck's own cache, not
+/// next to anyone's sources. The code runs in `__main__` as the source sent
+/// over stdin would. If the file cannot be loaded (another file system, a
+/// damaged pyc, a Python without `SourceFileLoader`), the interpreter writes
+/// [`HANDSHAKE_MARKER`] and [`SOURCE_REQUEST`] and reads the whole source
+/// (see [`BootSource::source`]) from the next line.
+pub fn cached_boot_source(
+    worker_file: &str,
+    module: &str,
+    id: &str,
+    execmodel: &str,
+    debug: Option<DebugMode>,
+    dont_write_bytecode: bool,
+) -> String {
+    let module = py_ascii_literal(module);
+    let path = py_ascii_literal(worker_file);
+    let id = py_ascii_literal(id);
+    let execmodel = py_ascii_literal(execmodel);
+    let debug = py_ascii_literal(debug.map_or("", DebugMode::level));
+    let allow_write = if dont_write_bytecode {
+        ""
+    } else {
+        "\n        sys.dont_write_bytecode = False"
+    };
+    let request: String = HANDSHAKE_MARKER
+        .iter()
+        .chain(std::iter::once(&SOURCE_REQUEST))
+        .map(|b| format!("\\x{b:02x}"))
+        .collect();
+    format!(
+        r#"EXECDECK_BOOT = {{'id': {id}, 'execmodel': {execmodel}, 'debug': {debug}}}
+def _execdeck_boot(g):
+    import os, sys
+    p = {path}
+    try:
+        try:
+            import _frozen_importlib_external as m
+        except ImportError:
+            from importlib import _bootstrap_external as m
+        b = sys.dont_write_bytecode{allow_write}
+        try:
+            c = m.SourceFileLoader({module}, p).get_code({module})
+        finally:
+            sys.dont_write_bytecode = b
+    except Exception:
+        c = None
+        try:  # a damaged pyc would fail every later boot as well
+            os.remove(m.cache_from_source(p))
+        except Exception:
+            pass
+    if c is None:
+        os.write(1, b'{request}')
+        c = eval(sys.stdin.readline())
+    del g['_execdeck_boot']
+    exec(c, g)
+_execdeck_boot(globals())
+"#
+    )
+}
+
 /// The line written to the interpreter's stdin: a Python string literal of
 /// `source` (pure ASCII, whatever the interpreter's stdin encoding) and `\n`.
 pub fn boot_input(source: &str) -> String {
@@ -108,6 +178,12 @@ pub enum Handshake {
         /// Stray output before the worker started.
         banner: Vec<u8>,
     },
+    /// A cached boot could not load the worker file and asks for the whole
+    /// source ([`SOURCE_REQUEST`]). `banner` holds what came before.
+    SourceRequested {
+        /// Stray output before the request.
+        banner: Vec<u8>,
+    },
     /// The stream ended first; `seen` is everything that came.
     Eof {
         /// Everything read.
@@ -120,10 +196,34 @@ pub enum Handshake {
     },
 }
 
+impl Handshake {
+    /// This outcome with `earlier` output in front of what it saw. A
+    /// [`Handshake::SourceRequested`] that nobody answers becomes
+    /// [`Handshake::Unexpected`].
+    pub fn after(self, earlier: Vec<u8>) -> Handshake {
+        let prefixed = |seen: &[u8]| [earlier.as_slice(), seen].concat();
+        match self {
+            Handshake::Ready { banner } => Handshake::Ready {
+                banner: prefixed(&banner),
+            },
+            Handshake::SourceRequested { banner } => Handshake::Unexpected {
+                seen: prefixed(&[banner.as_slice(), HANDSHAKE_MARKER, &[SOURCE_REQUEST]].concat()),
+            },
+            Handshake::Eof { seen } => Handshake::Eof {
+                seen: prefixed(&seen),
+            },
+            Handshake::Unexpected { seen } => Handshake::Unexpected {
+                seen: prefixed(&seen),
+            },
+        }
+    }
+}
+
 /// Reads the handshake from `reader`, leaving every later byte unread.
 ///
 /// With `marker`, any output before [`HANDSHAKE_MARKER`]`1` is returned as the
-/// banner. Without, the first byte must be `1`.
+/// banner, and [`HANDSHAKE_MARKER`] followed by [`SOURCE_REQUEST`] ends the
+/// read with [`Handshake::SourceRequested`]. Without, the first byte must be `1`.
 pub async fn read_handshake<R: AsyncBufRead + Unpin>(
     reader: &mut R,
     marker: bool,
@@ -131,6 +231,11 @@ pub async fn read_handshake<R: AsyncBufRead + Unpin>(
     let mut seen = Vec::new();
     let mut want: Vec<u8> = if marker {
         HANDSHAKE_MARKER.to_vec()
+    } else {
+        Vec::new()
+    };
+    let request: Vec<u8> = if marker {
+        [HANDSHAKE_MARKER, &[SOURCE_REQUEST]].concat()
     } else {
         Vec::new()
     };
@@ -143,11 +248,16 @@ pub async fn read_handshake<R: AsyncBufRead + Unpin>(
         // Take bytes one at a time up to the end of the handshake, never beyond it.
         let mut used = 0;
         let mut done = false;
+        let mut requested = false;
         for &b in buf {
             used += 1;
             seen.push(b);
             if seen.ends_with(&want) {
                 done = true;
+                break;
+            }
+            if marker && seen.ends_with(&request) {
+                requested = true;
                 break;
             }
             if !marker || seen.len() > MAX_BANNER {
@@ -158,6 +268,10 @@ pub async fn read_handshake<R: AsyncBufRead + Unpin>(
         if done {
             seen.truncate(seen.len() - want.len());
             return Ok(Handshake::Ready { banner: seen });
+        }
+        if requested {
+            seen.truncate(seen.len() - request.len());
+            return Ok(Handshake::SourceRequested { banner: seen });
         }
         if !marker || seen.len() > MAX_BANNER {
             // Show what follows in the error message, waiting only briefly.
@@ -194,6 +308,49 @@ mod tests {
             }
         );
         assert_eq!(input, b"rest");
+    }
+
+    #[tokio::test]
+    async fn handshake_source_request() {
+        let mut input: &[u8] = b"hi\x00EXECDECK\x00S\x00EXECDECK\x001rest";
+        let hs = read_handshake(&mut input, true).await.unwrap();
+        assert_eq!(
+            hs,
+            Handshake::SourceRequested {
+                banner: b"hi".to_vec()
+            }
+        );
+        assert_eq!(
+            read_handshake(&mut input, true).await.unwrap(),
+            Handshake::Ready { banner: vec![] }
+        );
+        assert_eq!(input, b"rest");
+        // Without the marker there is no request: 'S' is just wrong.
+        let mut input: &[u8] = b"S";
+        assert!(matches!(
+            read_handshake(&mut input, false).await.unwrap(),
+            Handshake::Unexpected { .. }
+        ));
+    }
+
+    #[test]
+    fn cached_boot_source_is_python() {
+        let src = cached_boot_source("/c/x.py", "m_1", "gw0", "thread", None, false);
+        assert!(
+            src.starts_with("EXECDECK_BOOT = {'id': 'gw0', 'execmodel': 'thread', 'debug': ''}\n")
+        );
+        assert!(
+            src.contains("\n        sys.dont_write_bytecode = False\n"),
+            "{src}"
+        );
+        assert!(src.contains("    p = '/c/x.py'\n"), "{src}");
+        assert!(
+            src.contains("SourceFileLoader('m_1', p).get_code('m_1')"),
+            "{src}"
+        );
+        assert!(src.contains("os.write(1, b'\\x00\\x45\\x58"), "{src}");
+        let b = cached_boot_source("/c/x.py", "m_1", "gw0", "thread", None, true);
+        assert!(!b.contains("= False"), "{b}");
     }
 
     #[tokio::test]

@@ -6,6 +6,7 @@
 pub mod bootstrap;
 pub mod popen;
 pub mod process;
+pub mod worker_cache;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 

@@ -7,7 +7,10 @@ use std::time::Duration;
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::process::Command;
 
-use super::bootstrap::{BOOT_LINE, BootSource, DebugMode, Handshake, boot_input, read_handshake};
+use super::bootstrap::{
+    BOOT_LINE, BootSource, DebugMode, Handshake, boot_input, cached_boot_source, read_handshake,
+};
+use super::worker_cache::{self, WorkerCache};
 use super::{ConnectError, Connection, ProcessHandle, StderrSink};
 use crate::spec::XSpec;
 
@@ -31,6 +34,9 @@ pub struct LaunchOptions {
     pub stderr_sink: Option<StderrSink>,
     /// Tracing in the worker (spec key `debug=`).
     pub debug: Option<DebugMode>,
+    /// Where popen gateways of execdeck's worker boot from (see
+    /// [`worker_cache`]); the source goes over stdin when that fails.
+    pub worker_cache: WorkerCache,
 }
 
 /// Default time allowed from spawn to handshake.
@@ -53,8 +59,35 @@ pub async fn spawn(
         cmd.env(name, value);
     }
     let execmodel = spec.execmodel().map_or("thread", |m| m.as_str());
-    let source = opts.boot.source(id, execmodel, opts.debug);
-    start(cmd, spec, &python, &source, opts).await
+    let full_source = || opts.boot.source(id, execmodel, opts.debug);
+    let cached = match (&opts.boot, &opts.worker_cache) {
+        (BootSource::Raw(_), _) | (_, WorkerCache::Off) => None,
+        (BootSource::Execdeck, cache) => match cache.known_file() {
+            Some(file) => Some(file),
+            // Checking or writing the file: off the runtime's threads.
+            None => {
+                let cache = cache.clone();
+                tokio::task::spawn_blocking(move || cache.worker_file())
+                    .await
+                    .ok()
+                    .flatten()
+            }
+        },
+    };
+    match cached.as_deref().and_then(|p| p.to_str()) {
+        Some(file) => {
+            let source = cached_boot_source(
+                file,
+                worker_cache::module_name(),
+                id,
+                execmodel,
+                opts.debug,
+                spec.dont_write_bytecode(),
+            );
+            start(cmd, spec, &python, &source, Some(&full_source), opts).await
+        }
+        None => start(cmd, spec, &python, &full_source(), None, opts).await,
+    }
 }
 
 /// Starts a worker with a shell command line (`cmd=` specs), e.g.
@@ -77,16 +110,19 @@ pub async fn spawn_cmd(
         boot: BootSource::Raw(String::new()),
         ..opts.clone()
     };
-    start(cmd, spec, command, "", &opts).await
+    start(cmd, spec, command, "", None, &opts).await
 }
 
 /// Spawns `cmd` with piped stdio, sends `source` as the boot line (when not
-/// empty), and reads the handshake within the startup timeout.
+/// empty), and reads the handshake within the startup timeout. When the
+/// worker asks for its source ([`super::bootstrap::SOURCE_REQUEST`], after a cached boot
+/// failed), `on_request` gives the source to send as one more line.
 pub(crate) async fn start(
     mut cmd: Command,
     spec: &XSpec,
     program: &str,
     source: &str,
+    on_request: Option<&(dyn Fn() -> String + Sync)>,
     opts: &LaunchOptions,
 ) -> Result<Connection, ConnectError> {
     cmd.stdin(Stdio::piped())
@@ -123,7 +159,21 @@ pub(crate) async fn start(
             let _ = stdin.write_all(boot_input(source).as_bytes()).await;
             let _ = stdin.flush().await;
         }
-        read_handshake(&mut reader, marker).await
+        let mut on_request = on_request;
+        // Output before a source request belongs to the banner too.
+        let mut before: Vec<u8> = Vec::new();
+        loop {
+            let hs = read_handshake(&mut reader, marker).await?;
+            if let Handshake::SourceRequested { banner } = &hs
+                && let Some(full_source) = on_request.take()
+            {
+                before.extend_from_slice(banner);
+                let _ = stdin.write_all(boot_input(&full_source()).as_bytes()).await;
+                let _ = stdin.flush().await;
+                continue;
+            }
+            return Ok::<_, std::io::Error>(hs.after(before));
+        }
     };
     let outcome = match tokio::time::timeout(timeout, handshake).await {
         // A read error on the pipe is the child going away.
@@ -165,7 +215,7 @@ pub(crate) async fn start(
                 stderr,
             })
         }
-        Ok(Handshake::Unexpected { seen }) => {
+        Ok(Handshake::Unexpected { seen } | Handshake::SourceRequested { banner: seen }) => {
             process.kill();
             process.wait_stderr_closed(Duration::from_secs(1)).await;
             let (stdout, stderr) = failure(&seen, &process);

@@ -119,6 +119,87 @@ def test_remote_error_traceback(gw):
     assert "_execute" not in text             # worker frames left out
 
 
+def test_sources_reach_linecache_imported_later(gw):
+    """The worker does not import linecache itself; remote code that does
+    (traceback, inspect) still finds the lines of every remote_exec."""
+    first = gw.remote_exec("""
+        import sys
+        def answer():
+            return 42
+        channel.send('linecache' in sys.modules)
+    """)
+    assert first.receive(TIMEOUT) is False
+    first.waitclose(TIMEOUT)
+    ch = gw.remote_exec("""
+        import sys, traceback
+        def fail():
+            raise ValueError('here')
+        try:
+            fail()
+        except ValueError:
+            text = traceback.format_exc()
+        import inspect, threading
+        channel.send((text, inspect.getsource(fail),
+                      [f for f in sys.meta_path if 'execdeck' in repr(f)]))
+    """)
+    text, source, finders = ch.receive(TIMEOUT)
+    assert "raise ValueError('here')" in text
+    assert [line.strip() for line in source.splitlines()] == [
+        "def fail():", "raise ValueError('here')"]
+    assert finders == []   # nothing awaited any more: the finder is gone
+
+
+def test_threading_imported_first_in_another_thread(gw, tmp_path):
+    """The worker does not import threading; when remote code first does so
+    outside the main thread, the main thread is still the main thread, and
+    non-daemon threads are still joined at exit."""
+    done = tmp_path / "joined"
+    busy = gw.remote_exec("""
+        import sys
+        channel.send('threading' in sys.modules)
+        channel.receive()
+    """)
+    assert busy.receive(TIMEOUT) is False
+    other = gw.remote_exec("""
+        import threading, time, _thread
+        def late():
+            time.sleep(0.3)
+            open(%r, 'w').write('yes')
+        threading.Thread(target=late, daemon=False).start()
+        channel.send((threading.main_thread().ident != _thread.get_ident(),
+                      threading.current_thread().daemon))
+    """ % str(done))
+    assert other.receive(TIMEOUT) == (True, True)
+    busy.send(None)
+    busy.waitclose(TIMEOUT)
+    main = gw.remote_exec("""
+        import threading
+        channel.send((threading.current_thread() is threading.main_thread(),
+                      threading.main_thread().name,
+                      threading.main_thread().is_alive()))
+    """)
+    assert main.receive(TIMEOUT) == (True, "MainThread", True)
+    gw.exit()
+    gw.join(TIMEOUT)
+    deadline = time.monotonic() + TIMEOUT
+    while not done.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert done.read_text() == "yes"
+
+
+def test_start_up_leaves_heavy_modules_alone(gw):
+    ch = gw.remote_exec("""
+        import sys
+        heavy = ('threading', 'queue', 'weakref', 'signal', 'enum', 're',
+                 'functools', 'collections', 'traceback', 'linecache')
+        channel.send([m for m in heavy if m in sys.modules])
+    """)
+    assert ch.receive(TIMEOUT) == []
+    assert gw.remote_status().numchannels <= 1
+    assert gw.remote_exec("channel.send(channel.gateway.hasreceiver())"
+                          ).receive(TIMEOUT) is True
+
+
 def test_syntax_error(gw):
     ch = gw.remote_exec("def foo()\n return 1\nfoo()\n")
     with pytest.raises(ch.RemoteError) as excinfo:
