@@ -64,14 +64,7 @@ pub async fn spawn(
         (BootSource::Raw(_), _) | (_, WorkerCache::Off) => None,
         (BootSource::Execdeck, cache) => match cache.known_file() {
             Some(file) => Some(file),
-            // Checking or writing the file: off the runtime's threads.
-            None => {
-                let cache = cache.clone();
-                tokio::task::spawn_blocking(move || cache.worker_file())
-                    .await
-                    .ok()
-                    .flatten()
-            }
+            None => checked_worker_file(cache).await,
         },
     };
     match cached.as_deref().and_then(|p| p.to_str()) {
@@ -88,6 +81,34 @@ pub async fn spawn(
         }
         None => start(cmd, spec, &python, &full_source(), None, opts).await,
     }
+}
+
+/// The protocol stream after the handshake: the pipe itself when nothing
+/// is left in the handshake buffer (the gateway's frame reader buffers), so
+/// the buffer's memory is not kept for the gateway's life.
+fn unbuffered(reader: BufReader<tokio::process::ChildStdout>) -> super::BoxedReader {
+    if reader.buffer().is_empty() {
+        Box::new(reader.into_inner())
+    } else {
+        Box::new(reader)
+    }
+}
+
+/// [`WorkerCache::worker_file`], off the runtime's threads (it reads and may
+/// write files), one gateway at a time: when a group starts many at once,
+/// the first checks the file and the others find it known, instead of each
+/// occupying a blocking thread of its own.
+async fn checked_worker_file(cache: &WorkerCache) -> Option<std::path::PathBuf> {
+    static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _turn = ONE_AT_A_TIME.lock().await;
+    if let Some(file) = cache.known_file() {
+        return Some(file);
+    }
+    let cache = cache.clone();
+    tokio::task::spawn_blocking(move || cache.worker_file())
+        .await
+        .ok()
+        .flatten()
 }
 
 /// Starts a worker with a shell command line (`cmd=` specs), e.g.
@@ -197,7 +218,7 @@ pub(crate) async fn start(
                 ));
             }
             Ok(Connection {
-                reader: Box::new(reader),
+                reader: unbuffered(reader),
                 writer: Box::new(stdin),
                 process: Some(process),
                 warnings,

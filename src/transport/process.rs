@@ -211,7 +211,8 @@ fn kill_group(pid: u32) {
 }
 
 async fn read_stderr(err: impl AsyncRead + Unpin, tail: Arc<StderrTail>, sink: Option<StderrSink>) {
-    let mut reader = BufReader::new(err);
+    // Small: every idle gateway keeps one.
+    let mut reader = BufReader::with_capacity(2048, err);
     let mut buf = Vec::new();
     loop {
         buf.clear();
