@@ -56,6 +56,8 @@ import struct
 import sys
 import time
 
+_perf_counter = time.perf_counter
+
 # threading, queue, weakref, traceback and linecache are not imported at
 # start-up (they cost several milliseconds per interpreter): the worker uses
 # the C modules below them, and imports the rest only where it needs them.
@@ -83,6 +85,14 @@ EOF_GRACE = 0.5
 #: Upper bound for a normal interpreter exit (atexit handlers, non-daemon
 #: threads of user code) after serving ended; then os._exit.
 EXIT_WATCHDOG = 2.0
+
+#: Sends closer together than this (seconds) are a burst: from the second
+#: one on, a flusher thread writes them in batches while the sender goes on
+#: (one system call, and one wake-up of the master, for many messages).
+#: Sends further apart are written at once by the sending thread.
+SEND_BURST = 10e-6
+#: Most bytes that wait for the flusher before a sender waits for it.
+SEND_PENDING_MAX = 4 << 20
 
 #: main_thread_only: how long a CHANNEL_EXEC waits for the main thread to
 #: finish the previous execution before it is refused (its CLOSE may reach
@@ -641,6 +651,36 @@ _pack_header = _S_HEADER.pack
 _unpack_header = _S_HEADER.unpack
 _READ_CHUNK = 1 << 20       # payloads above this are read piecewise
 _SMALL_WRITE = 1 << 16      # header and payload below this go in one write
+_BULK = 1 << 16             # CHANNEL_DATA this large may be one bytes value
+_BYTES_OP = b"A"[0]
+_STOP_BYTE = b"Q"
+_S_OPLEN = struct.Struct("!ci")
+
+
+class _Decoded:
+    """A CHANNEL_DATA payload that was one large bytes value, read straight
+    into that value (no copy through the serializer); see read_message."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+    def __len__(self):
+        return len(self.value) + 6   # the payload length on the wire
+
+
+def _load_payload(data, gateway, strconfig):
+    """A received CHANNEL_DATA payload's value (see ProtocolIO.read_message)."""
+    if type(data) is _Decoded:
+        return data.value
+    return loads_internal(data, gateway, strconfig)
+
+
+def bytes_payload_parts(data):
+    """The CHANNEL_DATA payload of one bytes value, as parts to write one
+    after the other: the same bytes as dumps_internal(data), no copy."""
+    return (_S_OPLEN.pack(b"A", len(data)), data, _STOP_BYTE)
 
 
 def _msgname(code):
@@ -703,7 +743,22 @@ class ProtocolIO:
         if n < 0:
             raise ProtocolError("negative payload length %d in message code "
                                 "%d" % (n, code))
+        if code == CHANNEL_DATA and n >= _BULK:
+            return code, chid, self._read_bulk(n)
         return code, chid, (self.read(n) if n else b"")
+
+    def _read_bulk(self, n):
+        """A large CHANNEL_DATA payload: when it is one bytes value (BYTES,
+        length n-6, data, STOP), the data is read as that value itself."""
+        head = self.read(5)
+        if head[0] == _BYTES_OP and _S_OPLEN.unpack(head)[1] == n - 6:
+            value = self.read(n - 6)
+            stop = self.read(1)
+            if stop != _STOP_BYTE:
+                raise ProtocolError("a CHANNEL_DATA message holding bytes "
+                                    "ends with %r, not STOP" % stop)
+            return _Decoded(value)
+        return head + self.read(n - 5)
 
     def write(self, data):
         """Write all of data (bytes-like) and flush."""
@@ -720,6 +775,12 @@ class ProtocolIO:
             self._flush()
 
     def write_message(self, code, chid, payload=b""):
+        """Write one message; ``payload`` is bytes or a tuple of parts."""
+        if type(payload) is tuple:
+            self.write(_pack_header(code, chid, sum(map(len, payload))))
+            for part in payload:
+                self.write(part)
+            return
         header = _pack_header(code, chid, len(payload))
         if len(payload) < _SMALL_WRITE:
             self.write(header + payload)
@@ -906,6 +967,26 @@ _MAIN_NATIVE_ID = (_thread.get_native_id()
                    and _MAIN_IDENT == _thread.get_ident() else None)
 
 
+class _Wakeup:
+    """A binary semaphore: ``set`` wakes one ``wait`` (now or later)."""
+
+    __slots__ = ("_lock",)
+
+    def __init__(self):
+        self._lock = _thread.allocate_lock()
+        self._lock.acquire()
+
+    def set(self):
+        try:
+            self._lock.release()
+        except RuntimeError:  # already set
+            pass
+
+    def wait(self, timeout=-1):
+        """True when woken, False after ``timeout`` seconds (-1: forever)."""
+        return self._lock.acquire(True, timeout)
+
+
 class _Event:
     """threading.Event (set, clear, is_set, wait) on _thread locks."""
 
@@ -1090,6 +1171,10 @@ class Channel:
         """
         if self._closed:
             raise IOError("cannot send to %r" % (self,))
+        if type(item) is bytes and len(item) >= _BULK:
+            # bulk data goes out as it is, not copied into a payload
+            self.gateway._send(CHANNEL_DATA, self.id, bytes_payload_parts(item))
+            return
         self.gateway._send(CHANNEL_DATA, self.id, dumps_internal(item))
 
     def close(self, error=None):
@@ -1389,7 +1474,7 @@ class ChannelFactory:
                     _trace(gw.id, "dropping data for channel", id)
                 return
             try:
-                item = loads_internal(data, gw, channel._strconfig)
+                item = _load_payload(data, gw, channel._strconfig)
             except LoadError as exc:
                 self._channel_failed(id, exc, "LoadError: %s" % (exc,))
                 return
@@ -1397,7 +1482,7 @@ class ChannelFactory:
             return
         callback, _endmarker, strconfig = entry
         try:
-            callback(loads_internal(data, gw, strconfig))
+            callback(_load_payload(data, gw, strconfig))
         except Exception as exc:
             gw._trace("exception in callback of channel", id, repr(exc))
             self._channel_failed(id, None, gw._geterrortext(exc))
@@ -1612,6 +1697,16 @@ class WorkerGateway:
         self._sendlock = _thread.RLock()
         self._send_owner = None
         self._deferred = []  # messages from __del__ during our own send
+        # bursts of sends are written by a flusher thread (see SEND_BURST)
+        self._last_send = 0.0
+        self._pending = []        # frames for the flusher, oldest first
+        self._pending_bytes = 0
+        self._flushing = False    # the flusher owns the write side
+        self._flusher = None      # its _Wakeup once started
+        self._flush_stop = False
+        self._writelock = _thread.allocate_lock()  # held while it writes
+        self._room = _Wakeup()    # it took a batch: waiting senders go on
+        self._send_error = None
         self._error = None   # EOFError once the connection dropped
         self._pool = _ExecPool(self.execmodel.backend == "main_thread_only")
         self._receiving = False  # the receiver thread runs
@@ -1652,37 +1747,115 @@ class WorkerGateway:
     # -- sending -------------------------------------------------------------
 
     def _send(self, code, chid=0, data=b""):
-        """Write one message; OSError when the connection is gone."""
+        """Write one message (``data`` is bytes or a tuple of parts);
+        OSError when the connection is gone."""
         me = _thread.get_ident()
         if self._send_owner == me:
             # re-entered from Channel.__del__ (garbage collection) in the
             # middle of our own write: send after the current message
             self._deferred.append((code, chid, data))
             return
+        now = _perf_counter()
+        full = False
         with self._sendlock:
             self._send_owner = me
-            # once shutting down, the main thread may get a SIGINT: keep it
-            # from interrupting a half-written message (delivered after it)
-            oldmask = self._block_sigint() if self._pool.shutting_down else None
             try:
-                self._io.write_message(code, chid, data)
-                while self._deferred:
-                    dcode, dchid, ddata = self._deferred.pop(0)
-                    self._io.write_message(dcode, dchid, ddata)
-            except (OSError, ValueError) as exc:
-                self._deferred[:] = []
-                if _tracing:
-                    _trace(self.id, "failed to send", _msgname(code), chid,
-                           repr(exc))
-                raise IOError("cannot send (already closed?)") from exc
+                if self._send_error is not None:
+                    raise IOError("cannot send (already closed?)") \
+                        from self._send_error
+                burst = now - self._last_send < SEND_BURST
+                self._last_send = now
+                if self._flushing or (burst and not self._io.write_closed):
+                    self._queue(code, chid, data)
+                    full = self._pending_bytes > SEND_PENDING_MAX
+                else:
+                    self._write_now(code, chid, data)
             finally:
                 self._send_owner = None
-                if oldmask is not None:
-                    import _signal as signal  # signal.py would import enum
-                    signal.pthread_sigmask(signal.SIG_SETMASK, oldmask)
+        if full:
+            self._wait_for_room()
         if _tracing:
             _trace(self.id, "sent", _msgname(code), "channel=%d" % chid,
-                   "len=%d" % len(data))
+                   "len=%d" % (sum(map(len, data)) if type(data) is tuple
+                               else len(data)))
+
+    def _write_now(self, code, chid, data):
+        """Write a message in this thread (holding _sendlock, not flushing)."""
+        # once shutting down, the main thread may get a SIGINT: keep it
+        # from interrupting a half-written message (delivered after it)
+        oldmask = self._block_sigint() if self._pool.shutting_down else None
+        try:
+            self._io.write_message(code, chid, data)
+            while self._deferred:
+                dcode, dchid, ddata = self._deferred.pop(0)
+                self._io.write_message(dcode, dchid, ddata)
+        except (OSError, ValueError) as exc:
+            self._deferred[:] = []
+            if _tracing:
+                _trace(self.id, "failed to send", _msgname(code), chid,
+                       repr(exc))
+            raise IOError("cannot send (already closed?)") from exc
+        finally:
+            if oldmask is not None:
+                import _signal as signal  # signal.py would import enum
+                signal.pthread_sigmask(signal.SIG_SETMASK, oldmask)
+
+    def _queue(self, code, chid, data):
+        """Queue a message for the flusher (holding _sendlock), waking or
+        starting it."""
+        for code, chid, data in [(code, chid, data)] + self._deferred:
+            if type(data) is tuple:
+                data = b"".join(data)
+            frame = _pack_header(code, chid, len(data)) + data
+            self._pending.append(frame)
+            self._pending_bytes += len(frame)
+        self._deferred[:] = []
+        if self._flushing:
+            return
+        self._flushing = True
+        if self._flusher is None:
+            self._flusher = _Wakeup()
+            _thread.start_new_thread(self._flush_loop, (self._flusher,))
+        self._flusher.set()
+
+    def _flush_loop(self, wakeup):
+        """Flusher thread: writes queued messages in batches, in order,
+        until the queue is empty; then waits for the next burst."""
+        while True:
+            wakeup.wait()
+            if self._flush_stop:
+                return
+            while True:
+                with self._sendlock:
+                    batch = self._pending
+                    if not batch or self._send_error is not None:
+                        self._pending = []
+                        self._pending_bytes = 0
+                        self._flushing = False
+                        break
+                    self._pending = []
+                    self._pending_bytes = 0
+                    self._writelock.acquire()
+                self._room.set()
+                try:
+                    self._io.write(batch[0] if len(batch) == 1
+                                   else b"".join(batch))
+                except (OSError, ValueError) as exc:
+                    self._send_error = exc
+                    if _tracing:
+                        _trace(self.id, "flusher failed to send", repr(exc))
+                finally:
+                    self._writelock.release()
+            self._room.set()
+
+    def _wait_for_room(self):
+        """Wait while more than SEND_PENDING_MAX bytes are queued."""
+        while True:
+            with self._sendlock:
+                if (self._pending_bytes <= SEND_PENDING_MAX
+                        or not self._flushing or self._send_error is not None):
+                    return
+            self._room.wait(0.05)
 
     @staticmethod
     def _block_sigint():
@@ -1697,10 +1870,24 @@ class WorkerGateway:
 
     def _close_write(self):
         """Close the protocol's write side, not in the middle of a message
-        (waits a moment for a sender that holds the lock)."""
+        (waits a moment for a sender that holds the lock, and writes what
+        waits for the flusher first)."""
         got = self._sendlock.acquire(timeout=1.0)
         try:
+            if got and self._flushing and self._writelock.acquire(timeout=1.0):
+                try:
+                    if self._pending and not self._io.write_closed:
+                        self._io.write(b"".join(self._pending))
+                except (OSError, ValueError):
+                    pass
+                finally:
+                    self._pending = []
+                    self._pending_bytes = 0
+                    self._writelock.release()
             self._io.close_write()
+            self._flush_stop = True
+            if self._flusher is not None:
+                self._flusher.set()
         finally:
             if got:
                 self._sendlock.release()

@@ -61,6 +61,10 @@ impl State {
     }
 
     fn push(&mut self, mut frame: Vec<u8>) {
+        if frame.is_empty() {
+            // Nothing to write (and an empty write would read as WriteZero).
+            return;
+        }
         self.queued += frame.len();
         match self.queue.back_mut() {
             // Appending keeps `offset` valid even for a partly written segment.
