@@ -214,6 +214,16 @@ _pack_opcomplex = _S_OPCOMPLEX.pack
 _unpack_int = _S_INT.unpack_from
 _unpack_float = _S_FLOAT.unpack_from
 _unpack_complex = _S_COMPLEX.unpack_from
+_unpack_int_op = struct.Struct("!iB").unpack_from    # int32, next opcode
+_unpack_float_op = struct.Struct("!dB").unpack_from  # float, next opcode
+
+# Several opcodes in one pack() call: the container dumpers write a whole
+# common item with them (one call and one append instead of up to three).
+_pack_int_set = struct.Struct("!cic").pack         # F value, P
+_pack_float_set = struct.Struct("!cdc").pack       # D value, P
+_pack_index_int = struct.Struct("!cicic").pack     # F index, F value, P
+_pack_index_float = struct.Struct("!cicdc").pack   # F index, D value, P
+_pack_index_const = struct.Struct("!ci2s").pack    # F index, L/R/C + P
 
 
 def _int_to_ascii(i):
@@ -238,6 +248,30 @@ def _ascii_to_int(b):
 
 
 # -- dumping: one function per exact type, each called as f(obj, write) ----
+#
+# ``write`` appends one bytes object to the output list, which dumps() joins
+# once at the end (a big bytes or str value is copied only by that join).
+#
+# The container dumpers (list, dict, tuple, set) write the common scalars
+# (str, int32, None, bool, float) themselves instead of calling a dumper per
+# item: the Python function call costs more than writing such an item, and
+# most data is made of them.  Everything else, and every edge case (LONGINT,
+# string errors), goes through the _DUMPERS table.  The fast paths test
+# ``type(x) is T`` exactly like the table does, so subclasses (IntEnum, str
+# subclasses, ...) still reach _dump_fail and are refused.
+
+#: Encoded PY3STRING items (opcode, length, UTF-8) of short str values, by
+#: value: dict keys and enum-like values repeat, and one dict lookup is much
+#: cheaper than encoding and packing.  Bounded: emptied when it reaches
+#: _STR_CACHE_MAX entries, so unique strings cost memory only for a while.
+#: Looked up only after ``type(s) is str``: a str subclass compares equal to
+#: its value and must not be served from here.  Dict operations are atomic,
+#: so threads sharing it only ever lose an entry.
+_str_cache = {}
+_STR_CACHE_MAX = 4096
+_STR_CACHE_CHARS = 64   # longer strings are never cached
+_cached_str = _str_cache.get  # bound once: the dumpers call it per item
+
 
 def _dump_fail(obj, w):
     raise DumpError("can't serialize %s" % (type(obj),))
@@ -255,9 +289,14 @@ def _dump_int(obj, w):
     if INT32_MIN <= obj <= INT32_MAX:
         w(_pack_opint(b"F", obj))
     else:
-        text = _int_to_ascii(obj)
-        w(_pack_opint(b"H", len(text)))
-        w(text)
+        _dump_longint(obj, w)
+
+
+def _dump_longint(obj, w):
+    # LONGINT (decimal text): how execnet writes ints beyond int32
+    text = _int_to_ascii(obj)
+    w(_pack_opint(b"H", len(text)))
+    w(text)
 
 
 def _dump_float(obj, w):
@@ -276,7 +315,7 @@ def _dump_bytes(obj, w):
     w(obj)
 
 
-def _dump_str(obj, w):
+def _encode_str(obj):
     try:
         b = obj.encode("utf-8")
     except UnicodeEncodeError:
@@ -284,28 +323,70 @@ def _dump_str(obj, w):
     n = len(b)
     if n > INT32_MAX:
         raise DumpError("string too long for the wire (%d bytes)" % n)
-    w(_pack_opint(b"N", n))
-    w(b)
+    return _pack_opint(b"N", n), b
 
 
-def _check_count(n, what):
-    if n > INT32_MAX:
-        raise DumpError("%s too long for the wire (%d items)" % (what, n))
+def _dump_str(obj, w):
+    """Write a str; short ones through (and into) _str_cache."""
+    head, b = _encode_str(obj)
+    if len(obj) > _STR_CACHE_CHARS:
+        w(head)
+        w(b)    # not concatenated: a long string is copied once, by the join
+        return
+    item = head + b
+    if len(_str_cache) >= _STR_CACHE_MAX:
+        _str_cache.clear()
+    _str_cache[obj] = item
+    w(item)
 
 
 def _dump_list(obj, w):
-    _check_count(len(obj), "list")
-    w(_pack_opint(b"K", len(obj)))
-    get = _DUMPERS.get
-    i = 0
+    # wire form: K n, then "F index, item, P" for every item (execnet's)
+    n = len(obj)
+    if n < 256:  # most lists are short: their header is ready-made
+        w(_LIST_HEADS[n])
+    elif n > INT32_MAX:
+        raise DumpError("list too long for the wire (%d items)" % n)
+    else:
+        w(_pack_opint(b"K", n))
+    get = _dumper_for
+    cached = _cached_str
+    i = -1  # a counter: cheaper than enumerate() for short lists
     try:
-        for i, item in enumerate(obj):
-            w(_pack_opint(b"F", i))
-            get(type(item), _dump_fail)(item, w)
-            w(b"P")
+        for item in obj:
+            i += 1
+            t = type(item)
+            if t is int:
+                if -2147483648 <= item <= 2147483647:  # int32
+                    w(_pack_index_int(b"F", i, b"F", item, b"P"))
+                else:
+                    w(_pack_opint(b"F", i))
+                    _dump_longint(item, w)
+                    w(b"P")
+            elif t is str:
+                w(_pack_opint(b"F", i))
+                b = cached(item)
+                if b is None:
+                    _dump_str(item, w)
+                else:
+                    w(b)
+                w(b"P")
+            elif item is None:
+                w(_pack_index_const(b"F", i, b"LP"))
+            elif t is float:
+                w(_pack_index_float(b"F", i, b"D", item, b"P"))
+            elif t is bool:
+                w(_pack_index_const(b"F", i, b"RP" if item else b"CP"))
+            else:
+                w(_pack_opint(b"F", i))
+                get(t, _dump_fail)(item, w)
+                w(b"P")
     except DumpError as e:
         e.path.append("[%d]" % i)
         raise
+
+
+_LIST_HEADS = tuple(_pack_opint(b"K", n) for n in range(256))
 
 
 def _short_repr(key):
@@ -317,54 +398,99 @@ def _short_repr(key):
 
 
 def _dump_dict(obj, w):
+    # wire form: J, then "key, value, P" for every item
     w(b"J")
-    get = _DUMPERS.get
+    get = _dumper_for
+    cached = _cached_str
     for key, value in obj.items():
         try:
-            get(type(key), _dump_fail)(key, w)
+            b = cached(key) if type(key) is str else None
+            if b is None:
+                get(type(key), _dump_fail)(key, w)
+            else:
+                w(b)
         except DumpError as e:
             e.path.append("{key %s}" % _short_repr(key))
             raise
         try:
-            get(type(value), _dump_fail)(value, w)
+            t = type(value)
+            if t is str:
+                b = cached(value)
+                if b is None:
+                    _dump_str(value, w)
+                else:
+                    w(b)
+                w(b"P")
+            elif t is int:
+                if -2147483648 <= value <= 2147483647:  # int32
+                    w(_pack_int_set(b"F", value, b"P"))
+                else:
+                    _dump_longint(value, w)
+                    w(b"P")
+            elif value is None:
+                w(b"LP")
+            elif t is bool:
+                w(b"RP" if value else b"CP")
+            elif t is float:
+                w(_pack_float_set(b"D", value, b"P"))
+            else:
+                get(t, _dump_fail)(value, w)
+                w(b"P")
         except DumpError as e:
             e.path.append("[%s]" % _short_repr(key))
             raise
-        w(b"P")
 
 
-def _dump_tuple(obj, w):
-    get = _DUMPERS.get
-    i = 0
-    try:
-        for i, item in enumerate(obj):
-            get(type(item), _dump_fail)(item, w)
-    except DumpError as e:
-        e.path.append("[%d]" % i)
-        raise
-    _check_count(len(obj), "tuple")
-    w(_pack_opint(b"@", len(obj)))
-
-
-def _dump_set_items(obj, w, op):
-    get = _DUMPERS.get
+def _dump_items(obj, w, op=b"@"):
+    """Write the items of a tuple (op @), set (O) or frozenset (E), then op
+    and the count.  The tuple dumper itself: tuples are frequent."""
+    get = _dumper_for
+    cached = _cached_str
+    i = -1  # a counter: cheaper than enumerate() for short tuples
     item = None
     try:
         for item in obj:
-            get(type(item), _dump_fail)(item, w)
+            i += 1
+            t = type(item)
+            if t is str:
+                b = cached(item)
+                if b is None:
+                    _dump_str(item, w)
+                else:
+                    w(b)
+            elif t is int:
+                if -2147483648 <= item <= 2147483647:  # int32
+                    w(_pack_opint(b"F", item))
+                else:
+                    _dump_longint(item, w)
+            elif item is None:
+                w(b"L")
+            elif t is float:
+                w(_pack_opfloat(b"D", item))
+            elif t is bool:
+                w(b"R" if item else b"C")
+            else:
+                get(t, _dump_fail)(item, w)
     except DumpError as e:
-        e.path.append("{item %s}" % _short_repr(item))
+        e.path.append("[%d]" % i if op == b"@"
+                      else "{item %s}" % _short_repr(item))
         raise
-    _check_count(len(obj), "set")
-    w(_pack_opint(op, len(obj)))
+    n = len(obj)
+    if n > INT32_MAX:
+        raise DumpError("%s too long for the wire (%d items)"
+                        % ("tuple" if op == b"@" else "set", n))
+    w(_pack_opint(op, n))
+
+
+_dump_tuple = _dump_items
 
 
 def _dump_set(obj, w):
-    _dump_set_items(obj, w, b"O")
+    _dump_items(obj, w, b"O")
 
 
 def _dump_frozenset(obj, w):
-    _dump_set_items(obj, w, b"E")
+    _dump_items(obj, w, b"E")
 
 
 def _dump_channel(obj, w):
@@ -387,38 +513,47 @@ _DUMPERS = {
     set: _dump_set,
     frozenset: _dump_frozenset,
 }
+_dumper_for = _DUMPERS.get  # bound once: the dumpers call it per item
 
 
-def _dump_parts(obj):
-    parts = []
-    try:
-        _DUMPERS.get(type(obj), _dump_fail)(obj, parts.append)
-    except DumpError as e:
-        raise e._finish() from None
-    except RecursionError:
-        raise DumpError("can't serialize: value nested too deeply "
-                        "(or contains itself)") from None
-    return parts
+def _dump_error(e):
+    """The DumpError to raise for an exception that ended a dump."""
+    if isinstance(e, RecursionError):
+        return DumpError("can't serialize: value nested too deeply "
+                         "(or contains itself)")
+    return e._finish()
 
+
+# dumps() and dumps_internal() repeat these few lines rather than sharing a
+# helper: for small values the extra call would be a noticeable part of the
+# cost.
 
 def dumps_internal(obj):
     """Serialize ``obj`` for a message payload (no version byte)."""
-    parts = _dump_parts(obj)
+    parts = []
+    try:
+        _dumper_for(type(obj), _dump_fail)(obj, parts.append)
+    except (DumpError, RecursionError) as e:
+        raise _dump_error(e) from None
     parts.append(b"Q")
     return b"".join(parts)
 
 
 def dumps(obj):
     """Serialize ``obj``: version byte, program, STOP."""
-    parts = _dump_parts(obj)
+    parts = [DUMPFORMAT_VERSION]  # joined once with the rest, not prepended
+    try:
+        _dumper_for(type(obj), _dump_fail)(obj, parts.append)
+    except (DumpError, RecursionError) as e:
+        raise _dump_error(e) from None
     parts.append(b"Q")
-    return DUMPFORMAT_VERSION + b"".join(parts)
+    return b"".join(parts)
 
 
-# -- loading: a 256-entry dispatch list, each loader f(data, pos, stack, ctx)
-# returns the new position; ctx = (py2str_as_py3str, py3str_as_py2str,
-# gateway or None). INT, SETITEM, PY3STRING, NONE and STOP are handled
-# inline in _load for speed.
+# -- loading: _load runs the stack program; the frequent opcodes are inline,
+# the rare ones go through a 256-entry dispatch list of loaders
+# f(data, pos, stack, ctx) returning the new position; ctx =
+# (py2str_as_py3str, py3str_as_py2str, gateway or None).
 
 def _take(data, pos):
     """Read an int32 length at pos; return (start, end) of the bytes."""
@@ -429,16 +564,6 @@ def _take(data, pos):
         raise LoadError("bad length %d at offset %d (data has %d bytes)"
                         % (n, pos, len(data)))
     return start, end
-
-
-def _load_true(data, pos, stack, ctx):
-    stack.append(True)
-    return pos
-
-
-def _load_false(data, pos, stack, ctx):
-    stack.append(False)
-    return pos
 
 
 def _load_int(data, pos, stack, ctx):
@@ -452,21 +577,10 @@ def _load_longint(data, pos, stack, ctx):
     return end
 
 
-def _load_float(data, pos, stack, ctx):
-    stack.append(_unpack_float(data, pos)[0])
-    return pos + 8
-
-
 def _load_complex(data, pos, stack, ctx):
     re_, im = _unpack_complex(data, pos)
     stack.append(complex(re_, im))
     return pos + 16
-
-
-def _load_bytes(data, pos, stack, ctx):
-    start, end = _take(data, pos)
-    stack.append(data[start:end])
-    return end
 
 
 def _load_py2string(data, pos, stack, ctx):
@@ -482,48 +596,6 @@ def _load_unicode(data, pos, stack, ctx):
     return end
 
 
-def _load_newlist(data, pos, stack, ctx):
-    n = _unpack_int(data, pos)[0]
-    pos += 4
-    # every element costs at least one byte of input: refuse absurd counts
-    # before allocating anything
-    if n < 0 or n > len(data) - pos:
-        raise LoadError("bad list length %d" % n)
-    stack.append([None] * n)
-    return pos
-
-
-def _load_newdict(data, pos, stack, ctx):
-    stack.append({})
-    return pos
-
-
-def _pop_items(data, pos, stack):
-    n = _unpack_int(data, pos)[0]
-    if n < 0 or n > len(stack):
-        raise LoadError("bad item count %d (stack holds %d)" % (n, len(stack)))
-    if not n:
-        return ()
-    items = stack[-n:]
-    del stack[-n:]
-    return items
-
-
-def _load_tuple(data, pos, stack, ctx):
-    stack.append(tuple(_pop_items(data, pos, stack)))
-    return pos + 4
-
-
-def _load_set(data, pos, stack, ctx):
-    stack.append(set(_pop_items(data, pos, stack)))
-    return pos + 4
-
-
-def _load_frozenset(data, pos, stack, ctx):
-    stack.append(frozenset(_pop_items(data, pos, stack)))
-    return pos + 4
-
-
 def _load_channel(data, pos, stack, ctx):
     chid = _unpack_int(data, pos)[0]
     gateway = ctx[2]
@@ -533,32 +605,34 @@ def _load_channel(data, pos, stack, ctx):
     return pos + 4
 
 
+# The opcodes that _load does not handle inline (rare or legacy ones).
 _LOADERS = [None] * 256
 for _op, _fn in (
-        (b"@", _load_tuple), (b"A", _load_bytes), (b"B", _load_channel),
-        (b"C", _load_false), (b"D", _load_float), (b"E", _load_frozenset),
-        (b"F", _load_int), (b"G", _load_int), (b"H", _load_longint),
-        (b"I", _load_longint), (b"J", _load_newdict), (b"K", _load_newlist),
-        (b"M", _load_py2string), (b"O", _load_set), (b"R", _load_true),
+        (b"B", _load_channel), (b"G", _load_int), (b"H", _load_longint),
+        (b"I", _load_longint), (b"M", _load_py2string),
         (b"S", _load_unicode), (b"T", _load_complex)):
     _LOADERS[_op[0]] = _fn
 del _op, _fn
-_STOP = b"Q"[0]
 
 
-def _load(data, pos, ctx):
+def _load(data, pos, py2str_as_py3str, py3str_as_py2str, gateway):
     """Run the stack program in data from pos; return the single result.
 
-    The most frequent opcodes (INT, SETITEM, PY3STRING, NONE) are handled
-    inline, all others through the _LOADERS dispatch list.
+    The loop runs once per opcode, so its cost is the cost of loading: the
+    frequent opcodes are handled inline, most frequent first (a comparison
+    is much cheaper than a function call), all others through the _LOADERS
+    dispatch list.  On top of that, the items of dicts and lists take a
+    shortcut (see below).
     """
     stack = []
     append = stack.append
     pop = stack.pop
-    loaders = _LOADERS
     unpack_int = _unpack_int
+    unpack_float = _unpack_float
+    unpack_int_op = _unpack_int_op
+    unpack_float_op = _unpack_float_op
+    decode_str = not py3str_as_py2str
     end = len(data)
-    py3str_as_bytes = ctx[1]
     try:
         while True:
             op = data[pos]
@@ -566,10 +640,115 @@ def _load(data, pos, ctx):
             if op == 70:    # F: INT
                 append(unpack_int(data, pos)[0])
                 pos += 4
-            elif op == 80:  # P: SETITEM; only dicts and lists support it
-                value = pop()
-                key = pop()
-                stack[-1][key] = value
+            elif op == 80 or op == 74 or op == 75:
+                if op == 80:    # P: SETITEM; only dicts and lists support it
+                    value = pop()
+                    key = pop()
+                    container = stack[-1]
+                    container[key] = value
+                elif op == 74:  # J: NEWDICT
+                    container = {}
+                    append(container)
+                else:           # K: NEWLIST
+                    n = unpack_int(data, pos)[0]
+                    pos += 4
+                    # every element costs at least one byte of input: refuse
+                    # absurd counts before allocating anything
+                    if n < 0 or n > end - pos:
+                        raise LoadError("bad list length %d" % n)
+                    container = [None] * n
+                    append(container)
+                # Shortcut for the items of the dict or list on top of the
+                # stack (new, or just given an item by SETITEM): they mostly
+                # come as "key, scalar value, SETITEM" (a str key in a dict,
+                # an F index in a list), and such items go straight into the
+                # container, without three loop rounds and the pushes and
+                # pops.  Whatever it reads and does not store (a key before a
+                # container value, a key and value not followed by SETITEM)
+                # it pushes, so the loop carries on in exactly the state it
+                # would have reached by itself.  On odd data (bad length,
+                # truncation) it stops before the item, and the loop reports
+                # the error.  ``.decode()`` is UTF-8, and quicker to call
+                # than ``.decode("utf-8")``.
+                try:
+                    while True:
+                        keyop = data[pos]
+                        if keyop == 78 and decode_str:  # N: str key
+                            n = unpack_int(data, pos + 1)[0]
+                            start = pos + 5
+                            vpos = start + n
+                            if n < 0 or vpos > end:
+                                break
+                            key = data[start:vpos].decode()
+                        elif keyop == 70:               # F: int key
+                            key = unpack_int(data, pos + 1)[0]
+                            vpos = pos + 5
+                        else:
+                            break
+                        op = data[vpos]
+                        if op == 70:    # F: INT, read with the next opcode
+                            value, op = unpack_int_op(data, vpos + 1)
+                            if op != 80:  # P: SETITEM
+                                append(key)
+                                append(value)
+                                pos = vpos + 5
+                                break
+                            container[key] = value
+                            pos = vpos + 6
+                            continue
+                        elif op == 78 and decode_str:  # N: PY3STRING
+                            n = unpack_int(data, vpos + 1)[0]
+                            start = vpos + 5
+                            stop = start + n
+                            if n < 0 or stop > end:
+                                break
+                            value = data[start:stop].decode()
+                        elif op == 76:  # L: NONE
+                            value = None
+                            stop = vpos + 1
+                        elif op == 68:  # D: FLOAT, with the next opcode
+                            value, op = unpack_float_op(data, vpos + 1)
+                            if op != 80:  # P: SETITEM
+                                append(key)
+                                append(value)
+                                pos = vpos + 9
+                                break
+                            container[key] = value
+                            pos = vpos + 10
+                            continue
+                        elif op == 82:  # R: TRUE
+                            value = True
+                            stop = vpos + 1
+                        elif op == 67:  # C: FALSE
+                            value = False
+                            stop = vpos + 1
+                        elif op == 72:  # H: LONGINT
+                            n = unpack_int(data, vpos + 1)[0]
+                            stop = vpos + 5 + n
+                            if n < 0 or stop > end:
+                                break
+                            value = _ascii_to_int(data[vpos + 5:stop])
+                        elif op == 65:  # A: BYTES
+                            n = unpack_int(data, vpos + 1)[0]
+                            stop = vpos + 5 + n
+                            if n < 0 or stop > end:
+                                break
+                            value = data[vpos + 5:stop]  # the one copy
+                        else:  # a container or rarer value: the loop's job
+                            append(key)
+                            pos = vpos
+                            break
+                        if data[stop] != 80:  # P: SETITEM
+                            append(key)
+                            append(value)
+                            pos = stop
+                            break
+                        container[key] = value
+                        pos = stop + 1
+                except (IndexError, struct.error):
+                    pass  # truncated data: the loop reports it from pos
+            elif op == 81:  # Q: STOP (once, but it ends every program)
+                break
             elif op == 78:  # N: PY3STRING
                 n = unpack_int(data, pos)[0]
                 pos += 4
@@ -577,19 +756,54 @@ def _load(data, pos, ctx):
                 if n < 0 or stop > end:
                     raise LoadError("bad string length %d at offset %d"
                                     % (n, pos - 4))
-                append(data[pos:stop] if py3str_as_bytes
-                       else data[pos:stop].decode("utf-8"))
+                if decode_str:
+                    append(data[pos:stop].decode())  # UTF-8
+                else:
+                    append(data[pos:stop])
                 pos = stop
             elif op == 76:  # L: NONE
                 append(None)
-            elif op == 81:  # Q: STOP
-                break
+            elif op == 68:  # D: FLOAT
+                append(unpack_float(data, pos)[0])
+                pos += 8
+            elif op == 82:  # R: TRUE
+                append(True)
+            elif op == 67:  # C: FALSE
+                append(False)
+            elif op == 64 or op == 79 or op == 69:
+                # @: BUILDTUPLE, O: SET, E: FROZENSET of the top n items
+                n = unpack_int(data, pos)[0]
+                pos += 4
+                if 0 < n <= len(stack):
+                    items = stack[-n:]
+                    del stack[-n:]
+                elif n == 0:
+                    items = ()
+                else:
+                    raise LoadError("bad item count %d (stack holds %d)"
+                                    % (n, len(stack)))
+                if op == 64:
+                    append(tuple(items))
+                elif op == 79:
+                    append(set(items))
+                else:
+                    append(frozenset(items))
+            elif op == 65:  # A: BYTES
+                n = unpack_int(data, pos)[0]
+                pos += 4
+                stop = pos + n
+                if n < 0 or stop > end:
+                    raise LoadError("bad length %d at offset %d (data has %d "
+                                    "bytes)" % (n, pos - 4, end))
+                append(data[pos:stop])  # the one copy of a big BYTES value
+                pos = stop
             else:
-                loader = loaders[op]
+                loader = _LOADERS[op]
                 if loader is None:
                     raise LoadError("unknown opcode %r - wire protocol "
                                     "corruption?" % bytes((op,)))
-                pos = loader(data, pos, stack, ctx)
+                pos = loader(data, pos, stack,
+                             (py2str_as_py3str, py3str_as_py2str, gateway))
     except LoadError:
         raise
     except IndexError:
@@ -619,16 +833,16 @@ def loads_internal(data, gateway=None, strconfig=None):
         strconfig = gateway._strconfig if gateway is not None else (True, False)
     if type(data) is not bytes:
         data = bytes(data)
-    return _load(data, 0, (strconfig[0], strconfig[1], gateway))
+    return _load(data, 0, strconfig[0], strconfig[1], gateway)
 
 
 def loads(data, py2str_as_py3str=False, py3str_as_py2str=False):
     """Unserialize bytes written by ``dumps`` (version byte first)."""
     if type(data) is not bytes:
         data = bytes(data)
-    if data[:1] != DUMPFORMAT_VERSION:
+    if not data or data[0] != 2:  # DUMPFORMAT_VERSION (no slice: faster)
         raise LoadError("wrong dumpformat version %r" % data[:1])
-    return _load(data, 1, (py2str_as_py3str, py3str_as_py2str, None))
+    return _load(data, 1, py2str_as_py3str, py3str_as_py2str, None)
 
 
 # ---------------------------------------------------------------------------

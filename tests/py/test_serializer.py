@@ -250,3 +250,149 @@ def test_not_slower_than_execnet(worker):
           % (theirs_dump / ours_dump, theirs_load / ours_load))
     assert ours_dump < theirs_dump
     assert ours_load < theirs_load
+
+
+# -- fast paths: the container dumpers write common scalars inline and keep
+# a bounded cache of encoded short strings; _load stores "key, scalar,
+# SETITEM" items straight into dicts and lists.  They must not change a byte
+# or a result.
+
+class _Str(str):
+    pass
+
+
+def test_scalars_inside_containers_byte_identical(worker):
+    values = [
+        [2 ** 40, 2 ** 31, -(2 ** 31), 2 ** 31 - 1, 2 ** 200],
+        {"a": 2 ** 40, "b": -(2 ** 31), 2 ** 40: "c", "d": 1j, "e": b"x"},
+        (2 ** 40, 2 ** 31, 0.5, True, False, None, "s", b"b", 1j),
+        {2 ** 40, 7, "x", None, True, 0.25},
+        [True, False, None, 0.0, -0.0, float("inf"), "é", b"", 1j, [], {}],
+        {"k": True, "l": False, "m": None, "n": 0.5, "o": "v" * 65},
+        ["x" * 64, "x" * 65, "€" * 64, "€" * 65],
+    ]
+    for value in values:
+        assert worker.dumps_internal(value) == \
+            gateway_base.dumps_internal(value), value
+        assert worker.loads(worker.dumps(value)) == value
+
+
+def test_string_cache_is_bounded(worker):
+    worker._str_cache.clear()
+    strings = ["s%d" % i for i in range(worker._STR_CACHE_MAX * 2 + 10)]
+    for chunk in (strings[:1000], strings, strings[::-1]):
+        assert worker.dumps_internal(chunk) == \
+            gateway_base.dumps_internal(chunk)
+        assert len(worker._str_cache) <= worker._STR_CACHE_MAX
+    # long strings are never cached
+    worker._str_cache.clear()
+    worker.dumps_internal(["y" * (worker._STR_CACHE_CHARS + 1)])
+    assert not worker._str_cache
+    worker.dumps_internal({"short": 1})
+    assert set(worker._str_cache) == {"short"}
+
+
+@pytest.mark.parametrize("wrap, path", [
+    (lambda s: s, ""),
+    (lambda s: [s], " at [0]"),
+    (lambda s: {"k": s}, " at ['k']"),
+    (lambda s: {s: 1}, " at {key 'abc'}"),
+    (lambda s: (1, s), " at [1]"),
+    (lambda s: {s}, " at {item 'abc'}"),
+])
+def test_cached_string_does_not_admit_str_subclass(worker, wrap, path):
+    # "abc" is in the cache, and _Str("abc") is equal to it with the same
+    # hash: the type check must come first
+    worker.dumps_internal(["abc", {"abc": "abc"}, ("abc",)])
+    assert "abc" in worker._str_cache
+    with pytest.raises(worker.DumpError) as excinfo:
+        worker.dumps_internal(wrap(_Str("abc")))
+    assert str(excinfo.value) == "can't serialize %s%s" % (_Str, path)
+
+
+def test_string_errors_inside_containers(worker):
+    for value, path in ((["\ud800"], "[0]"), ({"k": "\ud800"}, "['k']"),
+                        ({"\ud800": 1}, "{key '\\ud800'}"),
+                        (("a", "\ud800"), "[1]"),
+                        ({"\ud800"}, "{item '\\ud800'}")):
+        with pytest.raises(worker.DumpError) as excinfo:
+            worker.dumps_internal(value)
+        assert str(excinfo.value) == \
+            "strings must be utf-8 encodable at " + path
+
+
+def _n(s):
+    b = s.encode()
+    return b"N" + I32(len(b)) + b
+
+
+def _f(n):
+    return b"F" + I32(n)
+
+
+# Programs execnet never writes itself but loads: the shortcut must give
+# the same result as execnet's plain stack machine.
+ODD_PROGRAMS = [
+    # list items out of order
+    b"K" + I32(3) + _f(2) + _f(7) + b"P" + _f(0) + _n("a") + b"P"
+    + _f(1) + b"LP" + b"Q",
+    # int keys in a dict, float value
+    b"J" + _f(1) + _n("one") + b"P" + _f(2) + b"D" + struct.pack("!d", 2.5)
+    + b"P" + b"Q",
+    # a scalar not followed by SETITEM (a tuple's first items)
+    b"K" + I32(2) + _f(0) + _f(1) + _n("x") + b"@" + I32(2) + b"P"
+    + _f(1) + b"RP" + b"Q",
+    # LONGINT and BYTES values
+    b"J" + _n("k") + b"H" + I32(3) + b"123" + b"P" + _n("b") + b"A" + I32(2)
+    + b"xy" + b"P" + b"Q",
+    # duplicate key
+    b"J" + _n("k") + _f(5) + b"P" + _n("k") + _f(6) + b"P" + b"Q",
+    # items after a nested container
+    b"J" + _n("a") + b"J" + _n("b") + b"CP" + b"P" + _n("c") + b"LP" + b"Q",
+    # an empty key and an empty value
+    b"J" + _n("") + _n("") + b"P" + b"Q",
+    # SETITEM into the list under a key that was already on the stack
+    b"L" + b"K" + I32(1) + _f(0) + _f(9) + b"P" + b"@" + I32(2) + b"Q",
+]
+
+
+@pytest.mark.parametrize("data", ODD_PROGRAMS)
+@pytest.mark.parametrize("strconfig", [(True, False), (False, True)])
+def test_odd_programs_load_like_execnet(worker, data, strconfig):
+    theirs = gateway_base.loads_internal(data, strconfig=strconfig)
+    assert worker.loads_internal(data, strconfig=strconfig) == theirs
+    assert worker.loads(b"\x02" + data, *strconfig) == theirs
+
+
+@pytest.mark.parametrize("data", [
+    b"K" + I32(1) + _f(1) + _f(5) + b"PQ",         # index out of range
+    b"K" + I32(1) + _n("a") + _f(5) + b"PQ",       # str index into a list
+    b"J" + _n("a") + _f(5),                        # truncated before SETITEM
+    b"J" + _n("a") + b"F\x00",                     # truncated value
+    b"J" + b"N" + I32(9) + b"ab",                  # truncated key
+    b"J" + _n("a") + b"N" + I32(-2) + b"PQ",       # negative value length
+    b"J" + _n("a") + b"A" + I32(99) + b"PQ",       # value beyond the end
+    b"J" + _n("a") + b"H" + I32(2) + b"xyPQ",      # bad LONGINT text
+    b"J" + b"N" + I32(2) + b"\xff\xfe" + b"LPQ",   # bad UTF-8 key
+    b"L" + _n("a") + b"LPQ",                       # SETITEM on None
+])
+def test_odd_programs_raise_load_error(worker, data):
+    with pytest.raises(worker.LoadError):
+        worker.loads_internal(data)
+
+
+def test_big_bytes_are_copied_once(worker):
+    import tracemalloc
+    big = b"\x01" * (8 << 20)
+    tracemalloc.start()
+    try:
+        data = worker.dumps(big)   # the join is the only copy
+        _, peak = tracemalloc.get_traced_memory()
+        assert peak < 1.5 * len(big)
+        tracemalloc.reset_peak()
+        back = worker.loads(data)  # one slice
+        _, peak = tracemalloc.get_traced_memory()
+        assert peak < 2.5 * len(big)  # data itself is traced too
+    finally:
+        tracemalloc.stop()
+    assert back == big
