@@ -255,7 +255,15 @@ impl GatewayInner {
 
     /// Sends one item on `channel`, serializing straight into the frame.
     pub(crate) async fn send_item(&self, channel: i32, item: &Value) -> Result<()> {
-        let mut frame = vec![0u8; HEADER_LEN];
+        // Room for a lone bytes or str value (opcode, length, data, STOP) up
+        // front: growing the vector on the final STOP would copy bulk data again.
+        let hint = match item {
+            Value::Bytes(b) => b.len() + 6,
+            Value::Str(s) => s.len() + 6,
+            _ => 64,
+        };
+        let mut frame = Vec::with_capacity(HEADER_LEN + hint);
+        frame.resize(HEADER_LEN, 0);
         dump_into(item, &mut frame)?;
         let len = frame.len() - HEADER_LEN;
         check_payload_len(len)?;
