@@ -131,3 +131,37 @@ pub async fn pipe_in(python: String, n: usize, reps: usize) -> Fallible<Vec<f64>
     }
     Ok(samples)
 }
+
+/// One byte to a Python process and back through its stdin/stdout pipes
+/// (sized as popen gateways size theirs), `n` times per sample; µs per
+/// round trip. Two processes waking each other: the floor under any echo.
+pub async fn pipe_ping_pong(python: String, n: usize, reps: usize) -> Fallible<Vec<f64>> {
+    let code = "import os\nwhile True:\n    b = os.read(0, 64)\n    if not b:\n        break\n    os.write(1, b)\n";
+    let mut child = tokio::process::Command::new(&python)
+        .args(["-c", code])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(err)?;
+    let mut input = child.stdin.take().ok_or("no stdin pipe")?;
+    let mut output = child.stdout.take().ok_or("no stdout pipe")?;
+    execdeck::transport::popen::enlarge_pipe(&input);
+    execdeck::transport::popen::enlarge_pipe(&output);
+    let mut samples = Vec::with_capacity(reps);
+    let mut byte = [0u8; 1];
+    for _ in 0..reps {
+        let start = Instant::now();
+        for i in 0..n {
+            input.write_all(&[i as u8]).await.map_err(err)?;
+            output.read_exact(&mut byte).await.map_err(err)?;
+            if byte[0] != i as u8 {
+                return Err(format!("sent {}, got {} back", i as u8, byte[0]));
+            }
+        }
+        samples.push(start.elapsed().as_secs_f64() / n as f64 * 1e6);
+    }
+    drop(input);
+    child.wait().await.map_err(err)?;
+    Ok(samples)
+}
