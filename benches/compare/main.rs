@@ -41,7 +41,7 @@ struct Plan {
 const FULL: Plan = Plan {
     quick: false,
     startup_reps: 21,
-    group_sizes: &[(1, 7), (8, 5), (32, 3), (64, 3)],
+    group_sizes: &[(1, 7), (8, 5), (32, 5), (64, 5)],
     memory_gateways: 64,
     echo_n: 2000,
     bulk_items: 512,
@@ -323,7 +323,7 @@ fn extend(all: &mut Fallible<Vec<f64>>, round: Fallible<Vec<f64>>) {
 }
 
 fn bulk(b: &Bench) -> Vec<Row> {
-    let (n, reps) = (b.plan.bulk_items, b.plan.reps.min(3));
+    let (n, reps) = (b.plan.bulk_items, b.plan.reps);
     let mib = (n * workloads::BULK_ITEM) >> 20;
     let spec = b.spec();
     let mut out = Row::new(
