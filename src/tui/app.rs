@@ -184,10 +184,10 @@ impl App {
     /// `group=` key, which execnet and execdeck otherwise ignore).
     pub fn start_group(&self, name: &str, specs: Vec<String>) {
         for spec in specs {
-            let labelled = match crate::spec::XSpec::parse(&spec) {
-                Ok(s) if s.get("group").is_none() => format!("{spec}//group={name}"),
-                _ => spec,
-            };
+            let labelled = crate::spec::XSpec::parse(&spec)
+                .ok()
+                .and_then(|s| s.with_group(name))
+                .map_or(spec, |s| s.as_str().to_owned());
             self.make_gateway(labelled);
         }
     }
