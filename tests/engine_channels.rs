@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use common::*;
 use execdeck::engine::{Error, ExecSource};
+use execdeck::wire::pyrepr::same_value;
 use execdeck::{Gateway, Group, Value};
 use num_bigint::BigInt;
 
@@ -68,25 +69,6 @@ async fn stop(group: Group) {
 }
 
 const T: Option<Duration> = Some(Duration::from_secs(20));
-
-/// Python equality for what crosses the wire: sets compare regardless of order.
-fn py_eq(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Set(x), Value::Set(y)) | (Value::FrozenSet(x), Value::FrozenSet(y)) => {
-            x.len() == y.len() && x.iter().all(|i| y.iter().any(|j| py_eq(i, j)))
-        }
-        (Value::List(x), Value::List(y)) | (Value::Tuple(x), Value::Tuple(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(i, j)| py_eq(i, j))
-        }
-        (Value::Dict(x), Value::Dict(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .zip(y)
-                    .all(|((k1, v1), (k2, v2))| py_eq(k1, k2) && py_eq(v1, v2))
-        }
-        _ => a == b,
-    }
-}
 
 fn below_int32(v: &Value) -> bool {
     match v {
@@ -156,7 +138,7 @@ async fn values_of_every_type_round_trip(w: Worker) {
         }
         ch.send(v.clone()).await.unwrap();
         let back = ch.receive(T).await.unwrap();
-        assert!(py_eq(&v, &back), "{v:?} came back as {back:?}");
+        assert!(same_value(&v, &back), "{v:?} came back as {back:?}");
     }
     stop(group).await;
 }
@@ -473,9 +455,10 @@ async fn exit_returns_promptly_while_worker_sleeps(w: Worker) {
     let pid = gw.pid().unwrap();
     let _ch = gw.remote_exec("import time\ntime.sleep(10)").await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let started = std::time::Instant::now();
+    // exit() only asks: it returns at once whatever the worker does (here,
+    // the worker sleeps on), so the test goes on while the worker lives.
     gw.exit();
-    assert!(started.elapsed() < Duration::from_secs(1));
+    assert!(pid_alive(pid), "exit() waited for the worker to end");
     within(15, group.terminate(Duration::from_secs(2))).await;
     assert!(
         wait_gone(pid, 5).await,

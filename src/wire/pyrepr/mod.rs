@@ -31,7 +31,7 @@ use super::Value;
 pub use float::{complex_repr, float_repr};
 pub use parse::{MAX_DEPTH, parse_literal};
 pub use pretty::{PrettyOptions, pformat, repr_pretty};
-pub use pyops::{py_eq, py_lt};
+pub use pyops::{py_eq, py_lt, same_value};
 
 /// A Python literal that could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -105,6 +105,27 @@ pub fn py_eq(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// Whether `b` is `a` as a round trip should give it back: equal with the
+/// same types at every level (`True` is not `1`, `1` is not `1.0`), dicts
+/// in the same order, sets and frozensets in any order.
+pub fn same_value(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Set(x), Value::Set(y)) | (Value::FrozenSet(x), Value::FrozenSet(y)) => {
+            x.len() == y.len() && x.iter().all(|i| y.iter().any(|j| same_value(i, j)))
+        }
+        (Value::List(x), Value::List(y)) | (Value::Tuple(x), Value::Tuple(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(i, j)| same_value(i, j))
+        }
+        (Value::Dict(x), Value::Dict(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y)
+                    .all(|((k1, v1), (k2, v2))| same_value(k1, k2) && same_value(v1, v2))
+        }
+        _ => a == b,
+    }
+}
+
 fn contains(set: &[Value], item: &Value) -> bool {
     set.iter().any(|x| py_eq(x, item))
 }
