@@ -4,7 +4,7 @@
 use num_bigint::BigInt;
 use proptest::prelude::*;
 
-use super::{parse_literal, py_eq, repr, repr_pretty};
+use super::{parse_literal, py_eq, repr, repr_prefix, repr_pretty};
 use crate::wire::Value;
 
 /// Whether a complex number's repr reads back to the same bits. Like in
@@ -156,6 +156,12 @@ proptest! {
             Ok(back) => prop_assert_eq!(back, v, "{}", text),
             Err(e) => prop_assert!(false, "{text} does not parse: {e}"),
         }
+    }
+
+    #[test]
+    fn repr_prefix_is_a_prefix_of_repr(v in value(), max in 0usize..80) {
+        let want: String = repr(&v).chars().take(max).collect();
+        prop_assert_eq!(repr_prefix(&v, max), want);
     }
 
     #[test]
