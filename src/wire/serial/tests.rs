@@ -297,7 +297,7 @@ fn big_dict_with_duplicates_uses_index() {
 fn big_dict_round_trips() {
     // Far past DICT_INDEX_THRESHOLD, so keys are found through the index.
     // How fast a 1M-entry dict goes is measured by `cargo bench --bench
-    // compare` (the `serializer-dict-1m` row), not asserted here.
+    // compare` (the `serializer-dict` workload), not asserted here.
     let items: Vec<(Value, Value)> = (0..20_000).map(|k| (s(&format!("k{k}")), i(k))).collect();
     let v = Value::Dict(items);
     let b = dumps(&v).unwrap();
