@@ -1,13 +1,12 @@
 //! Unit and property tests of the serializer.
 
-use std::collections::HashSet;
-
 use num_bigint::BigInt;
 use proptest::prelude::*;
 
 use super::dump::dump_with_limit;
 use super::*;
 use crate::wire::Value;
+use crate::wire::strategies::{self, Kind};
 
 fn hex(s: &str) -> Vec<u8> {
     (0..s.len())
@@ -797,60 +796,8 @@ fn dump_error_names_type_and_path() {
 
 // ---- property tests ----
 
-fn scalar() -> impl Strategy<Value = Value> {
-    prop_oneof![
-        Just(Value::None),
-        any::<bool>().prop_map(Value::Bool),
-        any::<i64>().prop_map(Value::Int),
-        (-1000i32..1000).prop_map(|n| Value::Int(n.into())),
-        any::<i128>().prop_map(|n| Value::from_bigint(BigInt::from(n))),
-        (any::<i128>(), any::<u64>(), 0u32..200)
-            .prop_map(|(a, b, sh)| Value::from_bigint((BigInt::from(a) << sh) + b)),
-        any::<u64>().prop_map(|bits| Value::Float(f64::from_bits(bits))),
-        any::<f64>().prop_map(Value::Float),
-        (any::<f64>(), any::<f64>()).prop_map(|(a, b)| Value::Complex(a, b)),
-        proptest::collection::vec(any::<u8>(), 0..20).prop_map(Value::Bytes),
-        any::<String>().prop_map(Value::Str),
-        "[a-z]{0,5}".prop_map(Value::Str),
-        any::<i32>().prop_map(Value::Channel),
-    ]
-}
-
-fn unique(items: Vec<Value>) -> Vec<Value> {
-    let mut seen = HashSet::new();
-    items
-        .into_iter()
-        .filter(|v| seen.insert(v.clone()))
-        .collect()
-}
-
-fn hashable() -> impl Strategy<Value = Value> {
-    scalar().prop_recursive(3, 16, 4, |inner| {
-        prop_oneof![
-            proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Tuple),
-            proptest::collection::vec(inner, 0..4).prop_map(|v| Value::FrozenSet(unique(v))),
-        ]
-    })
-}
-
 fn value() -> impl Strategy<Value = Value> {
-    scalar().prop_recursive(5, 64, 6, |inner| {
-        let members = || proptest::collection::vec(hashable(), 0..6).prop_map(unique);
-        prop_oneof![
-            proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::List),
-            proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Tuple),
-            proptest::collection::vec((hashable(), inner), 0..6).prop_map(|kv| {
-                let mut seen = HashSet::new();
-                Value::Dict(
-                    kv.into_iter()
-                        .filter(|(k, _)| seen.insert(k.clone()))
-                        .collect(),
-                )
-            }),
-            members().prop_map(Value::Set),
-            members().prop_map(Value::FrozenSet),
-        ]
-    })
+    strategies::value(Kind::Wire)
 }
 
 proptest! {
