@@ -1,9 +1,8 @@
 //! The serializer's errors: [`DataFormatError`] for bytes that do not load,
 //! [`DumpError`] for values that cannot be written, and how they read.
 
-use std::fmt::Write as _;
-
 use super::MAX_LONGINT_DIGITS;
+use crate::wire::pyrepr::bytes_repr;
 
 /// Bytes that are not a valid serialized value (execnet's `DataFormatError`).
 ///
@@ -210,26 +209,9 @@ fn fmt_version(found: &Option<u8>) -> String {
     }
 }
 
-/// A byte as Python shows a one-byte `bytes`, plus its hex value.
+/// A byte as Python shows a one-byte `bytes` (its repr), plus its hex value.
 fn fmt_opcode(b: u8) -> String {
-    let mut s = String::from("b'");
-    push_escaped_byte(&mut s, b);
-    let _ = write!(s, "' (0x{b:02x})");
-    s
-}
-
-pub(super) fn push_escaped_byte(s: &mut String, b: u8) {
-    match b {
-        b'\\' => s.push_str("\\\\"),
-        b'\'' => s.push_str("\\'"),
-        b'\n' => s.push_str("\\n"),
-        b'\r' => s.push_str("\\r"),
-        b'\t' => s.push_str("\\t"),
-        0x20..=0x7e => s.push(char::from(b)),
-        _ => {
-            let _ = write!(s, "\\x{b:02x}");
-        }
-    }
+    format!("{} (0x{b:02x})", bytes_repr(&[b]))
 }
 
 /// A value that cannot be serialized.

@@ -8,9 +8,9 @@ use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 
 use num_bigint::BigInt;
 
-use super::error::push_escaped_byte;
 use super::{DataFormatError, FORMAT_VERSION, LoadOptions, MAX_DEPTH, MAX_LONGINT_DIGITS, op};
 use crate::wire::Value;
+use crate::wire::pyrepr::bytes_repr;
 
 /// Loads bytes that start with the version byte.
 pub fn loads(b: &[u8], opts: LoadOptions) -> Result<Value, DataFormatError> {
@@ -615,13 +615,9 @@ fn parse_longint(text: &[u8]) -> Option<Value> {
     }))
 }
 
-/// Escaped text of (the start of) a byte string, for error messages.
+/// The Python repr of (the start of) a byte string, for error messages.
 fn preview(text: &[u8]) -> String {
-    let mut s = String::from("b'");
-    for &b in text.iter().take(40) {
-        push_escaped_byte(&mut s, b);
-    }
-    s.push('\'');
+    let mut s = bytes_repr(&text[..text.len().min(40)]);
     if text.len() > 40 {
         let _ = write!(s, "... ({} bytes)", text.len());
     }

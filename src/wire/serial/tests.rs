@@ -351,6 +351,11 @@ fn hostile_version_and_framing() {
         err(b"\x02\xff").to_string(),
         "unknown opcode b'\\xff' (0xff) at byte 1"
     );
+    // Opcodes show as Python writes a one-byte bytes.
+    assert_eq!(
+        err(b"\x02'").to_string(),
+        "unknown opcode b\"'\" (0x27) at byte 1"
+    );
     assert_eq!(
         load_unversioned(b"LL", LoadOptions::default()),
         Err(DataFormatError::MissingStop { offset: 2 })
