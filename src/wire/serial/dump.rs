@@ -47,6 +47,8 @@ struct TooLong {
     unit: &'static str,
 }
 
+/// [`dump_into`] with a lower length limit than the int32 operand's (for
+/// tests); on error `out` is left as it was.
 pub(super) fn dump_with_limit(v: &Value, out: &mut Vec<u8>, limit: usize) -> Result<(), DumpError> {
     let start = out.len();
     let mut frames: Vec<Frame<'_>> = Vec::new();

@@ -83,27 +83,49 @@ pub const MAX_LONGINT_DIGITS: usize = 100_000;
 /// The largest length or count an int32 operand can carry.
 const MAX_LEN: usize = i32::MAX as usize;
 
+/// The opcode bytes, named as in execnet's `gateway_base.py`.
 pub(crate) mod op {
+    /// Pops `count` items into a tuple.
     pub const BUILDTUPLE: u8 = b'@';
+    /// A `bytes` of `len` bytes.
     pub const BYTES: u8 = b'A';
+    /// A channel, by id.
     pub const CHANNEL: u8 = b'B';
+    /// `False`.
     pub const FALSE: u8 = b'C';
+    /// A float (8 bytes, IEEE 754 big-endian).
     pub const FLOAT: u8 = b'D';
+    /// Pops `count` items into a frozenset.
     pub const FROZENSET: u8 = b'E';
+    /// An int in a signed 32-bit operand.
     pub const INT: u8 = b'F';
+    /// Legacy: an int in a signed 32-bit operand, like INT.
     pub const LONG: u8 = b'G';
+    /// An int as decimal text.
     pub const LONGINT: u8 = b'H';
+    /// Legacy: an int as decimal text.
     pub const LONGLONG: u8 = b'I';
+    /// An empty dict, filled by SETITEM.
     pub const NEWDICT: u8 = b'J';
+    /// A list of `count` items, filled by SETITEM.
     pub const NEWLIST: u8 = b'K';
+    /// `None`.
     pub const NONE: u8 = b'L';
+    /// A Python 2 `str`: bytes (latin-1 text with `py2str_as_py3str`).
     pub const PY2STRING: u8 = b'M';
+    /// A Python 3 `str`, UTF-8 (bytes with `py3str_as_py2str`).
     pub const PY3STRING: u8 = b'N';
+    /// Pops `count` items into a set.
     pub const SET: u8 = b'O';
+    /// Pops value and key and sets `container[key] = value`.
     pub const SETITEM: u8 = b'P';
+    /// The end of the program.
     pub const STOP: u8 = b'Q';
+    /// `True`.
     pub const TRUE: u8 = b'R';
+    /// Legacy: a Python 2 `unicode`, UTF-8.
     pub const UNICODE: u8 = b'S';
+    /// A complex (two floats: real, imaginary).
     pub const COMPLEX: u8 = b'T';
 
     /// The execnet name of an opcode.

@@ -10,7 +10,7 @@ use super::parser::Node;
 use crate::wire::Value;
 use crate::wire::pyrepr::pyops::{Key, key};
 
-pub(super) fn unhashable(v: &Value, pos: usize) -> PResult<()> {
+fn unhashable(v: &Value, pos: usize) -> PResult<()> {
     if v.is_hashable() {
         return Ok(());
     }
@@ -18,7 +18,7 @@ pub(super) fn unhashable(v: &Value, pos: usize) -> PResult<()> {
     err(pos, format!("unhashable type: '{}'", inner.type_name()))
 }
 
-pub(super) fn find_unhashable(v: &Value) -> Option<&Value> {
+fn find_unhashable(v: &Value) -> Option<&Value> {
     match v {
         Value::List(_) | Value::Dict(_) | Value::Set(_) => Some(v),
         Value::Tuple(items) | Value::FrozenSet(items) => items.iter().find_map(find_unhashable),
@@ -27,7 +27,7 @@ pub(super) fn find_unhashable(v: &Value) -> Option<&Value> {
 }
 
 /// Builds set items like Python: the first of equal items stays.
-pub(super) fn make_set(items: Vec<(Value, usize)>) -> PResult<Vec<Value>> {
+fn make_set(items: Vec<(Value, usize)>) -> PResult<Vec<Value>> {
     let mut seen: HashMap<Key, ()> = HashMap::new();
     let mut unique = 0;
     let mut out = Vec::new();
@@ -40,6 +40,7 @@ pub(super) fn make_set(items: Vec<(Value, usize)>) -> PResult<Vec<Value>> {
     Ok(out)
 }
 
+/// `ast.literal_eval`'s `_convert`: the value an expression stands for.
 pub(super) fn convert(node: &Node) -> PResult<Value> {
     match node {
         Node::Const(v, _) => Ok(v.clone()),

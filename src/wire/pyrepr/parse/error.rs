@@ -7,8 +7,10 @@ pub(super) struct PosError {
     pub(super) message: String,
 }
 
+/// A result whose error is at a char index.
 pub(super) type PResult<T> = Result<T, PosError>;
 
+/// An error at char index `pos`.
 pub(super) fn err<T>(pos: usize, message: impl Into<String>) -> PResult<T> {
     Err(PosError {
         pos,
@@ -16,6 +18,8 @@ pub(super) fn err<T>(pos: usize, message: impl Into<String>) -> PResult<T> {
     })
 }
 
+/// A character as an error message names it: quoted, or as `U+XXXX` when
+/// it would not show.
 pub(super) fn describe(c: char) -> String {
     if c.is_control() || c.is_whitespace() {
         format!("character U+{:04X}", c as u32)

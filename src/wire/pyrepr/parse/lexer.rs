@@ -23,20 +23,24 @@ pub(super) enum Tok {
 }
 
 #[derive(Debug, Clone)]
+/// A token and where it starts.
 pub(super) struct Token {
     pub(super) tok: Tok,
     /// Char index of the first character.
     pub(super) pos: usize,
 }
 
-pub(super) fn is_ident_start(c: char) -> bool {
+fn is_ident_start(c: char) -> bool {
     c == '_' || c.is_alphabetic()
 }
 
+/// Whether `c` may continue a name.
 pub(super) fn is_ident_continue(c: char) -> bool {
     c == '_' || c.is_alphanumeric()
 }
 
+/// The tokenizer's state: the input, where it is, open brackets and the
+/// tokens so far.
 pub(super) struct Lexer<'a> {
     pub(super) s: &'a [char],
     pub(super) i: usize,
@@ -46,10 +50,12 @@ pub(super) struct Lexer<'a> {
 }
 
 impl Lexer<'_> {
+    /// The character `k` places ahead, if any.
     pub(super) fn peek(&self, k: usize) -> Option<char> {
         self.s.get(self.i + k).copied()
     }
 
+    /// Adds a token that starts at char index `pos`.
     pub(super) fn push(&mut self, tok: Tok, pos: usize) {
         self.tokens.push(Token { tok, pos });
     }
@@ -57,7 +63,7 @@ impl Lexer<'_> {
     /// Skips the leading blank and comment lines. CPython strips leading
     /// spaces and tabs, skips blank lines, then refuses an indented first
     /// line.
-    pub(super) fn skip_leading(&mut self) -> PResult<()> {
+    fn skip_leading(&mut self) -> PResult<()> {
         while matches!(self.peek(0), Some(' ' | '\t')) {
             self.i += 1;
         }
@@ -86,6 +92,7 @@ impl Lexer<'_> {
         }
     }
 
+    /// Tokenizes the whole input; the tokens end with [`Tok::Eof`].
     pub(super) fn run(mut self) -> PResult<Vec<Token>> {
         self.skip_leading()?;
         while let Some(c) = self.peek(0) {

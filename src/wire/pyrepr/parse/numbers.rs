@@ -13,7 +13,7 @@ use crate::wire::Value;
 impl Lexer<'_> {
     /// `(_? digit)+` where `digit` is accepted by `is_digit`; returns the
     /// digits without underscores, or `None` when there is no digit here.
-    pub(super) fn digits(&mut self, is_digit: impl Fn(char) -> bool) -> PResult<Option<String>> {
+    fn digits(&mut self, is_digit: impl Fn(char) -> bool) -> PResult<Option<String>> {
         let mut out = String::new();
         loop {
             match self.peek(0) {
@@ -34,6 +34,8 @@ impl Lexer<'_> {
         Ok(if out.is_empty() { None } else { Some(out) })
     }
 
+    /// A number token starting at `self.i` (int in any base, float or
+    /// imaginary).
     pub(super) fn number(&mut self) -> PResult<()> {
         let pos = self.i;
         if self.peek(0) == Some('0') {
@@ -157,7 +159,7 @@ pub(super) fn convert_num(node: &Node) -> PResult<Value> {
     }
 }
 
-pub(super) fn negate(v: Value) -> Value {
+fn negate(v: Value) -> Value {
     match v {
         Value::Int(n) => match n.checked_neg() {
             Some(m) => Value::Int(m),
@@ -184,6 +186,7 @@ pub(super) fn convert_signed_num(node: &Node) -> PResult<Value> {
     }
 }
 
+/// An int or float as a float, as Python converts it for `real ± imaginary`.
 pub(super) fn int_to_f64(v: &Value, pos: usize) -> PResult<f64> {
     let x = match v {
         Value::Int(n) => *n as f64,

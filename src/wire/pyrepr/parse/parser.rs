@@ -20,6 +20,7 @@ pub(super) enum Node {
 }
 
 impl Node {
+    /// Char index where the node starts.
     pub(super) fn pos(&self) -> usize {
         match self {
             Node::Const(_, p)
@@ -35,12 +36,13 @@ impl Node {
     }
 }
 
+/// The parser's state: the tokens and the index of the next one.
 pub(super) struct Parser {
     pub(super) toks: Vec<Token>,
     pub(super) k: usize,
 }
 
-pub(super) fn tok_text(t: &Tok) -> String {
+fn tok_text(t: &Tok) -> String {
     match t {
         Tok::Int(n) => format!("number {n}"),
         Tok::Float(_) | Tok::Imag(_) => "number".into(),
@@ -54,12 +56,12 @@ pub(super) fn tok_text(t: &Tok) -> String {
 }
 
 impl Parser {
-    pub(super) fn peek(&self) -> &Token {
+    fn peek(&self) -> &Token {
         // The token list always ends with Eof, and `k` never passes it.
         &self.toks[self.k.min(self.toks.len() - 1)]
     }
 
-    pub(super) fn bump(&mut self) -> Token {
+    fn bump(&mut self) -> Token {
         let t = self.peek().clone();
         if self.k < self.toks.len() - 1 {
             self.k += 1;
@@ -67,11 +69,11 @@ impl Parser {
         t
     }
 
-    pub(super) fn is_punct(&self, c: char) -> bool {
+    fn is_punct(&self, c: char) -> bool {
         self.peek().tok == Tok::Punct(c)
     }
 
-    pub(super) fn unexpected<T>(&self, expected: &str) -> PResult<T> {
+    fn unexpected<T>(&self, expected: &str) -> PResult<T> {
         let t = self.peek();
         err(
             t.pos,
@@ -82,7 +84,7 @@ impl Parser {
         )
     }
 
-    pub(super) fn expect(&mut self, c: char, expected: &str) -> PResult<()> {
+    fn expect(&mut self, c: char, expected: &str) -> PResult<()> {
         if self.is_punct(c) {
             self.bump();
             Ok(())
@@ -91,7 +93,7 @@ impl Parser {
         }
     }
 
-    pub(super) fn starts_expr(&self) -> bool {
+    fn starts_expr(&self) -> bool {
         matches!(
             self.peek().tok,
             Tok::Int(_)
@@ -104,6 +106,8 @@ impl Parser {
         )
     }
 
+    /// The whole input: one expression (a bare `1, 2` is a tuple), then the
+    /// end.
     pub(super) fn top(&mut self) -> PResult<Node> {
         if matches!(self.peek().tok, Tok::Eof | Tok::Newline) {
             return self.unexpected("a literal");
@@ -133,7 +137,7 @@ impl Parser {
     }
 
     /// `[+-] atom (('+' | '-') [+-] atom)*`.
-    pub(super) fn expr(&mut self) -> PResult<Node> {
+    fn expr(&mut self) -> PResult<Node> {
         let mut node = self.unary()?;
         while let Tok::Punct(c @ ('+' | '-')) = self.peek().tok {
             let pos = self.bump().pos;
@@ -152,7 +156,7 @@ impl Parser {
         Ok(node)
     }
 
-    pub(super) fn unary(&mut self) -> PResult<Node> {
+    fn unary(&mut self) -> PResult<Node> {
         if let Tok::Punct(c @ ('+' | '-')) = self.peek().tok {
             let pos = self.bump().pos;
             if matches!(self.peek().tok, Tok::Punct('+' | '-')) {
@@ -167,7 +171,7 @@ impl Parser {
         self.atom()
     }
 
-    pub(super) fn atom(&mut self) -> PResult<Node> {
+    fn atom(&mut self) -> PResult<Node> {
         let t = self.bump();
         let pos = t.pos;
         let node = match t.tok {
@@ -280,7 +284,7 @@ impl Parser {
         Ok(node)
     }
 
-    pub(super) fn brace(&mut self, pos: usize) -> PResult<Node> {
+    fn brace(&mut self, pos: usize) -> PResult<Node> {
         if self.is_punct('}') {
             self.bump();
             return Ok(Node::Dict(Vec::new(), pos));
@@ -320,7 +324,7 @@ impl Parser {
         }
     }
 
-    pub(super) fn dict_value(&mut self) -> PResult<Node> {
+    fn dict_value(&mut self) -> PResult<Node> {
         if !self.starts_expr() {
             return self.unexpected("an expression after the dictionary key and ':'");
         }

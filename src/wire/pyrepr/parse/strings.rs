@@ -79,7 +79,7 @@ impl Lexer<'_> {
     }
 }
 
-pub(super) fn hex_value(body: &[char], at: usize, n: usize) -> Option<u32> {
+fn hex_value(body: &[char], at: usize, n: usize) -> Option<u32> {
     let digits = body.get(at..at + n)?;
     digits
         .iter()
@@ -89,7 +89,7 @@ pub(super) fn hex_value(body: &[char], at: usize, n: usize) -> Option<u32> {
 /// Decodes the escapes shared by str and bytes; `Ok(Some((value, len)))`
 /// for a recognised escape at `body[k] == '\\'`, `Ok(None)` when the
 /// backslash stays as is.
-pub(super) fn common_escape(
+fn common_escape(
     body: &[char],
     k: usize,
     base: usize,
@@ -138,7 +138,7 @@ pub(super) fn common_escape(
     Ok(None)
 }
 
-pub(super) fn decode_str(body: &[char], base: usize) -> PResult<String> {
+fn decode_str(body: &[char], base: usize) -> PResult<String> {
     let mut out = String::with_capacity(body.len());
     let mut k = 0;
     while k < body.len() {
@@ -194,7 +194,7 @@ pub(super) fn decode_str(body: &[char], base: usize) -> PResult<String> {
     Ok(out)
 }
 
-pub(super) fn decode_bytes(body: &[char], base: usize) -> PResult<Vec<u8>> {
+fn decode_bytes(body: &[char], base: usize) -> PResult<Vec<u8>> {
     let mut out = Vec::with_capacity(body.len());
     let mut k = 0;
     while k < body.len() {
