@@ -4,10 +4,12 @@
 //! line is checked here against `repr`, `parse_literal` and `repr_pretty` /
 //! `pformat`.
 //!
-//! Interpreter: `$EXECDECK_TEST_PYTHON`, else `python3`. When the default
-//! `python3` cannot be started at all the tests say so and pass; a
-//! configured interpreter that fails is an error. `EXECDECK_CORPUS_SEED`
-//! changes the random part of the corpus.
+//! Interpreter: the test suite's (`common::python()`: `$EXECDECK_TEST_PYTHON`,
+//! else `<crate>/.venv/bin/python`, which `scripts/test.sh` creates). Python
+//! is required: when it is missing or cannot be started the tests fail and
+//! say why. `EXECDECK_CORPUS_SEED` changes the random part of the corpus.
+
+mod common;
 
 use std::collections::HashSet;
 use std::io::Read;
@@ -31,9 +33,8 @@ struct Corpus {
     diff_chars: HashSet<char>,
 }
 
-fn run_python() -> Option<Vec<Json>> {
-    let configured = std::env::var("EXECDECK_TEST_PYTHON").ok();
-    let python = configured.clone().unwrap_or_else(|| "python3".to_owned());
+fn run_python() -> Vec<Json> {
+    let python = common::python();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/repr_corpus.py");
     let mut cmd = Command::new(&python);
     cmd.arg(script)
@@ -45,11 +46,10 @@ fn run_python() -> Option<Vec<Json>> {
     }
     let mut child = match cmd.spawn() {
         Ok(c) => c,
-        Err(e) if configured.is_none() && e.kind() == std::io::ErrorKind::NotFound => {
-            eprintln!("SKIPPED: no python3 to compare with ({e})");
-            return None;
-        }
-        Err(e) => panic!("cannot start {python}: {e}"),
+        Err(e) => panic!(
+            "cannot start {python}: {e}; these tests need Python 3: set EXECDECK_TEST_PYTHON \
+             or run scripts/test.sh"
+        ),
     };
     let mut stdout = child.stdout.take().expect("piped stdout");
     let mut stderr = child.stderr.take().expect("piped stderr");
@@ -90,7 +90,7 @@ fn run_python() -> Option<Vec<Json>> {
         "corpus too small: {} lines",
         lines.len()
     );
-    Some(lines)
+    lines
 }
 
 fn in_ranges(ranges: &Json) -> Vec<bool> {
@@ -103,39 +103,44 @@ fn in_ranges(ranges: &Json) -> Vec<bool> {
     table
 }
 
-fn corpus() -> Option<&'static Corpus> {
-    static CORPUS: OnceLock<Option<Corpus>> = OnceLock::new();
-    CORPUS
-        .get_or_init(|| {
-            let lines = run_python()?;
-            let uni = lines
-                .iter()
-                .find(|l| l["kind"] == "unicode")
-                .expect("unicode line");
-            let nonprintable = in_ranges(&uni["nonprintable"]);
-            let unassigned = in_ranges(&uni["unassigned"]);
-            let mut diff_chars = HashSet::new();
-            let mut bad = Vec::new();
-            for cp in 0..0x110000u32 {
-                let Some(c) = char::from_u32(cp) else { continue };
-                let py = !nonprintable[cp as usize];
-                if is_printable(c) != py {
-                    diff_chars.insert(c);
-                    // Only characters the interpreter's (older) Unicode
-                    // does not know yet may differ.
-                    if py || !unassigned[cp as usize] {
-                        bad.push(format!("U+{cp:04X}"));
-                    }
+fn corpus() -> &'static Corpus {
+    static CORPUS: OnceLock<Corpus> = OnceLock::new();
+    CORPUS.get_or_init(|| {
+        let lines = run_python();
+        let uni = lines
+            .iter()
+            .find(|l| l["kind"] == "unicode")
+            .expect("unicode line");
+        let nonprintable = in_ranges(&uni["nonprintable"]);
+        let unassigned = in_ranges(&uni["unassigned"]);
+        let mut diff_chars = HashSet::new();
+        let mut bad = Vec::new();
+        for cp in 0..0x110000u32 {
+            let Some(c) = char::from_u32(cp) else {
+                continue;
+            };
+            let py = !nonprintable[cp as usize];
+            if is_printable(c) != py {
+                diff_chars.insert(c);
+                // Only characters the interpreter's (older) Unicode
+                // does not know yet may differ.
+                if py || !unassigned[cp as usize] {
+                    bad.push(format!("U+{cp:04X}"));
                 }
             }
-            eprintln!(
-                "python {} (Unicode {}): {} code points differ in printability, all unassigned there",
-                uni["python"], uni["unidata_version"], diff_chars.len()
-            );
-            assert!(bad.is_empty(), "printability differs from CPython beyond new assignments: {bad:?}");
-            Some(Corpus { lines, diff_chars })
-        })
-        .as_ref()
+        }
+        eprintln!(
+            "python {} (Unicode {}): {} code points differ in printability, all unassigned there",
+            uni["python"],
+            uni["unidata_version"],
+            diff_chars.len()
+        );
+        assert!(
+            bad.is_empty(),
+            "printability differs from CPython beyond new assignments: {bad:?}"
+        );
+        Corpus { lines, diff_chars }
+    })
 }
 
 fn untag(t: &Json) -> Value {
@@ -244,7 +249,7 @@ fn unicode_printability_matches_cpython() {
 
 #[test]
 fn repr_matches_cpython() {
-    let Some(c) = corpus() else { return };
+    let c = corpus();
     let (mut checked, mut skipped) = (0, 0);
     let mut failures = Vec::new();
     for line in c.lines.iter().filter(|l| l["kind"] == "value") {
@@ -274,7 +279,7 @@ fn repr_matches_cpython() {
 
 #[test]
 fn bulk_float_reprs_match_cpython() {
-    let Some(c) = corpus() else { return };
+    let c = corpus();
     let line = c
         .lines
         .iter()
@@ -310,7 +315,7 @@ fn bulk_float_reprs_match_cpython() {
 
 #[test]
 fn parse_literal_reads_cpython_reprs() {
-    let Some(c) = corpus() else { return };
+    let c = corpus();
     let mut checked = 0;
     let mut failures = Vec::new();
     for line in c.lines.iter().filter(|l| l["kind"] == "value") {
@@ -367,7 +372,7 @@ fn parse_literal_reads_cpython_reprs() {
 
 #[test]
 fn pretty_matches_pprint() {
-    let Some(c) = corpus() else { return };
+    let c = corpus();
     let (mut checked, mut failures) = (0, Vec::new());
     for line in c.lines.iter().filter(|l| l["kind"] == "value") {
         let v = untag(&line["v"]);
@@ -420,7 +425,7 @@ fn known_difference(src: &str) -> bool {
 
 #[test]
 fn parse_literal_agrees_with_literal_eval() {
-    let Some(c) = corpus() else { return };
+    let c = corpus();
     let mut failures = Vec::new();
     let mut checked = 0;
     for line in c.lines.iter().filter(|l| l["kind"] == "source") {

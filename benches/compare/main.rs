@@ -4,6 +4,7 @@
 //! cargo bench --bench compare               # every workload, full size (a few minutes)
 //! cargo bench --bench compare -- --quick    # each workload briefly: checks that it works
 //! cargo bench --bench compare -- --only echo,bulk
+//! cargo bench --bench compare -- --only serializer-dict   # the Rust serializer alone
 //! ```
 //!
 //! execdeck is driven through its Rust engine API; execnet 2.1.2 (from PyPI,
@@ -36,6 +37,8 @@ struct Plan {
     small_items: usize,
     reps: usize,
     serializer_items: usize,
+    /// Entries of the dict the Rust serializer round-trips.
+    serializer_dict_entries: usize,
 }
 
 const FULL: Plan = Plan {
@@ -48,6 +51,7 @@ const FULL: Plan = Plan {
     small_items: 200_000,
     reps: 5,
     serializer_items: 100_000,
+    serializer_dict_entries: 1_000_000,
 };
 
 const QUICK: Plan = Plan {
@@ -60,6 +64,7 @@ const QUICK: Plan = Plan {
     small_items: 5000,
     reps: 1,
     serializer_items: 2000,
+    serializer_dict_entries: 10_000,
 };
 
 /// Everything a workload needs to know.
@@ -460,6 +465,26 @@ fn serializer(b: &Bench) -> Row {
     row
 }
 
+/// The Rust serializer (`execdeck::wire`) on its own: dumps+loads of one big
+/// dict, in this process. Reported only: there is no execnet column and no
+/// target.
+fn serializer_dict(b: &Bench) -> Row {
+    let n = b.plan.serializer_dict_entries;
+    let mut row = Row::new(
+        format!("Rust serializer: dumps+loads a {n}-entry dict"),
+        "s",
+        Better::Lower,
+    );
+    match workloads::serializer_dict(n, b.plan.reps) {
+        Ok(s) => {
+            row.execdeck = median(&s);
+            row.extra.insert("execdeck_samples".into(), json!(s));
+        }
+        Err(e) => row.errors.push(format!("execdeck: {e}")),
+    }
+    row
+}
+
 /// Facts about this machine and run, for the JSON and the README.
 fn machine(b: &Bench) -> serde_json::Value {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
@@ -577,7 +602,7 @@ fn main() -> ExitCode {
     };
     let mut rows = Vec::new();
     type Workload = fn(&Bench) -> Vec<Row>;
-    let all: [(&str, Workload); 8] = [
+    let all: [(&str, Workload); 9] = [
         ("startup", |b| vec![startup(b)]),
         ("group", groups),
         ("memory", |b| vec![memory(b)]),
@@ -586,6 +611,7 @@ fn main() -> ExitCode {
         ("small", small),
         ("cli", |b| vec![cli(b)]),
         ("serializer", |b| vec![serializer(b)]),
+        ("serializer-dict", |b| vec![serializer_dict(b)]),
     ];
     for (name, run) in all {
         if b.wanted(name) {

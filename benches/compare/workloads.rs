@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use execdeck::wire::{LoadOptions, dumps, loads};
 use execdeck::{Group, Value};
 
 /// A failed measurement, as text for the table.
@@ -217,4 +218,30 @@ pub async fn small(spec: String, n: usize, reps: usize, subscribed: bool) -> Fal
         task.abort();
     }
     out
+}
+
+/// The Rust serializer alone, no gateway: `dumps` then `loads` of a dict of
+/// `entries` items `{'k0': 0, 'k1': 1, ...}`; seconds per round trip. The
+/// first round trip is also checked to give back the same dict.
+pub fn serializer_dict(entries: usize, reps: usize) -> Fallible<Vec<f64>> {
+    let items = (0..entries)
+        .map(|k| {
+            Ok((
+                Value::str(format!("k{k}")),
+                Value::Int(i64::try_from(k).map_err(err)?),
+            ))
+        })
+        .collect::<Fallible<Vec<_>>>()?;
+    let dict = Value::Dict(items);
+    let mut samples = Vec::with_capacity(reps);
+    for rep in 0..reps {
+        let t = Instant::now();
+        let bytes = dumps(&dict).map_err(err)?;
+        let back = loads(&bytes, LoadOptions::default()).map_err(err)?;
+        samples.push(t.elapsed().as_secs_f64());
+        if rep == 0 && back != dict {
+            return Err("the dict did not come back the same".into());
+        }
+    }
+    Ok(samples)
 }

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::broadcast;
 
-use crate::wire::pyrepr::repr;
+use crate::wire::pyrepr::repr_prefix;
 use crate::wire::serial::load_unversioned;
 use crate::wire::{DataFormatError, LoadOptions, MsgCode, Value};
 
@@ -175,7 +175,8 @@ impl Payload {
             return String::new();
         }
         let text = match self.decode() {
-            Ok(v) => repr(&v),
+            // One character more than shown tells whether to cut.
+            Ok(v) => repr_prefix(&v, max_chars.saturating_add(1)),
             Err(e) => format!("<undecodable: {e}>"),
         };
         if text.chars().count() <= max_chars {

@@ -4,6 +4,8 @@
 pub mod message;
 pub mod pyrepr;
 pub mod serial;
+#[cfg(test)]
+mod strategies;
 pub mod value;
 
 pub use message::{FrameError, Message, MsgCode};

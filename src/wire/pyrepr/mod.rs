@@ -10,6 +10,8 @@
 //!   and 3.12/3.13 use 15.0/15.1: a character first assigned after the
 //!   interpreter's Unicode version is escaped by that interpreter
 //!   (`'\U0001fae8'` on 3.11) but kept as is here.
+//! * [`repr_prefix`] is the start of [`repr`], for previews of values of any
+//!   size: it stops writing soon after the characters it returns.
 //! * [`repr_pretty`] / [`pformat`] follow `pprint.pformat`.
 //! * [`parse_literal`] parses what `ast.literal_eval` accepts, plus
 //!   `frozenset()` / `frozenset({...})` so that every [`repr`] of a value
@@ -110,9 +112,37 @@ pub fn repr(v: &Value) -> String {
     out
 }
 
+/// The first `max_chars` characters of [`repr`] of `v` (all of it when it is
+/// shorter), without writing much more than that: a cut-short preview of a
+/// big value costs about `max_chars`, not the size of the value. Its nesting
+/// is only followed as far as the text reaches, so any depth is fine.
+pub fn repr_prefix(v: &Value, max_chars: usize) -> String {
+    let mut out = String::new();
+    // Once `out` holds more than 4 * max_chars bytes it holds more than
+    // max_chars characters, and the rest cannot show.
+    write_repr_upto(&mut out, v, false, max_chars.saturating_mul(4));
+    match out.char_indices().nth(max_chars) {
+        Some((at, _)) => {
+            out.truncate(at);
+            out
+        }
+        None => out,
+    }
+}
+
 /// Appends the repr of `v`; `sort` (used by pretty printing with
 /// `sort_dicts`) orders dict items by key as `pprint` does.
 pub(crate) fn write_repr(out: &mut String, v: &Value, sort: bool) {
+    write_repr_upto(out, v, sort, usize::MAX);
+}
+
+/// [`write_repr`] that may stop anywhere once `out` is longer than `limit`
+/// bytes (the text written is then a prefix of the repr, longer than
+/// `limit`).
+fn write_repr_upto(out: &mut String, v: &Value, sort: bool, limit: usize) {
+    if out.len() > limit {
+        return;
+    }
     match v {
         Value::None => out.push_str("None"),
         Value::Bool(true) => out.push_str("True"),
@@ -121,16 +151,16 @@ pub(crate) fn write_repr(out: &mut String, v: &Value, sort: bool) {
         Value::BigInt(n) => out.push_str(&n.to_string()),
         Value::Float(x) => out.push_str(&float_repr(*x)),
         Value::Complex(re, im) => out.push_str(&complex_repr(*re, *im)),
-        Value::Str(s) => write_str_repr(out, s),
-        Value::Bytes(b) => write_bytes_repr(out, b),
+        Value::Str(s) => write_str_repr(out, s, limit),
+        Value::Bytes(b) => write_bytes_repr(out, b, limit),
         Value::List(items) => {
             out.push('[');
-            write_items(out, items, sort);
+            write_items(out, items, sort, limit);
             out.push(']');
         }
         Value::Tuple(items) => {
             out.push('(');
-            write_items(out, items, sort);
+            write_items(out, items, sort, limit);
             if items.len() == 1 {
                 out.push(',');
             }
@@ -144,13 +174,16 @@ pub(crate) fn write_repr(out: &mut String, v: &Value, sort: bool) {
                 (0..items.len()).collect()
             };
             for (n, i) in order.into_iter().enumerate() {
+                if out.len() > limit {
+                    return;
+                }
                 if let Some((k, val)) = items.get(i) {
                     if n > 0 {
                         out.push_str(", ");
                     }
-                    write_repr(out, k, sort);
+                    write_repr_upto(out, k, sort, limit);
                     out.push_str(": ");
-                    write_repr(out, val, sort);
+                    write_repr_upto(out, val, sort, limit);
                 }
             }
             out.push('}');
@@ -161,7 +194,7 @@ pub(crate) fn write_repr(out: &mut String, v: &Value, sort: bool) {
             } else {
                 // pprint's safe repr uses plain repr() for sets.
                 out.push('{');
-                write_items(out, items, false);
+                write_items(out, items, false, limit);
                 out.push('}');
             }
         }
@@ -170,7 +203,7 @@ pub(crate) fn write_repr(out: &mut String, v: &Value, sort: bool) {
                 out.push_str("frozenset()");
             } else {
                 out.push_str("frozenset({");
-                write_items(out, items, false);
+                write_items(out, items, false, limit);
                 out.push_str("})");
             }
         }
@@ -182,12 +215,15 @@ pub(crate) fn write_repr(out: &mut String, v: &Value, sort: bool) {
     }
 }
 
-fn write_items(out: &mut String, items: &[Value], sort: bool) {
+fn write_items(out: &mut String, items: &[Value], sort: bool, limit: usize) {
     for (i, item) in items.iter().enumerate() {
+        if out.len() > limit {
+            return;
+        }
         if i > 0 {
             out.push_str(", ");
         }
-        write_repr(out, item, sort);
+        write_repr_upto(out, item, sort, limit);
     }
 }
 
@@ -199,11 +235,12 @@ fn push_hex(out: &mut String, prefix: &str, value: u32, digits: usize) {
 /// `repr(str)`: quotes and escapes like CPython's `unicode_repr`.
 pub fn str_repr(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
-    write_str_repr(&mut out, s);
+    write_str_repr(&mut out, s, usize::MAX);
     out
 }
 
-fn write_str_repr(out: &mut String, s: &str) {
+/// Appends `repr(s)`; may stop once `out` is longer than `limit` bytes.
+fn write_str_repr(out: &mut String, s: &str, limit: usize) {
     let quote = if s.contains('\'') && !s.contains('"') {
         '"'
     } else {
@@ -211,6 +248,9 @@ fn write_str_repr(out: &mut String, s: &str) {
     };
     out.push(quote);
     for c in s.chars() {
+        if out.len() > limit {
+            return;
+        }
         match c {
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
@@ -239,11 +279,12 @@ fn write_str_repr(out: &mut String, s: &str) {
 /// `repr(bytes)`: `b'...'` with CPython's quote choice and escapes.
 pub fn bytes_repr(b: &[u8]) -> String {
     let mut out = String::with_capacity(b.len() + 3);
-    write_bytes_repr(&mut out, b);
+    write_bytes_repr(&mut out, b, usize::MAX);
     out
 }
 
-fn write_bytes_repr(out: &mut String, b: &[u8]) {
+/// Appends `repr(b)`; may stop once `out` is longer than `limit` bytes.
+fn write_bytes_repr(out: &mut String, b: &[u8], limit: usize) {
     let quote = if b.contains(&b'\'') && !b.contains(&b'"') {
         b'"'
     } else {
@@ -252,6 +293,9 @@ fn write_bytes_repr(out: &mut String, b: &[u8]) {
     out.push('b');
     out.push(quote as char);
     for &c in b {
+        if out.len() > limit {
+            return;
+        }
         match c {
             b'\\' => out.push_str("\\\\"),
             b'\n' => out.push_str("\\n"),
@@ -291,6 +335,46 @@ mod tests {
         assert_eq!(repr(&Value::Float(1.0)), "1.0");
         assert_eq!(repr(&Value::Complex(0.0, 1.0)), "1j");
         assert_eq!(repr(&Value::Channel(3)), "<Channel id=3>");
+    }
+
+    #[test]
+    fn repr_prefix_is_the_start_of_repr() {
+        let v = Value::List(vec![
+            s("it's"),
+            Value::Bytes(b"a\x00'".to_vec()),
+            Value::Float(1e16),
+            Value::Tuple(vec![Value::Int(1)]),
+            Value::Dict(vec![(s("k"), Value::Set(vec![]))]),
+            Value::FrozenSet(vec![Value::None]),
+        ]);
+        let full = repr(&v);
+        let n = full.chars().count();
+        for max in 0..n + 3 {
+            let want: String = full.chars().take(max).collect();
+            assert_eq!(repr_prefix(&v, max), want, "{max}");
+        }
+        // Non-ASCII text is cut at a character, never inside one.
+        let v = s(&"é😀".repeat(100));
+        assert_eq!(repr_prefix(&v, 3), "'é😀");
+    }
+
+    #[test]
+    fn repr_prefix_does_not_walk_what_it_does_not_show() {
+        // Deeper than a recursive repr could go: only the shown part is
+        // visited.
+        let mut deep = Value::Int(1);
+        for _ in 0..100_000 {
+            deep = Value::List(vec![deep]);
+        }
+        assert_eq!(repr_prefix(&deep, 5), "[[[[[");
+        let mut stack = vec![deep];
+        while let Some(v) = stack.pop() {
+            if let Value::List(items) = v {
+                stack.extend(items);
+            }
+        }
+        let big = Value::List((0..1_000_000).map(Value::Int).collect());
+        assert_eq!(repr_prefix(&big, 12), "[0, 1, 2, 3,");
     }
 
     #[test]
