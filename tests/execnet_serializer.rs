@@ -12,11 +12,14 @@
 //!    container semantics, rejected input) loaded by execnet with each flag
 //!    pair; we must give the same value, or an error where execnet errors.
 
+mod common;
+
 use std::fmt::Write as _;
-use std::io::{Read, Write};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
+
+use common::{python, run_bounded};
 
 use execdeck::wire::Value;
 use execdeck::wire::serial::{LoadOptions, dumps, loads};
@@ -24,71 +27,26 @@ use num_bigint::BigInt;
 
 const TIMEOUT: Duration = Duration::from_secs(120);
 
-fn python() -> PathBuf {
-    let path = match std::env::var_os("EXECDECK_TEST_PYTHON") {
-        Some(p) => PathBuf::from(p),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"),
-    };
-    assert!(
-        path.exists(),
-        "no Python interpreter at {}: set EXECDECK_TEST_PYTHON to a python with the \
-         `execnet` package installed, or create <crate>/.venv with it",
-        path.display()
-    );
-    path
-}
-
 /// Runs the corpus script in `mode`, feeding `input`; returns stdout. Panics
 /// on a non-zero exit or when it takes longer than [`TIMEOUT`].
 fn run_corpus(mode: &str, input: &str) -> String {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/py/serializer_corpus.py");
-    let mut child = Command::new(python())
-        .arg(&script)
-        .arg(mode)
-        .env("PYTHONHASHSEED", "0")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", python().display()));
-    let mut stdin = child.stdin.take().unwrap();
-    let input = input.to_owned();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(input.as_bytes());
-    });
-    let mut stdout = child.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s);
-        s
-    });
-    let mut stderr = child.stderr.take().unwrap();
-    let err_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("serializer_corpus.py {mode} did not finish within {TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    writer.join().unwrap();
-    let out = reader.join().unwrap();
-    let err = err_reader.join().unwrap();
-    assert!(
-        status.success(),
-        "serializer_corpus.py {mode} failed ({status}); is execnet installed for {}?\n{err}",
-        python().display()
+    let out = run_bounded(
+        Command::new(python())
+            .arg(&script)
+            .arg(mode)
+            .env("PYTHONHASHSEED", "0"),
+        Some(input.as_bytes().to_vec()),
+        TIMEOUT,
     );
-    out
+    assert!(
+        out.status.success(),
+        "serializer_corpus.py {mode} failed ({}); is execnet installed for {}?\n{}",
+        out.status,
+        python(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn from_hex(s: &str) -> Vec<u8> {
