@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 
-use super::sink::{EventSink, TraceOpts};
+use super::sink::{self, TraceOpts};
 use super::{EXIT_REMOTE, EXIT_TIMEOUT, Failure, json, parse_specs};
 use crate::engine::{Error, ExecSource, Gateway, Group};
+use crate::trace::record::Recorder;
 use crate::wire::Value;
 use crate::wire::pyrepr::{parse_literal, repr};
 
@@ -140,7 +141,7 @@ pub async fn run(args: ExecArgs) -> i32 {
         Err(f) => return f.report(),
     };
     let group = Group::new();
-    let sink = match EventSink::start(&group, &trace) {
+    let sink = match sink::start(&group, &trace) {
         Ok(sink) => sink,
         Err(f) => return f.report(),
     };
@@ -163,15 +164,15 @@ pub async fn run(args: ExecArgs) -> i32 {
 
 /// Terminates every gateway, lets the sink handle their last events, and
 /// returns a failure if the trace file could not be written.
-pub(crate) async fn finish(group: &Group, sink: EventSink) -> Result<(), Failure> {
+pub(crate) async fn finish(group: &Group, sink: Recorder) -> Result<(), Failure> {
     let gateways = group.gateways();
     group.terminate(TERMINATE_TIMEOUT).await;
     for gw in &gateways {
         gw.wait_stderr_closed(Duration::from_millis(500)).await;
     }
-    sink.stop().await.map_err(|message| Failure {
+    sink.stop().await.map_err(|e| Failure {
         code: EXIT_REMOTE,
-        message,
+        message: format!("execdeck: {e}"),
     })
 }
 
