@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -15,23 +15,7 @@ fn execdeck() -> Command {
 
 /// Runs the command with a hard limit, so a hang fails the test.
 fn run(cmd: &mut Command) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            return child.wait_with_output().unwrap();
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("execdeck did not finish within 60s: {cmd:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    run_bounded(cmd, None, Duration::from_secs(60))
 }
 
 fn text(b: &[u8]) -> String {
@@ -124,20 +108,11 @@ fn exec_reads_a_file_and_stdin() {
     let out = run(execdeck().args(["exec", "-g", &g()]).arg(&file));
     assert_eq!(text(&out.stdout), "'from file'\n", "{}", text(&out.stderr));
 
-    let mut child = execdeck()
-        .args(["exec", "-g", &g(), "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"channel.send('from stdin')\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = run_bounded(
+        execdeck().args(["exec", "-g", &g(), "-"]),
+        Some(b"channel.send('from stdin')\n".to_vec()),
+        Duration::from_secs(60),
+    );
     assert_eq!(text(&out.stdout), "'from stdin'\n", "{}", text(&out.stderr));
 }
 
@@ -496,4 +471,152 @@ fn a_trace_file_round_trips_through_execdeck_trace_and_stats() {
         summary.contains("gw0") && summary.contains("gw1"),
         "{summary}"
     );
+}
+
+#[test]
+fn literals_that_start_with_a_minus_are_values() {
+    let out = run(execdeck().args([
+        "exec",
+        "-g",
+        &g(),
+        "-c",
+        "for i in range(3):\n    channel.send(channel.receive())",
+        "--send",
+        "-7",
+        "--send",
+        "-1.5e3",
+        "--send",
+        "-0x10",
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "-7\n-1500.0\n-16\n");
+
+    let out = run(execdeck().args([
+        "exec",
+        "-g",
+        &g(),
+        "-c",
+        "def f(channel, n):\n    channel.send(n)",
+        "--call",
+        "f",
+        "--kw",
+        "n=-1",
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "-1\n");
+
+    // An option-looking value after --send is its value, and a bad literal.
+    let out = run(execdeck().args(["exec", "-g", &g(), "-c", "pass", "--send", "--json"]));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("bad --send literal \"--json\""),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// Writes an executable script into `dir` and returns its path.
+fn script(dir: &std::path::Path, name: &str, body: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, body).unwrap();
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn timeout_before_a_gateway_started_names_it_and_quotes_its_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = script(
+        dir.path(),
+        "chattypython",
+        "#!/bin/sh\nprintf '1 hello from a fake'\necho 'fake stderr line' >&2\nexec sleep 60\n",
+    );
+    let spec = format!("popen//python={fake}");
+    let out = run(execdeck().args(["exec", "-g", &spec, "--timeout", "3", "-c", "pass"]));
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("timed out after 3s"), "{err}");
+    assert!(
+        err.contains(&format!("{spec}: the worker did not start")),
+        "{err}"
+    );
+    assert!(err.contains("\"1 hello from a fake\""), "{err}");
+    assert!(err.contains("fake stderr line"), "{err}");
+}
+
+#[test]
+fn timeout_ends_the_command_even_when_the_worker_ignores_everything() {
+    // A worker that completes the handshake, then reads nothing and
+    // ignores SIGTERM: only a kill ends it.
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("pid");
+    let worker = script(
+        dir.path(),
+        "deaf.py",
+        &format!(
+            "import os, signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n\
+             open({:?}, 'w').write(str(os.getpid()))\nos.write(1, b'1')\nwhile True:\n    time.sleep(1)\n",
+            pidfile.display().to_string()
+        ),
+    );
+    let spec = format!("cmd={} -u {worker}", python());
+    let started = Instant::now();
+    let out = run(execdeck().args(["exec", "-g", &spec, "--timeout", "3", "-c", "pass"]));
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    // The behaviour asked for: the command ends within --timeout + 1 s
+    // (it took --timeout + 3 s before), with a margin for a loaded machine.
+    assert!(took < Duration::from_millis(5500), "took {took:?}");
+    let pid: u32 = std::fs::read_to_string(&pidfile).unwrap().parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while pid_alive(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!pid_alive(pid), "worker {pid} outlived the command");
+}
+
+#[test]
+fn an_undecodable_item_is_reported_while_the_command_still_runs() {
+    // The fake worker answers the CHANNEL_EXEC with an item whose opcode is
+    // unknown, then ignores everything (so ending the command takes a while).
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("pid");
+    let worker = script(
+        dir.path(),
+        "garbling.py",
+        &format!(
+            "import os, signal, struct, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n\
+             open({:?}, 'w').write(str(os.getpid()))\nos.write(1, b'1')\n\
+             h = b''\nwhile len(h) < 9:\n    h += os.read(0, 9 - len(h))\n\
+             code, ch, n = struct.unpack('>bii', h)\n\
+             os.write(1, struct.pack('>bii', 4, ch, 2) + b'\\xeeQ')\nwhile True:\n    time.sleep(1)\n",
+            pidfile.display().to_string()
+        ),
+    );
+    let spec = format!("cmd={} -u {worker}", python());
+    let mut child = execdeck()
+        .args(["exec", "-g", &spec, "--timeout", "30", "-c", "pass"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the decode error on stderr");
+    // The worker is still there (the command kills it only on its way out).
+    let pid: u32 = std::fs::read_to_string(&pidfile).unwrap().parse().unwrap();
+    let worker_alive = pid_alive(pid);
+    let status = child.wait().unwrap();
+    assert!(line.contains("gateway gw0, channel"), "{line}");
+    assert!(line.contains("unknown opcode"), "{line}");
+    assert!(worker_alive, "the error came only as the command ended");
+    assert_eq!(status.code(), Some(1));
 }

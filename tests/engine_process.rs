@@ -63,6 +63,85 @@ async fn startup_timeout_is_bounded() {
 }
 
 #[tokio::test]
+async fn a_worker_that_never_starts_is_reported_with_what_it_printed() {
+    // It prints `1` and more, but never the worker's handshake.
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("chattypython");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\nprintf '1 and then some'\necho 'a line on stderr' >&2\nexec sleep 30\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let group = Group::with_options(GroupOptions {
+        startup_timeout: Duration::from_secs(3),
+        ..GroupOptions::default()
+    });
+    let spec = format!("popen//python={}", fake.display());
+    let err = within(20, group.makegateway(&spec)).await.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        matches!(err, Error::Connect(ConnectError::StartupTimeout { .. })),
+        "{text}"
+    );
+    assert!(text.contains(&spec), "{text}");
+    assert!(
+        text.contains("it printed on stdout: \"1 and then some\""),
+        "{text}"
+    );
+    assert!(text.contains("a line on stderr"), "{text}");
+}
+
+/// A fake worker: the handshake, then for every CHANNEL_DATA it receives, one
+/// CHANNEL_DATA back on that channel whose payload is `payload`; it ignores
+/// everything else and ends when its stdin closes.
+fn worker_answering(payload: &[u8]) -> String {
+    let literal: String = payload.iter().map(|b| format!("\\x{b:02x}")).collect();
+    format!(
+        "import os, struct\n\
+         os.write(1, b'1')\n\
+         def read(n):\n    b = b''\n    while len(b) < n:\n        c = os.read(0, n - len(b))\n        \
+         if not c: raise SystemExit\n        b += c\n    return b\n\
+         p = b'{literal}'\n\
+         while True:\n    code, ch, n = struct.unpack('>bii', read(9))\n    read(n)\n    \
+         if code == 4:\n        os.write(1, struct.pack('>bii', 4, ch, len(p)) + p)\n"
+    )
+}
+
+#[tokio::test]
+async fn an_item_that_cannot_be_decoded_wakes_its_receiver_at_once() {
+    let cases: [(&str, &[u8]); 3] = [
+        ("unknown opcode", b"\xeeQ"),
+        ("STOP with an empty stack", b"Q"),
+        ("a count larger than the input", b"A\x00\x00\x10\x00abQ"),
+    ];
+    for (what, payload) in cases {
+        let group = Group::with_options(GroupOptions {
+            boot: execdeck::transport::bootstrap::BootSource::Raw(worker_answering(payload)),
+            ..GroupOptions::default()
+        });
+        let gw = within(20, group.makegateway(&popen(""))).await.unwrap();
+
+        // receive() without a timeout of its own: only the error can end it.
+        let ch = gw.remote_exec("pass").await.unwrap();
+        ch.send(1i64).await.unwrap();
+        let err = within(10, ch.receive(None)).await.unwrap_err();
+        assert!(matches!(err, Error::DataFormat { .. }), "{what}: {err:?}");
+
+        // A callback with an end marker gets the marker.
+        let ch = gw.remote_exec("pass").await.unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        ch.set_callback(move |v| drop(tx.send(v)), Some(Value::str("END")));
+        ch.send(1i64).await.unwrap();
+        let got = within(10, rx.recv()).await;
+        assert_eq!(got, Some(Value::str("END")), "{what}");
+        let err = within(10, ch.wait_close(None)).await.unwrap_err();
+        assert!(matches!(err, Error::DataFormat { .. }), "{what}: {err:?}");
+        group.terminate(Duration::from_secs(3)).await;
+    }
+}
+
+#[tokio::test]
 async fn text_printed_before_the_worker_starts_is_a_warning_quoting_it() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(

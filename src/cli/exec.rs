@@ -7,13 +7,22 @@ use tokio::io::AsyncWriteExt;
 
 use super::sink::{self, TraceOpts};
 use super::{EXIT_REMOTE, EXIT_TIMEOUT, Failure, json, parse_specs};
-use crate::engine::{Error, ExecSource, Gateway, Group};
+use crate::engine::{Error, ExecSource, Gateway, Group, GroupOptions};
 use crate::trace::record::Recorder;
+use crate::transport::ConnectError;
+use crate::transport::popen::DEFAULT_STARTUP_TIMEOUT;
 use crate::wire::Value;
 use crate::wire::pyrepr::{parse_literal, repr};
 
 /// How long gateways get to exit when the command ends.
-const TERMINATE_TIMEOUT: Duration = Duration::from_secs(3);
+pub(crate) const TERMINATE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// How long gateways get to exit after --timeout passed (then they are killed).
+const TIMED_OUT_GRACE: Duration = Duration::from_millis(200);
+
+/// How long past --timeout a gateway start may take before the command stops
+/// waiting for it (the start normally fails by itself right at --timeout).
+const START_SLACK: Duration = Duration::from_millis(300);
 
 /// Arguments of `execdeck exec`.
 #[derive(Debug, clap::Args)]
@@ -46,19 +55,28 @@ pub struct ExecArgs {
     pub file: Option<PathBuf>,
     /// A Python literal to send into the channel after the code starts; repeat
     /// to send several, in order. The channel is closed after the last one only
-    /// if the code does so itself.
-    #[arg(long = "send", value_name = "LITERAL")]
+    /// if the code does so itself. A value that looks like an option (`-7`,
+    /// `-1.5e3`) is taken as the literal.
+    #[arg(long = "send", value_name = "LITERAL", allow_hyphen_values = true)]
     pub send: Vec<String>,
     /// After running the code, call its function NAME(channel, **kwargs).
     #[arg(long, value_name = "NAME")]
     pub call: Option<String>,
     /// A keyword argument for --call, as KEY=LITERAL; repeatable.
-    #[arg(long = "kw", value_name = "KEY=LITERAL", requires = "call")]
+    #[arg(
+        long = "kw",
+        value_name = "KEY=LITERAL",
+        requires = "call",
+        allow_hyphen_values = true
+    )]
     pub kw: Vec<String>,
     /// Print each item as one line of JSON (mapping in the README) instead of Python repr.
     #[arg(long)]
     pub json: bool,
-    /// Give up after SECS seconds in all (exit status 3).
+    /// Give up after SECS seconds in all (exit status 3): a gateway that has
+    /// not started by then is named with what it printed, and workers that
+    /// do not exit at once are killed, so the command ends within about a
+    /// second of SECS.
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<f64>,
     /// Trace file options.
@@ -140,44 +158,84 @@ pub async fn run(args: ExecArgs) -> i32 {
         Ok(plan) => plan,
         Err(f) => return f.report(),
     };
-    let group = Group::new();
+    let deadline = plan
+        .timeout
+        .and_then(|t| tokio::time::Instant::now().checked_add(t));
+    // A worker that has not started when --timeout runs out fails its start
+    // with what it printed, instead of being cut off without a word.
+    let group = Group::with_options(GroupOptions {
+        startup_timeout: plan
+            .timeout
+            .map_or(DEFAULT_STARTUP_TIMEOUT, |t| t.min(DEFAULT_STARTUP_TIMEOUT)),
+        ..GroupOptions::default()
+    });
     let sink = match sink::start(&group, &trace) {
         Ok(sink) => sink,
         Err(f) => return f.report(),
     };
-    let work = drive(&group, &plan);
-    let outcome = match plan.timeout {
-        Some(t) => tokio::time::timeout(t, work).await.unwrap_or_else(|_| {
-            Err(Failure {
-                code: EXIT_TIMEOUT,
-                message: format!("execdeck: timed out after {}s", t.as_secs_f64()),
-            })
-        }),
-        None => work.await,
+    let outcome = drive(&group, &plan, deadline).await;
+    // Past --timeout, workers get a short grace to exit before they are
+    // killed, so the command ends within about a second of it.
+    let grace = match &outcome {
+        Err(f) if f.code == EXIT_TIMEOUT => TIMED_OUT_GRACE,
+        _ => TERMINATE_TIMEOUT,
     };
-    let finished = finish(&group, sink).await;
+    let finished = finish(&group, sink, grace).await;
     match outcome.and(finished) {
         Ok(()) => 0,
         Err(f) => f.report(),
     }
 }
 
-/// Terminates every gateway, lets the sink handle their last events, and
-/// returns a failure if the trace file could not be written.
-pub(crate) async fn finish(group: &Group, sink: Recorder) -> Result<(), Failure> {
+/// Terminates every gateway (killing what has not exited after `grace`),
+/// lets the sink handle their last events, and returns a failure if the
+/// trace file could not be written. Returns within about three times `grace`.
+pub(crate) async fn finish(group: &Group, sink: Recorder, grace: Duration) -> Result<(), Failure> {
     let gateways = group.gateways();
-    group.terminate(TERMINATE_TIMEOUT).await;
-    for gw in &gateways {
-        gw.wait_stderr_closed(Duration::from_millis(500)).await;
-    }
+    group.terminate(grace).await;
+    futures_util::future::join_all(gateways.iter().map(|gw| gw.wait_stderr_closed(grace))).await;
     sink.stop().await.map_err(|e| Failure {
         code: EXIT_REMOTE,
         message: format!("execdeck: {e}"),
     })
 }
 
-async fn drive(group: &Group, plan: &Plan) -> Result<(), Failure> {
-    let gateways = start_gateways(group, &plan.specs).await?;
+/// The failure when --timeout passes after every gateway started.
+fn timed_out(after: Duration) -> Failure {
+    Failure {
+        code: EXIT_TIMEOUT,
+        message: format!("execdeck: timed out after {}s", after.as_secs_f64()),
+    }
+}
+
+/// Starts the gateways, runs the code and prints what it sends, all before
+/// `deadline` (--timeout).
+async fn drive(
+    group: &Group,
+    plan: &Plan,
+    deadline: Option<tokio::time::Instant>,
+) -> Result<(), Failure> {
+    let start = start_gateways(group, &plan.specs, plan.timeout);
+    let gateways = match (deadline, plan.timeout) {
+        // The start fails by itself when a worker is late (startup timeout);
+        // this only guards against a start that hangs elsewhere.
+        (Some(deadline), Some(after)) => tokio::time::timeout_at(deadline + START_SLACK, start)
+            .await
+            .unwrap_or_else(|_| Err(timed_out(after)))?,
+        _ => start.await?,
+    };
+    let run = run_code(plan, &gateways, group);
+    match (deadline, plan.timeout) {
+        (Some(deadline), Some(after)) => tokio::time::timeout_at(deadline, run)
+            .await
+            .unwrap_or_else(|_| Err(timed_out(after))),
+        _ => run.await,
+    }
+}
+
+/// Runs the code on every gateway, sends the literals and prints each item
+/// as it comes; a gateway's failure is printed on stderr as soon as it is known.
+async fn run_code(plan: &Plan, gateways: &[Gateway], group: &Group) -> Result<(), Failure> {
     let multi = group
         .remote_exec(plan.source.clone())
         .await
@@ -191,7 +249,7 @@ async fn drive(group: &Group, plan: &Plan) -> Result<(), Failure> {
     let prefix = gateways.len() > 1;
     let mut queue = multi.receive_queue();
     let mut open = gateways.len();
-    let mut failures = Vec::new();
+    let mut failed = false;
     // Async stdout: a reader that stops reading must not block the timeout.
     let mut out = tokio::io::BufWriter::new(tokio::io::stdout());
     while open > 0 {
@@ -223,38 +281,54 @@ async fn drive(group: &Group, plan: &Plan) -> Result<(), Failure> {
             Err(Error::Eof { .. }) => open -= 1,
             Err(e) => {
                 open -= 1;
-                failures.push(describe_failure(&e, channel.gateway_id(), prefix));
+                failed = true;
+                // At once, not after the other gateways finish: the user
+                // sees the traceback or the decode error while it matters.
+                let _ = out.flush().await;
+                eprintln!("{}", describe_failure(&e, channel.gateway_id(), prefix));
             }
         }
     }
     let _ = out.flush().await;
-    if failures.is_empty() {
-        Ok(())
+    if failed {
+        Err(Failure::reported(EXIT_REMOTE))
     } else {
-        Err(Failure {
-            code: EXIT_REMOTE,
-            message: failures.join("\n"),
-        })
+        Ok(())
     }
 }
 
-/// Starts every gateway at once; any failure is a usage failure naming each.
+/// Starts every gateway at once; any failure is a usage failure naming each,
+/// or, when `timeout` (the command's --timeout) ran out before a worker
+/// started, a timeout failure naming the gateways that had not started and
+/// what they printed.
 pub(crate) async fn start_gateways(
     group: &Group,
     specs: &[String],
+    timeout: Option<Duration>,
 ) -> Result<Vec<Gateway>, Failure> {
     let mut gateways = Vec::new();
     let mut errors = Vec::new();
+    let mut late = false;
     for result in group.makegateways(specs).await {
         match result {
             Ok(gw) => gateways.push(gw),
-            Err(e) => errors.push(format!("execdeck: {e}")),
+            Err(e) => {
+                late |= matches!(e, Error::Connect(ConnectError::StartupTimeout { .. }));
+                errors.push(format!("execdeck: {e}"));
+            }
         }
     }
-    if errors.is_empty() {
-        Ok(gateways)
-    } else {
-        Err(Failure::usage(errors.join("\n")))
+    match timeout {
+        _ if errors.is_empty() => Ok(gateways),
+        Some(after) if late => Err(Failure {
+            code: EXIT_TIMEOUT,
+            message: format!(
+                "execdeck: timed out after {}s before every gateway had started\n{}",
+                after.as_secs_f64(),
+                errors.join("\n")
+            ),
+        }),
+        _ => Err(Failure::usage(errors.join("\n"))),
     }
 }
 
@@ -281,9 +355,20 @@ fn describe_failure(e: &Error, gateway: &str, prefix: bool) -> String {
 }
 
 impl Failure {
-    /// Prints the message on stderr and returns the exit status.
+    /// A failure whose message is already on stderr.
+    pub fn reported(code: i32) -> Failure {
+        Failure {
+            code,
+            message: String::new(),
+        }
+    }
+
+    /// Prints the message on stderr (unless it was printed already) and
+    /// returns the exit status.
     pub fn report(self) -> i32 {
-        eprintln!("{}", self.message);
+        if !self.message.is_empty() {
+            eprintln!("{}", self.message);
+        }
         self.code
     }
 }

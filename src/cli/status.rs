@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::exec::{finish, start_gateways};
+use super::exec::{TERMINATE_TIMEOUT, finish, start_gateways};
 use super::sink::{self, TraceOpts};
 use super::{EXIT_REMOTE, Failure, parse_specs};
 use crate::engine::{Gateway, Group, RInfo, RemoteStatus};
@@ -49,7 +49,7 @@ pub async fn run(args: StatusArgs) -> i32 {
         Err(f) => return f.report(),
     };
     let outcome = collect(&group, &specs).await;
-    let finished = finish(&group, sink).await;
+    let finished = finish(&group, sink, TERMINATE_TIMEOUT).await;
     match outcome.and_then(|rows| finished.map(|()| rows)) {
         Ok(rows) => {
             print!(
@@ -67,7 +67,7 @@ pub async fn run(args: StatusArgs) -> i32 {
 }
 
 async fn collect(group: &Group, specs: &[String]) -> Result<Vec<Row>, Failure> {
-    let gateways = start_gateways(group, specs).await?;
+    let gateways = start_gateways(group, specs, None).await?;
     let mut set = tokio::task::JoinSet::new();
     for (i, gw) in gateways.into_iter().enumerate() {
         set.spawn(async move {

@@ -192,7 +192,7 @@ impl Drop for ChannelHandle {
         if open && has_callback {
             drop(st);
             self.gw
-                .send_control(MsgCode::ChannelLastMessage, self.shared.id, Vec::new());
+                .send_control(MsgCode::ChannelLastMessage, self.shared.id, None);
             self.gw
                 .note_closed(self.shared.id, Side::Local, CloseHow::SendOnly);
             return;
@@ -201,7 +201,7 @@ impl Drop for ChannelHandle {
             st.closed_here = true;
             drop(st);
             self.gw
-                .send_control(MsgCode::ChannelClose, self.shared.id, Vec::new());
+                .send_control(MsgCode::ChannelClose, self.shared.id, None);
             self.gw
                 .note_closed(self.shared.id, Side::Local, CloseHow::Closed);
         } else if has_callback && st.ended.is_none() {
@@ -397,14 +397,17 @@ impl Channel {
             None => {
                 self.handle
                     .gw
-                    .send_message(MsgCode::ChannelClose, self.id(), Vec::new())
+                    .send_message(MsgCode::ChannelClose, self.id(), None)
                     .await
             }
             Some(text) => {
-                let payload = self.handle.gw.dump_payload(&Value::str(text))?;
                 self.handle
                     .gw
-                    .send_message(MsgCode::ChannelCloseError, self.id(), payload)
+                    .send_message(
+                        MsgCode::ChannelCloseError,
+                        self.id(),
+                        Some(&Value::str(text)),
+                    )
                     .await
             }
         };

@@ -69,9 +69,18 @@ pub enum Error {
     /// A message that cannot be framed (too large).
     #[error(transparent)]
     Frame(#[from] FrameError),
-    /// Bad use of the API or an answer of the wrong shape.
+    /// Bad use of the API.
     #[error("{0}")]
     Usage(String),
+    /// The worker answered with something the protocol does not allow (a
+    /// reply of the wrong shape).
+    #[error("gateway {gateway}: {message}")]
+    Protocol {
+        /// Gateway id.
+        gateway: String,
+        /// What was wrong with the answer.
+        message: String,
+    },
     /// A local I/O failure, naming the path or operation.
     #[error("{what}: {message}")]
     Io {

@@ -228,7 +228,19 @@ pub async fn read_handshake<R: AsyncBufRead + Unpin>(
     reader: &mut R,
     marker: bool,
 ) -> std::io::Result<Handshake> {
-    let mut seen = Vec::new();
+    read_handshake_into(reader, marker, &mut Vec::new()).await
+}
+
+/// [`read_handshake`] that appends every byte it reads to `printed`, so a
+/// caller that gives up waiting (the future is dropped) still has what the
+/// interpreter printed to show in its error.
+pub async fn read_handshake_into<R: AsyncBufRead + Unpin>(
+    reader: &mut R,
+    marker: bool,
+    printed: &mut Vec<u8>,
+) -> std::io::Result<Handshake> {
+    let base = printed.len();
+    let seen = printed;
     let mut want: Vec<u8> = if marker {
         HANDSHAKE_MARKER.to_vec()
     } else {
@@ -243,7 +255,9 @@ pub async fn read_handshake<R: AsyncBufRead + Unpin>(
     loop {
         let buf = reader.fill_buf().await?;
         if buf.is_empty() {
-            return Ok(Handshake::Eof { seen });
+            return Ok(Handshake::Eof {
+                seen: seen[base..].to_vec(),
+            });
         }
         // Take bytes one at a time up to the end of the handshake, never beyond it.
         let mut used = 0;
@@ -252,34 +266,40 @@ pub async fn read_handshake<R: AsyncBufRead + Unpin>(
         for &b in buf {
             used += 1;
             seen.push(b);
-            if seen.ends_with(&want) {
+            let this = &seen[base..];
+            if this.ends_with(&want) {
                 done = true;
                 break;
             }
-            if marker && seen.ends_with(&request) {
+            if marker && this.ends_with(&request) {
                 requested = true;
                 break;
             }
-            if !marker || seen.len() > MAX_BANNER {
+            if !marker || this.len() > MAX_BANNER {
                 break;
             }
         }
         reader.consume(used);
+        let this = &seen[base..];
         if done {
-            seen.truncate(seen.len() - want.len());
-            return Ok(Handshake::Ready { banner: seen });
+            return Ok(Handshake::Ready {
+                banner: this[..this.len() - want.len()].to_vec(),
+            });
         }
         if requested {
-            seen.truncate(seen.len() - request.len());
-            return Ok(Handshake::SourceRequested { banner: seen });
+            return Ok(Handshake::SourceRequested {
+                banner: this[..this.len() - request.len()].to_vec(),
+            });
         }
-        if !marker || seen.len() > MAX_BANNER {
+        if !marker || this.len() > MAX_BANNER {
             // Show what follows in the error message, waiting only briefly.
             let wait = std::time::Duration::from_millis(100);
             if let Ok(Ok(more)) = tokio::time::timeout(wait, reader.fill_buf()).await {
                 seen.extend_from_slice(&more[..more.len().min(4096)]);
             }
-            return Ok(Handshake::Unexpected { seen });
+            return Ok(Handshake::Unexpected {
+                seen: seen[base..].to_vec(),
+            });
         }
     }
 }
@@ -351,6 +371,21 @@ mod tests {
         assert!(src.contains("os.write(1, b'\\x00\\x45\\x58"), "{src}");
         let b = cached_boot_source("/c/x.py", "m_1", "gw0", "thread", None, true);
         assert!(!b.contains("= False"), "{b}");
+    }
+
+    #[tokio::test]
+    async fn bytes_read_before_giving_up_are_kept() {
+        // A stream that sends `1` and more, but never the marker, then stalls.
+        let (mut tx, rx) = tokio::io::duplex(64);
+        tokio::io::AsyncWriteExt::write_all(&mut tx, b"1 hello")
+            .await
+            .unwrap();
+        let mut reader = tokio::io::BufReader::new(rx);
+        let mut printed = Vec::new();
+        let wait = std::time::Duration::from_millis(200);
+        let read = read_handshake_into(&mut reader, true, &mut printed);
+        assert!(tokio::time::timeout(wait, read).await.is_err());
+        assert_eq!(printed, b"1 hello");
     }
 
     #[tokio::test]

@@ -95,10 +95,20 @@ pub enum ConnectError {
     },
 }
 
+/// Most characters of a worker's stdout quoted in a start-up error.
+const QUOTED_STDOUT: usize = 400;
+
 fn describe_output(stdout: &str, stderr: &str) -> String {
     let mut s = String::new();
     if !stdout.is_empty() {
-        s.push_str(&format!("; it printed on stdout: {:?}", stdout));
+        match stdout.char_indices().nth(QUOTED_STDOUT) {
+            Some((cut, _)) => s.push_str(&format!(
+                "; it printed on stdout: {:?}… ({} bytes in all)",
+                &stdout[..cut],
+                stdout.len()
+            )),
+            None => s.push_str(&format!("; it printed on stdout: {stdout:?}")),
+        }
     }
     if !stderr.is_empty() {
         s.push_str(&format!("; stderr:\n{}", stderr.trim_end()));

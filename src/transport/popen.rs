@@ -8,7 +8,8 @@ use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::process::Command;
 
 use super::bootstrap::{
-    BOOT_LINE, BootSource, DebugMode, Handshake, boot_input, cached_boot_source, read_handshake,
+    BOOT_LINE, BootSource, DebugMode, Handshake, boot_input, cached_boot_source,
+    read_handshake_into,
 };
 use super::worker_cache::{self, WorkerCache};
 use super::{ConnectError, Connection, ProcessHandle, StderrSink};
@@ -173,6 +174,8 @@ pub(crate) async fn start(
     let mut reader = BufReader::with_capacity(HANDSHAKE_BUFFER, stdout);
     let timeout = opts.startup_timeout.unwrap_or(DEFAULT_STARTUP_TIMEOUT);
     let marker = opts.boot.has_marker();
+    // Everything read before the handshake, kept when the wait runs out.
+    let mut printed: Vec<u8> = Vec::new();
 
     let handshake = async {
         if !source.is_empty() {
@@ -184,7 +187,7 @@ pub(crate) async fn start(
         // Output before a source request belongs to the banner too.
         let mut before: Vec<u8> = Vec::new();
         loop {
-            let hs = read_handshake(&mut reader, marker).await?;
+            let hs = read_handshake_into(&mut reader, marker, &mut printed).await?;
             if let Handshake::SourceRequested { banner } = &hs
                 && let Some(full_source) = on_request.take()
             {
@@ -196,9 +199,12 @@ pub(crate) async fn start(
             return Ok::<_, std::io::Error>(hs.after(before));
         }
     };
-    let outcome = match tokio::time::timeout(timeout, handshake).await {
+    let waited = tokio::time::timeout(timeout, handshake).await;
+    let outcome = match waited {
         // A read error on the pipe is the child going away.
-        Ok(Err(_)) => Ok(Handshake::Eof { seen: Vec::new() }),
+        Ok(Err(_)) => Ok(Handshake::Eof {
+            seen: printed.clone(),
+        }),
         Ok(Ok(hs)) => Ok(hs),
         Err(elapsed) => Err(elapsed),
     };
@@ -249,7 +255,8 @@ pub(crate) async fn start(
         Err(_) => {
             process.kill();
             process.wait_stderr_closed(Duration::from_secs(1)).await;
-            let (stdout, stderr) = failure(reader.buffer(), &process);
+            printed.extend_from_slice(reader.buffer());
+            let (stdout, stderr) = failure(&printed, &process);
             Err(ConnectError::StartupTimeout {
                 spec: spec.to_string(),
                 secs: timeout.as_secs_f64(),

@@ -184,10 +184,10 @@ impl App {
     /// `group=` key, which execnet and execdeck otherwise ignore).
     pub fn start_group(&self, name: &str, specs: Vec<String>) {
         for spec in specs {
-            let labelled = match crate::spec::XSpec::parse(&spec) {
-                Ok(s) if s.get("group").is_none() => format!("{spec}//group={name}"),
-                _ => spec,
-            };
+            let labelled = crate::spec::XSpec::parse(&spec)
+                .ok()
+                .and_then(|s| s.with_group(name))
+                .map_or(spec, |s| s.as_str().to_owned());
             self.make_gateway(labelled);
         }
     }
@@ -893,9 +893,25 @@ async fn stream_run(
     tx: &mpsc::UnboundedSender<TaskMsg>,
 ) -> Option<String> {
     let items = async {
-        while let Ok(v) = handle.channel().receive(None).await {
-            let text = repr_pretty(&v, PRETTY_WIDTH);
-            let _ = tx.send(TaskMsg::RunItem { run, text });
+        loop {
+            match handle.channel().receive(None).await {
+                Ok(v) => {
+                    let text = repr_pretty(&v, PRETTY_WIDTH);
+                    let _ = tx.send(TaskMsg::RunItem { run, text });
+                }
+                // An item that cannot be decoded is shown at once, not when
+                // the code's output ends.
+                Err(e @ Error::DataFormat { .. }) => {
+                    let text = format!("{e}\n");
+                    let _ = tx.send(TaskMsg::RunOutput {
+                        run,
+                        stderr: true,
+                        text,
+                    });
+                    break;
+                }
+                Err(_) => break,
+            }
         }
     };
     let output = async {

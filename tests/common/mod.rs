@@ -3,10 +3,11 @@
 #![allow(dead_code)]
 
 use std::future::Future;
+use std::io::{Read, Write};
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use execdeck::engine::GroupOptions;
 use execdeck::transport::bootstrap::BootSource;
@@ -77,6 +78,70 @@ pub fn group(worker: Worker) -> Group {
         boot,
         ..GroupOptions::default()
     })
+}
+
+/// Runs `cmd` to its end with `input` on its stdin (or none), reading its
+/// stdout and stderr all along so a child that prints much never blocks;
+/// kills it and fails the test when it runs longer than `limit`.
+pub fn run_bounded(cmd: &mut Command, input: Option<Vec<u8>>, limit: Duration) -> Output {
+    let mut child = cmd
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+    let writer = child.stdin.take().map(|mut stdin| {
+        let input = input.unwrap_or_default();
+        std::thread::spawn(move || {
+            // The child may stop reading; that is its answer, not ours to judge.
+            let _ = stdin.write_all(&input);
+        })
+    });
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for the child") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{cmd:?} did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    if let Some(writer) = writer {
+        let _ = writer.join();
+    }
+    Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    }
 }
 
 /// Awaits `fut`, failing the test if it takes longer than `secs`.

@@ -67,30 +67,25 @@ pub struct GatewayView {
 
 impl GatewayView {
     fn new(id: &str, spec: &str) -> GatewayView {
-        let kind = spec
-            .split("//")
-            .map(|p| p.split('=').next().unwrap_or(""))
-            .find(|k| matches!(*k, "popen" | "ssh" | "socket" | "cmd" | "via"));
         let parsed = crate::spec::XSpec::parse(spec).ok();
+        let kind = match &parsed {
+            Some(s) if s.via().is_some() => "via",
+            Some(s) => s.kind().key(),
+            None => "?",
+        };
         let group = parsed
             .as_ref()
-            .and_then(|s| s.get("group"))
+            .and_then(|s| s.group())
             .unwrap_or("default")
             .to_owned();
-        let host = match parsed.as_ref().map(|s| s.kind()) {
-            Some(crate::spec::GatewayKind::Ssh(args)) => {
-                args.split_whitespace().last().unwrap_or("?").to_owned()
-            }
-            Some(crate::spec::GatewayKind::Socket(Some(addr))) => addr.clone(),
-            Some(crate::spec::GatewayKind::Popen | crate::spec::GatewayKind::Cmd(_)) => {
-                "localhost".to_owned()
-            }
-            _ => "?".to_owned(),
-        };
+        let host = parsed
+            .as_ref()
+            .and_then(|s| s.host())
+            .unwrap_or_else(|| "?".to_owned());
         GatewayView {
             id: id.to_owned(),
             spec: spec.to_owned(),
-            kind: kind.unwrap_or("?").to_owned(),
+            kind: kind.to_owned(),
             group,
             host,
             status: GwStatus::Starting,

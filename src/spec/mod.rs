@@ -40,6 +40,10 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::str::FromStr;
 
+mod ssh;
+
+pub use ssh::{SshTarget, parse_ssh_value};
+
 /// How a gateway's worker process is reached or started.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum GatewayKind {
@@ -605,6 +609,38 @@ impl XSpec {
         self.value("cmd")
     }
 
+    /// `group=`: the label a front end files the gateway under (execdeck only).
+    pub fn group(&self) -> Option<&str> {
+        self.value("group")
+    }
+
+    /// Where an `ssh=` spec connects to (`None` for other kinds), or what is
+    /// wrong with its option string.
+    pub fn ssh_target(&self) -> Option<Result<SshTarget, String>> {
+        match &self.kind {
+            GatewayKind::Ssh(value) => Some(parse_ssh_value(value)),
+            _ => None,
+        }
+    }
+
+    /// The host the worker runs on as the spec names it: `localhost` for
+    /// popen and cmd, the ssh destination's host, the socket address's host;
+    /// `None` when the spec does not say (`socket//installvia=`, a bad ssh value).
+    pub fn host(&self) -> Option<String> {
+        match &self.kind {
+            GatewayKind::Popen | GatewayKind::Cmd(_) => Some("localhost".to_owned()),
+            GatewayKind::Ssh(_) => self.ssh_target()?.ok().map(|t| t.host),
+            GatewayKind::Socket(Some(addr)) => {
+                let host = match addr.strip_prefix('[').and_then(|a| a.split_once(']')) {
+                    Some((v6, _)) => v6,
+                    None => addr.rsplit_once(':').map_or(addr.as_str(), |(h, _)| h),
+                };
+                Some(host.to_owned())
+            }
+            GatewayKind::Socket(None) => None,
+        }
+    }
+
     /// This spec with `id=<id>` added, or a copy of it when it already has an
     /// id. The id is appended (`popen//id=gw0`); when the spec ends with `/` it
     /// is put in front instead (`id=gw0//...`) so the separators stay
@@ -616,20 +652,33 @@ impl XSpec {
         if self.id().is_some() {
             return Ok(self.clone());
         }
-        let bad = || SpecError::new(&self.spec, SpecErrorKind::BadId { id: id.to_owned() });
-        if id.is_empty() || id.contains("//") {
-            return Err(bad());
+        self.with_entry("id", id)
+            .ok_or_else(|| SpecError::new(&self.spec, SpecErrorKind::BadId { id: id.to_owned() }))
+    }
+
+    /// This spec with `group=<name>` added, or a copy of it when it already
+    /// has a group; `None` when `name` cannot be written unambiguously.
+    pub fn with_group(&self, name: &str) -> Option<XSpec> {
+        if self.group().is_some() {
+            return Some(self.clone());
+        }
+        self.with_entry("group", name)
+    }
+
+    /// This spec with `key=value` added (see [`with_id`](XSpec::with_id)),
+    /// when it reads back as exactly that.
+    fn with_entry(&self, key: &str, value: &str) -> Option<XSpec> {
+        if value.is_empty() || value.contains("//") {
+            return None;
         }
         let new = if self.spec.ends_with('/') {
-            format!("id={id}//{}", self.spec)
+            format!("{key}={value}//{}", self.spec)
         } else {
-            format!("{}//id={id}", self.spec)
+            format!("{}//{key}={value}", self.spec)
         };
-        let parsed = XSpec::parse(&new).map_err(|_| bad())?;
-        if parsed.id() != Some(id) || parsed.entries.len() != self.entries.len() + 1 {
-            return Err(bad());
-        }
-        Ok(parsed)
+        let parsed = XSpec::parse(&new).ok()?;
+        (parsed.value(key) == Some(value) && parsed.entries.len() == self.entries.len() + 1)
+            .then_some(parsed)
     }
 }
 
@@ -1210,5 +1259,28 @@ mod tests {
         fn slashes_and_equals(s in "[/=a-c]{0,12}") {
             check(&s);
         }
+    }
+
+    #[test]
+    fn typed_access_for_front_ends() {
+        let spec = XSpec::parse("ssh=-p 2222 alice@box//group=lab").unwrap();
+        assert_eq!(spec.host().as_deref(), Some("box"));
+        assert_eq!(spec.group(), Some("lab"));
+        let target = spec.ssh_target().unwrap().unwrap();
+        assert_eq!(
+            (target.user.as_deref(), target.port),
+            (Some("alice"), Some(2222))
+        );
+        let host = |s: &str| XSpec::parse(s).unwrap().host();
+        assert_eq!(host("popen").as_deref(), Some("localhost"));
+        assert_eq!(host("socket=[::1]:8888").as_deref(), Some("::1"));
+        assert_eq!(host("socket=h.example:1").as_deref(), Some("h.example"));
+        assert_eq!(host("ssh=-p"), None);
+        assert!(XSpec::parse("popen").unwrap().ssh_target().is_none());
+
+        let grouped = XSpec::parse("popen").unwrap().with_group("lab").unwrap();
+        assert_eq!(grouped.as_str(), "popen//group=lab");
+        assert_eq!(grouped.with_group("other").unwrap().group(), Some("lab"));
+        assert!(XSpec::parse("popen").unwrap().with_group("a//b").is_none());
     }
 }
