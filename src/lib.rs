@@ -20,8 +20,9 @@
 
 pub mod cli;
 pub mod engine;
+pub mod exit;
 pub mod spec;
-pub mod tracefile;
+pub mod trace;
 pub mod transport;
 pub mod tui;
 pub mod wire;

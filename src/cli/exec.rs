@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 
-use super::sink::{EventSink, TraceOpts};
+use super::sink::{self, TraceOpts};
 use super::{EXIT_REMOTE, EXIT_TIMEOUT, Failure, json, parse_specs};
 use crate::engine::{Error, ExecSource, Gateway, Group, GroupOptions};
+use crate::trace::record::Recorder;
 use crate::transport::ConnectError;
 use crate::transport::popen::DEFAULT_STARTUP_TIMEOUT;
 use crate::wire::Value;
@@ -168,7 +169,7 @@ pub async fn run(args: ExecArgs) -> i32 {
             .map_or(DEFAULT_STARTUP_TIMEOUT, |t| t.min(DEFAULT_STARTUP_TIMEOUT)),
         ..GroupOptions::default()
     });
-    let sink = match EventSink::start(&group, &trace) {
+    let sink = match sink::start(&group, &trace) {
         Ok(sink) => sink,
         Err(f) => return f.report(),
     };
@@ -189,13 +190,13 @@ pub async fn run(args: ExecArgs) -> i32 {
 /// Terminates every gateway (killing what has not exited after `grace`),
 /// lets the sink handle their last events, and returns a failure if the
 /// trace file could not be written. Returns within about three times `grace`.
-pub(crate) async fn finish(group: &Group, sink: EventSink, grace: Duration) -> Result<(), Failure> {
+pub(crate) async fn finish(group: &Group, sink: Recorder, grace: Duration) -> Result<(), Failure> {
     let gateways = group.gateways();
     group.terminate(grace).await;
     futures_util::future::join_all(gateways.iter().map(|gw| gw.wait_stderr_closed(grace))).await;
-    sink.stop().await.map_err(|message| Failure {
+    sink.stop().await.map_err(|e| Failure {
         code: EXIT_REMOTE,
-        message,
+        message: format!("execdeck: {e}"),
     })
 }
 

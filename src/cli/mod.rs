@@ -10,12 +10,7 @@ pub mod trace;
 
 use clap::{Parser, Subcommand};
 
-/// Exit status: remote code raised, or a gateway died.
-pub const EXIT_REMOTE: i32 = 1;
-/// Exit status: bad spec, bad literal, unreadable file, gateway that cannot start.
-pub const EXIT_USAGE: i32 = 2;
-/// Exit status: `--timeout` passed.
-pub const EXIT_TIMEOUT: i32 = 3;
+pub use crate::exit::{EXIT_REMOTE, EXIT_TIMEOUT, EXIT_USAGE};
 
 /// Rapid multi-Python deployment: run code in Python interpreters and move
 /// values between them, wire-compatible with execnet.

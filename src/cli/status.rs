@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::exec::{TERMINATE_TIMEOUT, finish, start_gateways};
-use super::sink::{EventSink, TraceOpts};
+use super::sink::{self, TraceOpts};
 use super::{EXIT_REMOTE, Failure, parse_specs};
 use crate::engine::{Gateway, Group, RInfo, RemoteStatus};
 
@@ -44,7 +44,7 @@ pub async fn run(args: StatusArgs) -> i32 {
         Err(f) => return f.report(),
     };
     let group = Group::new();
-    let sink = match EventSink::start(&group, &args.trace) {
+    let sink = match sink::start(&group, &args.trace) {
         Ok(sink) => sink,
         Err(f) => return f.report(),
     };

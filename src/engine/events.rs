@@ -8,12 +8,19 @@
 //! [`EventSender::subscribe_lifecycle`]). A subscriber that
 //! falls behind never slows the engine: it loses the oldest events and is
 //! told how many ([`Received::Lost`]).
+//!
+//! Each event kind is defined once, here, as a variant of [`EventKind`]: its
+//! serde attributes give its name and fields in trace files, and both the
+//! trace writer and the trace reader (`crate::trace`) derive from them.
 
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::ser::{SerializeStruct, Serializer};
+use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
 use crate::wire::pyrepr::repr_prefix;
@@ -46,7 +53,8 @@ pub struct Event {
 }
 
 /// Which way a message went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Direction {
     /// Master to worker.
     Out,
@@ -65,7 +73,8 @@ impl Direction {
 }
 
 /// Who made a channel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ChannelOrigin {
     /// `remote_exec` made it.
     Exec,
@@ -87,7 +96,8 @@ impl ChannelOrigin {
 }
 
 /// Which side closed a channel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Side {
     /// The master.
     Local,
@@ -135,6 +145,136 @@ impl CloseHow {
             CloseHow::Error(e) | CloseHow::GatewayDied(e) => Some(e),
             _ => None,
         }
+    }
+}
+
+/// In a trace line a close is two fields: `how`, and `error` when there is
+/// an error text.
+impl Serialize for CloseHow {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut fields = serializer.serialize_struct("CloseHow", 2)?;
+        fields.serialize_field("how", self.as_str())?;
+        match self.error() {
+            Some(error) => fields.serialize_field("error", error)?,
+            None => fields.skip_field("error")?,
+        }
+        fields.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for CloseHow {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Fields;
+        impl<'de> Visitor<'de> for Fields {
+            type Value = CloseHow;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("the fields \"how\" and \"error\"")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<CloseHow, A::Error> {
+                let (mut how, mut error) = (None::<String>, None::<String>);
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "how" => how = Some(map.next_value()?),
+                        "error" => error = map.next_value()?,
+                        _ => {
+                            map.next_value::<de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                let how = how.ok_or_else(|| de::Error::missing_field("how"))?;
+                let text = |error: Option<String>| {
+                    error.ok_or_else(|| {
+                        de::Error::custom(format!(
+                            "\"error\" must be a string when \"how\" is {how:?}"
+                        ))
+                    })
+                };
+                match how.as_str() {
+                    "closed" => Ok(CloseHow::Closed),
+                    "send_only" => Ok(CloseHow::SendOnly),
+                    "error" => Ok(CloseHow::Error(text(error)?)),
+                    "gateway_died" => Ok(CloseHow::GatewayDied(text(error)?)),
+                    other => Err(de::Error::custom(format!(
+                        "\"how\" must be \"closed\", \"error\", \"send_only\" or \"gateway_died\", not {other:?}"
+                    ))),
+                }
+            }
+        }
+        deserializer.deserialize_struct("CloseHow", &["how", "error"], Fields)
+    }
+}
+
+/// A message code in a trace line: two fields, `code` (its number) and
+/// `name` (`CHANNEL_DATA`, …). Use with `#[serde(with = "msg_code")]`.
+mod msg_code {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(code: &MsgCode, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut fields = serializer.serialize_struct("MsgCode", 2)?;
+        fields.serialize_field("code", &(*code as i8))?;
+        fields.serialize_field("name", code.name())?;
+        fields.end()
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<MsgCode, D::Error> {
+        struct Fields;
+        impl<'de> Visitor<'de> for Fields {
+            type Value = MsgCode;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("the fields \"code\" and \"name\"")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<MsgCode, A::Error> {
+                let (mut code, mut name) = (None::<i64>, None::<String>);
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "code" => code = Some(map.next_value()?),
+                        "name" => name = Some(map.next_value()?),
+                        _ => {
+                            map.next_value::<de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                let code = code.ok_or_else(|| de::Error::missing_field("code"))?;
+                let name = name.ok_or_else(|| de::Error::missing_field("name"))?;
+                let known = i8::try_from(code).ok().and_then(MsgCode::from_i8);
+                let Some(known) = known else {
+                    return Err(de::Error::custom(format!(
+                        "\"code\" must be a message code from 0 to {}, not {code}",
+                        MsgCode::ALL.len() - 1
+                    )));
+                };
+                if name != known.name() {
+                    return Err(de::Error::custom(format!(
+                        "\"name\" must be {:?} for code {code}, not {name:?}",
+                        known.name()
+                    )));
+                }
+                Ok(known)
+            }
+        }
+        deserializer.deserialize_struct("MsgCode", &["code", "name"], Fields)
+    }
+}
+
+/// Longest message preview in a trace file, in characters.
+pub const PREVIEW_CHARS: usize = 200;
+
+/// In a trace line a payload is `len` (bytes), `preview` (the Python repr,
+/// cut to [`PREVIEW_CHARS`]) and `payload` (the bytes; a trace writer writes
+/// them, in base64, only when asked to).
+impl Serialize for Payload {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        struct Bytes<'a>(&'a [u8]);
+        impl Serialize for Bytes<'_> {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_bytes(self.0)
+            }
+        }
+        let mut fields = serializer.serialize_struct("Payload", 3)?;
+        fields.serialize_field("len", &self.len())?;
+        fields.serialize_field("preview", &self.preview(PREVIEW_CHARS))?;
+        fields.serialize_field("payload", &Bytes(self.bytes()))?;
+        fields.end()
     }
 }
 
@@ -195,8 +335,18 @@ impl fmt::Debug for Payload {
 }
 
 /// What happened.
-#[derive(Debug, Clone, PartialEq)]
-pub enum EventKind {
+///
+/// This is the one definition of each event kind: the variant name (in
+/// snake case) is the `kind` of a trace line and its fields, in this order,
+/// are the line's fields (docs/trace-format.md). A field whose value is
+/// several fields in a trace line ([`MsgCode`], [`Payload`], [`CloseHow`])
+/// serializes as a struct whose fields take its place in the line.
+///
+/// `P` is what a message carries: the [`Payload`] itself in the engine, what
+/// a trace file keeps of it when read back (`crate::trace::read::Recorded`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind<P = Payload> {
     /// A gateway is being started.
     GatewayStarting {
         /// The spec, as written.
@@ -226,11 +376,12 @@ pub enum EventKind {
         /// Which way.
         dir: Direction,
         /// Message code.
+        #[serde(with = "msg_code")]
         code: MsgCode,
         /// Channel id.
         channel: i32,
         /// The payload bytes.
-        payload: Payload,
+        payload: P,
     },
     /// A channel came into being on the master side.
     ChannelOpened {
@@ -274,21 +425,130 @@ pub enum EventKind {
     },
 }
 
-impl EventKind {
-    /// The kind's name as used in trace files (`"message"`, `"gateway_ready"`, …).
+impl<P: Serialize> EventKind<P> {
+    /// The kind's name as used in trace files (`"message"`, `"gateway_ready"`, …),
+    /// from the serde definition above.
     pub fn name(&self) -> &'static str {
-        match self {
-            EventKind::GatewayStarting { .. } => "gateway_starting",
-            EventKind::GatewayReady { .. } => "gateway_ready",
-            EventKind::GatewayFailed { .. } => "gateway_failed",
-            EventKind::GatewayExited { .. } => "gateway_exited",
-            EventKind::Message { .. } => "message",
-            EventKind::ChannelOpened { .. } => "channel_opened",
-            EventKind::ChannelClosed { .. } => "channel_closed",
-            EventKind::Stderr { .. } => "stderr",
-            EventKind::RemoteTrace { .. } => "remote_trace",
-            EventKind::Warning { .. } => "warning",
-            EventKind::Status { .. } => "status",
+        match self.serialize(kind_name::Probe) {
+            Err(kind_name::Found(name)) => name,
+            Ok(never) => match never {},
+        }
+    }
+}
+
+/// A serializer that stops at the variant name of an [`EventKind`].
+mod kind_name {
+    use std::convert::Infallible;
+    use std::fmt;
+
+    use serde::Serialize;
+    use serde::ser::{self, Impossible};
+
+    /// Reads the variant name, serializes nothing.
+    pub struct Probe;
+
+    /// The variant name (`""` if the value was no struct variant).
+    #[derive(Debug)]
+    pub struct Found(pub &'static str);
+
+    impl fmt::Display for Found {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "event kind {:?}", self.0)
+        }
+    }
+
+    impl std::error::Error for Found {}
+
+    impl ser::Error for Found {
+        fn custom<T: fmt::Display>(_: T) -> Self {
+            Found("")
+        }
+    }
+
+    macro_rules! not_a_variant {
+        ($($method:ident($($arg:ty),*) -> $ok:ty;)*) => {
+            $(fn $method(self, $(_: $arg),*) -> Result<$ok, Found> {
+                Err(Found(""))
+            })*
+        };
+    }
+
+    impl ser::Serializer for Probe {
+        type Ok = Infallible;
+        type Error = Found;
+        type SerializeSeq = Impossible<Infallible, Found>;
+        type SerializeTuple = Impossible<Infallible, Found>;
+        type SerializeTupleStruct = Impossible<Infallible, Found>;
+        type SerializeTupleVariant = Impossible<Infallible, Found>;
+        type SerializeMap = Impossible<Infallible, Found>;
+        type SerializeStruct = Impossible<Infallible, Found>;
+        type SerializeStructVariant = Impossible<Infallible, Found>;
+
+        fn serialize_struct_variant(
+            self,
+            _: &'static str,
+            _: u32,
+            variant: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeStructVariant, Found> {
+            Err(Found(variant))
+        }
+
+        fn serialize_unit_variant(
+            self,
+            _: &'static str,
+            _: u32,
+            variant: &'static str,
+        ) -> Result<Infallible, Found> {
+            Err(Found(variant))
+        }
+
+        fn serialize_some<T: ?Sized + Serialize>(self, _: &T) -> Result<Infallible, Found> {
+            Err(Found(""))
+        }
+
+        fn serialize_newtype_struct<T: ?Sized + Serialize>(
+            self,
+            _: &'static str,
+            _: &T,
+        ) -> Result<Infallible, Found> {
+            Err(Found(""))
+        }
+
+        fn serialize_newtype_variant<T: ?Sized + Serialize>(
+            self,
+            _: &'static str,
+            _: u32,
+            variant: &'static str,
+            _: &T,
+        ) -> Result<Infallible, Found> {
+            Err(Found(variant))
+        }
+
+        not_a_variant! {
+            serialize_bool(bool) -> Infallible;
+            serialize_i8(i8) -> Infallible;
+            serialize_i16(i16) -> Infallible;
+            serialize_i32(i32) -> Infallible;
+            serialize_i64(i64) -> Infallible;
+            serialize_u8(u8) -> Infallible;
+            serialize_u16(u16) -> Infallible;
+            serialize_u32(u32) -> Infallible;
+            serialize_u64(u64) -> Infallible;
+            serialize_f32(f32) -> Infallible;
+            serialize_f64(f64) -> Infallible;
+            serialize_char(char) -> Infallible;
+            serialize_str(&str) -> Infallible;
+            serialize_bytes(&[u8]) -> Infallible;
+            serialize_none() -> Infallible;
+            serialize_unit() -> Infallible;
+            serialize_unit_struct(&'static str) -> Infallible;
+            serialize_seq(Option<usize>) -> Self::SerializeSeq;
+            serialize_tuple(usize) -> Self::SerializeTuple;
+            serialize_tuple_struct(&'static str, usize) -> Self::SerializeTupleStruct;
+            serialize_tuple_variant(&'static str, u32, &'static str, usize) -> Self::SerializeTupleVariant;
+            serialize_map(Option<usize>) -> Self::SerializeMap;
+            serialize_struct(&'static str, usize) -> Self::SerializeStruct;
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod view;
 use std::path::PathBuf;
 
 use crate::engine::Group;
+use crate::trace::record::{RecordOptions, Recorder};
 use config::{Config, Dirs};
 use theme::Theme;
 
@@ -47,7 +48,7 @@ pub async fn run(opts: TuiOptions) -> i32 {
         Ok(t) => (t, None),
         Err(e) if opts.theme.is_some() => {
             eprintln!("execdeck: {e}");
-            return crate::cli::EXIT_USAGE;
+            return crate::exit::EXIT_USAGE;
         }
         Err(e) => (Theme::fallback(no_color), Some(e.to_string())),
     };
@@ -59,18 +60,22 @@ pub async fn run(opts: TuiOptions) -> i32 {
     for spec in &specs {
         if let Err(e) = crate::spec::XSpec::parse(spec) {
             eprintln!("execdeck: {e}");
-            return crate::cli::EXIT_USAGE;
+            return crate::exit::EXIT_USAGE;
         }
     }
     let group = Group::new();
-    let trace = crate::cli::sink::TraceOpts {
+    let record = RecordOptions {
         trace_file: opts.trace_file.clone(),
-        trace_payloads: false,
+        payloads: false,
     };
-    let sink = match opts.trace_file {
-        Some(_) => match crate::cli::sink::EventSink::start_quiet(&group, &trace) {
-            Ok(sink) => Some(sink),
-            Err(f) => return f.report(),
+    // The TUI owns the terminal: the recorder only writes the trace file.
+    let recorder = match opts.trace_file {
+        Some(_) => match Recorder::start(&group, &record, None) {
+            Ok(recorder) => Some(recorder),
+            Err(e) => {
+                eprintln!("execdeck: {e}");
+                return crate::exit::EXIT_USAGE;
+            }
         },
         None => None,
     };
@@ -100,10 +105,10 @@ pub async fn run(opts: TuiOptions) -> i32 {
     }
     let result = app.run_with_notice(&mut guard.terminal, problems).await;
     drop(guard);
-    if let Some(sink) = sink
-        && let Err(e) = sink.stop().await
+    if let Some(recorder) = recorder
+        && let Err(e) = recorder.stop().await
     {
-        eprintln!("{e}");
+        eprintln!("execdeck: {e}");
     }
     match result {
         Ok(()) => 0,

@@ -1,6 +1,6 @@
 //! Which events to show: `--gateway`, `--channel` and `--kind`.
 
-use super::event::{Body, Event, KINDS, MESSAGE_NAMES};
+use crate::trace::read::{Body, Record, event_kinds, message_names};
 
 /// The filters of one command. Each given filter must match (and), any of its
 /// values may match (or); a filter without values matches everything.
@@ -16,7 +16,7 @@ pub struct Filter {
 
 impl Filter {
     /// Does the event pass every filter?
-    pub fn matches(&self, ev: &Event) -> bool {
+    pub fn matches(&self, ev: &Record) -> bool {
         let gateway_ok = self.gateways.is_empty()
             || matches!(ev.body, Body::Lost { .. })
             || self.gateways.contains(&ev.gw);
@@ -36,9 +36,8 @@ impl Filter {
         self.kinds
             .iter()
             .filter(|k| {
-                !KINDS
-                    .iter()
-                    .chain(MESSAGE_NAMES)
+                !event_kinds()
+                    .chain(message_names())
                     .any(|known| known.eq_ignore_ascii_case(k))
             })
             .map(String::as_str)
@@ -48,10 +47,10 @@ impl Filter {
 
 #[cfg(test)]
 mod tests {
-    use super::super::event::parse_event;
     use super::*;
+    use crate::trace::read::parse_event;
 
-    fn events() -> Vec<Event> {
+    fn events() -> Vec<Record> {
         [
             r#"{"t": 0.1, "gw": "gw0", "kind": "gateway_ready", "pid": 1, "python": "3.12"}"#,
             r#"{"t": 0.2, "gw": "gw0", "kind": "message", "dir": "out", "code": 3, "name": "CHANNEL_EXEC", "channel": 1, "len": 5, "preview": "'x'"}"#,

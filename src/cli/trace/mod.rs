@@ -1,9 +1,7 @@
 //! `execdeck trace`: show a trace file (docs/trace-format.md) as a table of
 //! events or as a summary, optionally following it as it grows.
 
-mod event;
 mod filter;
-mod lines;
 mod stats;
 mod table;
 
@@ -13,10 +11,11 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::{EXIT_USAGE, Failure};
-use event::{FORMAT_VERSION, Header, parse_event, parse_header};
+use crate::trace::FORMAT_VERSION;
+use crate::trace::read::{Header, Line, Lines, parse_event, parse_header};
+use crate::trace::stats::Stats;
 use filter::Filter;
-use lines::{Line, Lines};
-use stats::{Source, Stats};
+use stats::Source;
 use table::Table;
 
 /// How often `--follow` looks for new lines.
@@ -240,9 +239,9 @@ impl Reader {
                     skipped: self.skipped,
                 };
                 if json {
-                    writeln!(out, "{}", s.to_json(src))?;
+                    writeln!(out, "{}", stats::json(s, src))?;
                 } else {
-                    write!(out, "{}", s.to_text(src))?;
+                    write!(out, "{}", stats::text(s, src))?;
                 }
             }
         }

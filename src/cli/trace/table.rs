@@ -3,7 +3,8 @@
 use std::borrow::Cow;
 use std::io::{self, Write};
 
-use super::event::{Body, Dir, Event};
+use crate::engine::Direction;
+use crate::trace::read::Record;
 
 /// Column titles before the preview.
 const HEADERS: [&str; 6] = ["TIME", "GW", "DIR", "EVENT", "CH", "SIZE"];
@@ -25,16 +26,16 @@ struct Row {
 }
 
 impl Row {
-    fn new(ev: &Event) -> Row {
-        let (dir, size) = match &ev.body {
-            Body::Message { dir, len, .. } => (
+    fn new(ev: &Record) -> Row {
+        let (dir, size) = match ev.message() {
+            Some((dir, payload)) => (
                 match dir {
-                    Dir::Out => "->",
-                    Dir::In => "<-",
+                    Direction::Out => "->",
+                    Direction::In => "<-",
                 },
-                len.to_string(),
+                payload.len.to_string(),
             ),
-            _ => ("", String::new()),
+            None => ("", String::new()),
         };
         Row {
             cells: [
@@ -80,7 +81,7 @@ impl Table {
     }
 
     /// Adds a row for the event, printed by the next `write_pending`.
-    pub fn push(&mut self, ev: &Event) {
+    pub fn push(&mut self, ev: &Record) {
         self.pending.push(Row::new(ev));
     }
 
@@ -196,10 +197,10 @@ pub fn layout(headers: &[&str], right: &[bool], rows: &[Vec<String>]) -> String 
 
 #[cfg(test)]
 mod tests {
-    use super::super::event::parse_event;
     use super::*;
+    use crate::trace::read::parse_event;
 
-    fn ev(line: &str) -> Event {
+    fn ev(line: &str) -> Record {
         parse_event(line.as_bytes()).unwrap()
     }
 
@@ -209,7 +210,7 @@ mod tests {
         String::from_utf8(out).unwrap()
     }
 
-    fn sample() -> Vec<Event> {
+    fn sample() -> Vec<Record> {
         vec![
             ev(r#"{"t": 0.000102, "gw": "gw0", "kind": "gateway_starting", "spec": "popen"}"#),
             ev(

@@ -1,39 +1,21 @@
-//! One line of a trace file: the header, or one event (docs/trace-format.md).
+//! Reading trace files: the header, and each event line typed from the
+//! engine's one definition of its kind ([`EventKind`]) — the reader has no
+//! list of kinds or fields of its own. Lines of kinds it does not know are
+//! kept as they are (the format may grow); bad lines give an error that says
+//! what is wrong, for the caller to report with the file name and line number.
+
+mod de;
+mod lines;
 
 use std::fmt::Write as _;
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-/// The newest trace format version this reader knows.
-pub const FORMAT_VERSION: u64 = 1;
-
-/// The event kinds of format version 1.
-pub const KINDS: &[&str] = &[
-    "gateway_starting",
-    "gateway_ready",
-    "gateway_failed",
-    "gateway_exited",
-    "message",
-    "channel_opened",
-    "channel_closed",
-    "stderr",
-    "remote_trace",
-    "warning",
-    "status",
-    "lost",
-];
-
-/// The message names, by code.
-pub const MESSAGE_NAMES: &[&str] = &[
-    "STATUS",
-    "RECONFIGURE",
-    "GATEWAY_TERMINATE",
-    "CHANNEL_EXEC",
-    "CHANNEL_DATA",
-    "CHANNEL_CLOSE",
-    "CHANNEL_CLOSE_ERROR",
-    "CHANNEL_LAST_MESSAGE",
-];
+use super::FORMAT_VERSION;
+use crate::engine::{Direction, EventKind};
+use crate::wire::MsgCode;
+pub use lines::{Line, Lines};
 
 /// The first line of a trace file.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,112 +28,36 @@ pub struct Header {
     pub command: Option<Vec<String>>,
 }
 
-/// Direction of a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dir {
-    /// Master to worker.
-    Out,
-    /// Worker to master.
-    In,
+/// What a trace file keeps of a message payload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recorded {
+    /// Payload bytes.
+    pub len: u64,
+    /// Python repr of the payload, maybe cut.
+    pub preview: String,
 }
+
+/// An event as read back from a trace file.
+pub type RecordedKind = EventKind<Recorded>;
 
 /// One event line.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Event {
+pub struct Record {
     /// Seconds since the trace started.
     pub t: f64,
     /// Gateway id (`""` for `lost`).
     pub gw: String,
     /// The kind, as written.
     pub kind: String,
-    /// The fields of the kind.
+    /// What the line says.
     pub body: Body,
 }
 
-/// The fields of each kind; unknown kinds keep their fields as they are.
+/// What an event line says.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Body {
-    /// `gateway_starting`.
-    GatewayStarting {
-        /// The spec string.
-        spec: String,
-    },
-    /// `gateway_ready`.
-    GatewayReady {
-        /// Worker pid.
-        pid: Option<i64>,
-        /// Python version.
-        python: Option<String>,
-    },
-    /// `gateway_failed`.
-    GatewayFailed {
-        /// What went wrong.
-        error: String,
-    },
-    /// `gateway_exited`.
-    GatewayExited {
-        /// `exit status N` or `killed by signal …`, when known.
-        status: Option<String>,
-        /// Why the gateway ended.
-        reason: String,
-    },
-    /// `message`.
-    Message {
-        /// Direction.
-        dir: Dir,
-        /// Message code.
-        code: i64,
-        /// Message name.
-        name: String,
-        /// Channel id.
-        channel: i64,
-        /// Payload bytes.
-        len: u64,
-        /// Python repr of the payload, maybe cut.
-        preview: String,
-    },
-    /// `channel_opened`.
-    ChannelOpened {
-        /// Channel id.
-        channel: i64,
-        /// `exec`, `local` or `remote`.
-        origin: String,
-    },
-    /// `channel_closed`.
-    ChannelClosed {
-        /// Channel id.
-        channel: i64,
-        /// `local` or `remote`.
-        by: String,
-        /// `closed`, `error`, `send_only` or `gateway_died`.
-        how: String,
-        /// The error text, for `error` and `gateway_died`.
-        error: Option<String>,
-    },
-    /// `stderr`: one line the worker wrote on stderr.
-    Stderr {
-        /// The line.
-        line: String,
-    },
-    /// `remote_trace`: one debug trace line of the worker.
-    RemoteTrace {
-        /// The line.
-        line: String,
-    },
-    /// `warning`.
-    Warning {
-        /// The warning.
-        text: String,
-    },
-    /// `status`: a `remote_status` answer.
-    Status {
-        /// Open channels.
-        numchannels: i64,
-        /// Running executions.
-        numexecuting: i64,
-        /// Execution model.
-        execmodel: String,
-    },
+    /// An engine event.
+    Event(RecordedKind),
     /// `lost`: events the writer dropped.
     Lost {
         /// How many.
@@ -166,22 +72,52 @@ pub enum Body {
     },
 }
 
-impl Event {
+/// The kind of the line a trace writer writes when it lost events.
+pub const LOST: &str = "lost";
+
+/// Every event kind of this format version: the engine's, and `lost`.
+pub fn event_kinds() -> impl Iterator<Item = &'static str> {
+    let engine = match RecordedKind::deserialize(de::Line {
+        kind: None,
+        line: &Map::new(),
+    }) {
+        Err(de::Error::Kinds(kinds)) => kinds,
+        _ => &[],
+    };
+    engine.iter().copied().chain([LOST])
+}
+
+/// Every message name (`CHANNEL_DATA`, …), by code.
+pub fn message_names() -> impl Iterator<Item = &'static str> {
+    MsgCode::ALL.iter().map(|c| c.name())
+}
+
+impl Record {
     /// The channel the event is about, if any.
     pub fn channel(&self) -> Option<i64> {
         match &self.body {
-            Body::Message { channel, .. }
-            | Body::ChannelOpened { channel, .. }
-            | Body::ChannelClosed { channel, .. } => Some(*channel),
+            Body::Event(
+                EventKind::Message { channel, .. }
+                | EventKind::ChannelOpened { channel, .. }
+                | EventKind::ChannelClosed { channel, .. },
+            ) => Some(i64::from(*channel)),
             Body::Other { channel, .. } => *channel,
             _ => None,
         }
     }
 
     /// The message name, for `message` events.
-    pub fn message_name(&self) -> Option<&str> {
+    pub fn message_name(&self) -> Option<&'static str> {
         match &self.body {
-            Body::Message { name, .. } => Some(name),
+            Body::Event(EventKind::Message { code, .. }) => Some(code.name()),
+            _ => None,
+        }
+    }
+
+    /// The message's direction and payload, for `message` events.
+    pub fn message(&self) -> Option<(Direction, &Recorded)> {
+        match &self.body {
+            Body::Event(EventKind::Message { dir, payload, .. }) => Some((*dir, payload)),
             _ => None,
         }
     }
@@ -192,36 +128,11 @@ impl Event {
     }
 
     /// A short one-line rendering of the event's fields (may hold control
-    /// characters; the table escapes them).
+    /// characters; a display escapes them).
     pub fn detail(&self) -> String {
-        match &self.body {
-            Body::GatewayStarting { spec } => format!("spec {spec}"),
-            Body::GatewayReady { pid, python } => format!(
-                "pid {} python {}",
-                pid.map_or_else(|| "?".to_owned(), |p| p.to_string()),
-                python.as_deref().unwrap_or("?")
-            ),
-            Body::GatewayFailed { error } => last_line(error).to_owned(),
-            Body::GatewayExited { status, reason } => format!(
-                "{} ({reason})",
-                status.as_deref().unwrap_or("exit status unknown")
-            ),
-            Body::Message { preview, .. } => preview.clone(),
-            Body::ChannelOpened { origin, .. } => format!("origin {origin}"),
-            Body::ChannelClosed { by, how, error, .. } => match error {
-                Some(e) => format!("{how} by {by}: {}", last_line(e)),
-                None => format!("{how} by {by}"),
-            },
-            Body::Stderr { line } | Body::RemoteTrace { line } => line.clone(),
-            Body::Warning { text } => text.clone(),
-            Body::Status {
-                numchannels,
-                numexecuting,
-                execmodel,
-            } => format!(
-                "numchannels {numchannels} numexecuting {numexecuting} execmodel {execmodel}"
-            ),
-            Body::Lost { count } => format!("{count} events lost"),
+        let kind = match &self.body {
+            Body::Event(kind) => kind,
+            Body::Lost { count } => return format!("{count} events lost"),
             Body::Other { fields, .. } => {
                 let mut out = String::new();
                 for (key, value) in fields {
@@ -233,8 +144,36 @@ impl Event {
                     }
                     let _ = write!(out, "{key}={value}");
                 }
-                out
+                return out;
             }
+        };
+        match kind {
+            EventKind::GatewayStarting { spec } => format!("spec {spec}"),
+            EventKind::GatewayReady { pid, python } => format!(
+                "pid {} python {}",
+                pid.map_or_else(|| "?".to_owned(), |p| p.to_string()),
+                python.as_deref().unwrap_or("?")
+            ),
+            EventKind::GatewayFailed { error } => last_line(error).to_owned(),
+            EventKind::GatewayExited { status, reason } => format!(
+                "{} ({reason})",
+                status.as_deref().unwrap_or("exit status unknown")
+            ),
+            EventKind::Message { payload, .. } => payload.preview.clone(),
+            EventKind::ChannelOpened { origin, .. } => format!("origin {}", origin.as_str()),
+            EventKind::ChannelClosed { by, how, .. } => match how.error() {
+                Some(e) => format!("{} by {}: {}", how.as_str(), by.as_str(), last_line(e)),
+                None => format!("{} by {}", how.as_str(), by.as_str()),
+            },
+            EventKind::Stderr { line } | EventKind::RemoteTrace { line } => line.clone(),
+            EventKind::Warning { text } => text.clone(),
+            EventKind::Status {
+                numchannels,
+                numexecuting,
+                execmodel,
+            } => format!(
+                "numchannels {numchannels} numexecuting {numexecuting} execmodel {execmodel}"
+            ),
         }
     }
 }
@@ -296,7 +235,7 @@ pub fn parse_header(line: &[u8]) -> Result<Header, String> {
 }
 
 /// Parses one event line. The error says what is wrong with it.
-pub fn parse_event(line: &[u8]) -> Result<Event, String> {
+pub fn parse_event(line: &[u8]) -> Result<Record, String> {
     let Ok(text) = std::str::from_utf8(line) else {
         return Err("not UTF-8 text".to_owned());
     };
@@ -309,181 +248,49 @@ pub fn parse_event(line: &[u8]) -> Result<Event, String> {
         Err(e) => return Err(format!("not valid JSON ({e})")),
     };
     let Value::Object(map) = value else {
-        return Err(format!("not a JSON object but {}", type_name(&value)));
+        return Err(format!("not a JSON object but {}", de::type_name(&value)));
     };
-    let common = Fields {
-        map: &map,
-        kind: None,
+    let field = |key: &str| map.get(key).ok_or_else(|| format!("no {key:?} field"));
+    let string = |key: &str| match field(key)? {
+        Value::String(s) => Ok(s.clone()),
+        v => Err(de::mistyped(key, "a string", v)),
     };
-    let t = common.number("t")?;
-    let gw = common.string("gw")?;
-    let kind = common.string("kind")?;
-    let f = Fields {
-        map: &map,
-        kind: Some(&kind),
-    };
-    let body = match kind.as_str() {
-        "gateway_starting" => Body::GatewayStarting {
-            spec: f.string("spec")?,
-        },
-        "gateway_ready" => Body::GatewayReady {
-            pid: f.opt_int("pid")?,
-            python: f.opt_string("python")?,
-        },
-        "gateway_failed" => Body::GatewayFailed {
-            error: f.string("error")?,
-        },
-        "gateway_exited" => Body::GatewayExited {
-            status: f.opt_string("status")?,
-            reason: f.string("reason")?,
-        },
-        "message" => Body::Message {
-            dir: match f.string("dir")?.as_str() {
-                "out" => Dir::Out,
-                "in" => Dir::In,
-                other => {
-                    return Err(f.wrong(&format!(
-                        "\"dir\" must be \"out\" or \"in\", not {:?}",
-                        other
-                    )));
-                }
+    let t = field("t")?;
+    let t = t.as_f64().ok_or_else(|| de::mistyped("t", "a number", t))?;
+    let gw = string("gw")?;
+    let kind = string("kind")?;
+    let in_kind = |msg: String| format!("{msg} (in a {kind:?} event)");
+    let body = if kind == LOST {
+        let v = field("count").map_err(in_kind)?;
+        let count = v
+            .as_u64()
+            .ok_or_else(|| in_kind(de::mistyped("count", "a non-negative integer", v)))?;
+        Body::Lost { count }
+    } else {
+        match RecordedKind::deserialize(de::Line {
+            kind: Some(&kind),
+            line: &map,
+        }) {
+            Ok(event) => Body::Event(event),
+            Err(de::Error::UnknownKind) => Body::Other {
+                channel: map.get("channel").and_then(Value::as_i64),
+                fields: map
+                    .iter()
+                    .filter(|(k, _)| !matches!(k.as_str(), "t" | "gw" | "kind"))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
             },
-            code: f.int("code")?,
-            name: f.string("name")?,
-            channel: f.int("channel")?,
-            len: f.count("len")?,
-            preview: f.string("preview")?,
-        },
-        "channel_opened" => Body::ChannelOpened {
-            channel: f.int("channel")?,
-            origin: f.string("origin")?,
-        },
-        "channel_closed" => Body::ChannelClosed {
-            channel: f.int("channel")?,
-            by: f.string("by")?,
-            how: f.string("how")?,
-            error: f.opt_string("error")?,
-        },
-        "stderr" => Body::Stderr {
-            line: f.string("line")?,
-        },
-        "remote_trace" => Body::RemoteTrace {
-            line: f.string("line")?,
-        },
-        "warning" => Body::Warning {
-            text: f.string("text")?,
-        },
-        "status" => Body::Status {
-            numchannels: f.int("numchannels")?,
-            numexecuting: f.int("numexecuting")?,
-            execmodel: f.string("execmodel")?,
-        },
-        "lost" => Body::Lost {
-            count: f.count("count")?,
-        },
-        _ => Body::Other {
-            channel: map.get("channel").and_then(Value::as_i64),
-            fields: map
-                .iter()
-                .filter(|(k, _)| !matches!(k.as_str(), "t" | "gw" | "kind"))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        },
+            Err(e) => return Err(in_kind(e.to_string())),
+        }
     };
-    Ok(Event { t, gw, kind, body })
-}
-
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-/// Typed access to the fields of one event, with errors that name the field.
-struct Fields<'a> {
-    map: &'a Map<String, Value>,
-    /// The kind, for errors about kind fields.
-    kind: Option<&'a str>,
-}
-
-impl Fields<'_> {
-    fn wrong(&self, what: &str) -> String {
-        match self.kind {
-            Some(kind) => format!("{what} (in a {kind:?} event)"),
-            None => what.to_owned(),
-        }
-    }
-
-    fn get(&self, key: &str) -> Result<&Value, String> {
-        self.map
-            .get(key)
-            .ok_or_else(|| self.wrong(&format!("no {key:?} field")))
-    }
-
-    fn mistyped(&self, key: &str, expected: &str, v: &Value) -> String {
-        let found = match v {
-            Value::Number(n) => format!("{n}"),
-            other => type_name(other).to_owned(),
-        };
-        self.wrong(&format!("{key:?} must be {expected}, not {found}"))
-    }
-
-    fn string(&self, key: &str) -> Result<String, String> {
-        match self.get(key)? {
-            Value::String(s) => Ok(s.clone()),
-            v => Err(self.mistyped(key, "a string", v)),
-        }
-    }
-
-    /// A string, null or absent.
-    fn opt_string(&self, key: &str) -> Result<Option<String>, String> {
-        match self.map.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(v) => Err(self.mistyped(key, "a string or null", v)),
-        }
-    }
-
-    fn number(&self, key: &str) -> Result<f64, String> {
-        let v = self.get(key)?;
-        v.as_f64().ok_or_else(|| self.mistyped(key, "a number", v))
-    }
-
-    fn int(&self, key: &str) -> Result<i64, String> {
-        let v = self.get(key)?;
-        v.as_i64()
-            .ok_or_else(|| self.mistyped(key, "an integer", v))
-    }
-
-    /// An integer, null or absent.
-    fn opt_int(&self, key: &str) -> Result<Option<i64>, String> {
-        match self.map.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(v) => v
-                .as_i64()
-                .map(Some)
-                .ok_or_else(|| self.mistyped(key, "an integer or null", v)),
-        }
-    }
-
-    /// A non-negative integer.
-    fn count(&self, key: &str) -> Result<u64, String> {
-        let v = self.get(key)?;
-        v.as_u64()
-            .ok_or_else(|| self.mistyped(key, "a non-negative integer", v))
-    }
+    Ok(Record { t, gw, kind, body })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn ev(line: &str) -> Result<Event, String> {
+    fn ev(line: &str) -> Result<Record, String> {
         parse_event(line.as_bytes())
     }
 
@@ -531,14 +338,15 @@ mod tests {
         assert_eq!(m.gw, "gw0");
         assert_eq!(
             m.body,
-            Body::Message {
-                dir: Dir::Out,
-                code: 3,
-                name: "CHANNEL_EXEC".into(),
+            Body::Event(EventKind::Message {
+                dir: Direction::Out,
+                code: MsgCode::ChannelExec,
                 channel: 1,
-                len: 52,
-                preview: "('x', None)".into()
-            }
+                payload: Recorded {
+                    len: 52,
+                    preview: "('x', None)".into()
+                }
+            })
         );
         assert_eq!(m.channel(), Some(1));
         assert_eq!(m.label(), "CHANNEL_EXEC");
@@ -660,6 +468,72 @@ mod tests {
             assert!(e.contains(want), "{line}: {e:?} lacks {want:?}");
         }
         assert_eq!(parse_event(b"\xff").unwrap_err(), "not UTF-8 text");
+    }
+
+    #[test]
+    fn kinds_come_from_the_engine() {
+        let kinds: Vec<&str> = event_kinds().collect();
+        assert_eq!(
+            kinds,
+            [
+                "gateway_starting",
+                "gateway_ready",
+                "gateway_failed",
+                "gateway_exited",
+                "message",
+                "channel_opened",
+                "channel_closed",
+                "stderr",
+                "remote_trace",
+                "warning",
+                "status",
+                "lost",
+            ]
+        );
+        assert_eq!(message_names().nth(4), Some("CHANNEL_DATA"));
+        assert_eq!(message_names().count(), 8);
+    }
+
+    #[test]
+    fn typed_fields_say_what_they_take() {
+        let cases = [
+            (
+                r#"{"t": 1, "gw": "gw0", "kind": "message", "dir": "out", "code": 9, "name": "X", "channel": 1, "len": 3, "preview": ""}"#,
+                r#""code" must be a message code from 0 to 7, not 9 (in a "message" event)"#,
+            ),
+            (
+                r#"{"t": 1, "gw": "gw0", "kind": "message", "dir": "out", "code": 4, "name": "CHANNEL_EXEC", "channel": 1, "len": 3, "preview": ""}"#,
+                r#""name" must be "CHANNEL_DATA" for code 4, not "CHANNEL_EXEC""#,
+            ),
+            (
+                r#"{"t": 1, "gw": "gw0", "kind": "channel_opened", "channel": 1, "origin": "elsewhere"}"#,
+                r#""origin" must be "exec", "local" or "remote", not "elsewhere""#,
+            ),
+            (
+                r#"{"t": 1, "gw": "gw0", "kind": "channel_closed", "channel": 1, "by": "local", "how": "later"}"#,
+                r#""how" must be "closed", "error", "send_only" or "gateway_died", not "later""#,
+            ),
+            (
+                r#"{"t": 1, "gw": "gw0", "kind": "channel_closed", "channel": 1, "by": "local", "how": "error"}"#,
+                r#""error" must be a string when "how" is "error""#,
+            ),
+            (
+                r#"{"t": 1, "gw": "gw0", "kind": "channel_opened", "channel": 4294967296, "origin": "exec"}"#,
+                r#""channel" must be an integer from -2147483648 to 2147483647, not 4294967296"#,
+            ),
+            (
+                r#"{"t": 1, "gw": "gw0", "kind": "status", "numchannels": 1, "numexecuting": 0}"#,
+                r#"no "execmodel" field (in a "status" event)"#,
+            ),
+            (
+                r#"{"t": 1, "gw": "", "kind": "lost", "count": -1}"#,
+                r#""count" must be a non-negative integer, not -1 (in a "lost" event)"#,
+            ),
+        ];
+        for (line, want) in cases {
+            let e = ev(line).unwrap_err();
+            assert!(e.contains(want), "{line}: {e:?} lacks {want:?}");
+        }
     }
 
     #[test]
