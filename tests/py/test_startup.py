@@ -360,7 +360,7 @@ def test_terminate_idle_worker_is_quick_and_quiet(raw_worker):
     with pytest.raises(EOFError):
         rw.recv(timeout=5)
     assert rw.proc.wait(timeout=5) == 0
-    assert time.monotonic() - start < 1.0
+    assert time.monotonic() - start < 3.0
     assert rw.stderr_text() == ""
 
 
@@ -374,7 +374,7 @@ def test_terminate_interrupts_sleeping_main_thread(raw_worker):
     with pytest.raises(EOFError):
         rw.recv(timeout=5)
     rw.proc.wait(timeout=5)
-    assert time.monotonic() - start < 2.5
+    assert time.monotonic() - start < 5.0   # far below the sleep(100)
     assert rw.stderr_text() == ""
 
 
@@ -435,8 +435,8 @@ def test_master_death_ends_worker_quickly(raw_worker, code):
     assert got == {1, 3}
     start = time.monotonic()
     rw.proc.stdin.close()    # the master is gone
-    rw.proc.wait(timeout=5)
-    assert time.monotonic() - start < 2.0
+    rw.proc.wait(timeout=5)   # would raise: the code never ends by itself
+    assert time.monotonic() - start < 5.0
 
 
 KILLED_MASTER = """
@@ -465,8 +465,8 @@ def test_master_killed_with_sigkill_ends_worker(tmp_path):
         master.kill()
         master.wait()
         start = time.monotonic()
-        assert wait_pid_gone(worker_pid, 5)
-        assert time.monotonic() - start < 2.0
+        assert wait_pid_gone(worker_pid, 5)   # it spins in `while True`
+        assert time.monotonic() - start < 5.0
     finally:
         master.kill()
 
