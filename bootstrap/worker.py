@@ -2349,28 +2349,73 @@ def _format_exception(exc, trim=False):
     """Formatted traceback text of exc (``Traceback (most recent call
     last): ...``).
 
-    With ``trim``, the worker's own frames before the first frame of remote
-    code, and those after the first worker frame that remote code called,
-    are left out (at least one frame always stays).
+    With ``trim``, the frames of our own code -- this worker and
+    bootstrap/runner.py -- are left out wherever they are (above the remote
+    code, or below it when it called into the worker, e.g. ``send`` raising
+    DumpError), also in chained exceptions: what remains reads as CPython's
+    traceback of the remote code alone. The header stays even when no frame
+    is left (a SyntaxError of the remote source).
     """
     import traceback
     try:
         te = traceback.TracebackException(type(exc), exc, exc.__traceback__)
-        if trim:
-            own = _OWN_FILENAME
-            stack = te.stack
-            user = [i for i, f in enumerate(stack) if f.filename != own]
-            if user:
-                del stack[user[-1] + 2:]
-                del stack[:user[0]]
-            else:
-                del stack[:-1]
-        return "".join(te.format())
+        if not trim:
+            return "".join(te.format())
+        had_frames = bool(te.stack)
+        _hide_our_frames(te, exc, _our_namespaces(), set())
+        lines = list(te.format())
+        if had_frames and not te.stack:
+            # te.format() ends with the outermost exception's own lines
+            own = len(list(te.format(chain=False)))
+            lines.insert(len(lines) - own,
+                         "Traceback (most recent call last):\n")
+        return "".join(lines)
     except Exception:
         return "%s: %s" % (type(exc).__name__, exc)
 
 
 _OWN_FILENAME = _format_exception.__code__.co_filename
+_OWN_GLOBALS = globals()
+
+
+def _our_namespaces():
+    """The global namespaces whose frames are ours: this worker's (with
+    its code's file name, which varies: ``<string>`` or a cached file) and
+    that of bootstrap/runner.py's shared state, if a run made it."""
+    ours = [(_OWN_GLOBALS, _OWN_FILENAME)]
+    state = getattr(sys.modules.get("_execdeck_runner"), "state", None)
+    run = getattr(type(state), "run", None)
+    runner_globals = getattr(run, "__globals__", None)
+    if runner_globals is not None:
+        ours.append((runner_globals, run.__code__.co_filename))
+    return ours
+
+
+def _hide_our_frames(te, exc, ours, seen):
+    """Remove the frames of ``ours`` from the TracebackException ``te`` of
+    ``exc`` and from its causes, contexts and grouped exceptions."""
+    if te is None or exc is None or id(te) in seen:
+        return
+    seen.add(id(te))
+    frames = []
+    tb = exc.__traceback__
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    stack = te.stack
+    if len(frames) == len(stack):   # else sys.tracebacklimit cut it: leave it
+        for i in range(len(frames) - 1, -1, -1):
+            frame = frames[i]
+            for namespace, filename in ours:
+                if (frame.f_globals is namespace
+                        and frame.f_code.co_filename == filename):
+                    del stack[i]
+                    break
+    _hide_our_frames(te.__cause__, exc.__cause__, ours, seen)
+    _hide_our_frames(te.__context__, exc.__context__, ours, seen)
+    for sub_te, sub in zip(getattr(te, "exceptions", None) or (),
+                           getattr(exc, "exceptions", None) or ()):
+        _hide_our_frames(sub_te, sub, ours, seen)
 
 
 def _register_source(filename, source):
