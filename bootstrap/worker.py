@@ -41,6 +41,8 @@ precedes it.
 
 Debugging: ``EXECDECK_DEBUG=1`` writes trace lines to
 ``<tempdir>/execdeck-debug-<pid>``, ``EXECDECK_DEBUG=2`` writes them to stderr.
+execnet's ``EXECNET_DEBUG`` works as in execnet's worker (``1``: the file
+``<tempdir>/execnet-debug-<pid>``, ``2``: stderr lines ``[<pid>] ...``).
 
 Sections of this file: tracing - serializer - protocol IO - threads and
 weak references - channels - execution model - gateway (receiver,
@@ -113,57 +115,97 @@ MAIN_THREAD_ONLY_DEADLOCK_TEXT = (
 
 _tracing = False  # checked at call sites so that tracing off costs nothing
 _trace_lock = _thread.RLock()  # reentrant: gc may run Channel.__del__ here
-_trace_out = None  # callable taking a str, when tracing
-_trace_path = None
+_trace_outs = ()  # callables taking the words of a line, when tracing
+_trace_path = None  # the EXECDECK_DEBUG=1 trace file
+_execdeck_tracing = False  # EXECDECK_DEBUG (or the boot config) handled
+_execnet_tracing = None  # EXECNET_DEBUG read (once per process)
 
 
 def _trace(*args):
-    """Write one trace line (timestamp, pid, words) when tracing is on."""
-    out = _trace_out
-    if out is None:
+    """Write one trace line (the words ``args``) to every trace output."""
+    outs = _trace_outs
+    if not outs:
         return
-    now = time.time()
-    stamp = time.strftime("%H:%M:%S", time.localtime(now))
-    line = "%s.%06d [%d] %s\n" % (
-        stamp, int((now % 1) * 1e6), os.getpid(), " ".join(map(str, args)))
+    text = " ".join(map(str, args))
     try:
         with _trace_lock:
-            out(line)
+            for out in outs:
+                out(text)
     except Exception:
         pass  # tracing must never break the worker (e.g. at shutdown)
 
 
+def _execdeck_line(text):
+    """Our own line format: timestamp, pid, words."""
+    now = time.time()
+    stamp = time.strftime("%H:%M:%S", time.localtime(now))
+    return "%s.%06d [%d] %s\n" % (stamp, int((now % 1) * 1e6), os.getpid(),
+                                   text)
+
+
+def _trace_file(name, line):
+    """Trace output appending ``line(text)`` to ``<tempdir>/<name>-<pid>``
+    (emptied first); returns (output, path)."""
+    import tempfile
+    path = os.path.join(tempfile.gettempdir(), "%s-%d" % (name, os.getpid()))
+    # O_APPEND: if remote code imports execnet, whose gateway_base opens the
+    # same execnet-debug-<pid> with "w", both keep writing at the end
+    f = open(path, "a", encoding="utf-8", errors="backslashreplace")
+    f.truncate(0)
+
+    def out(text):
+        f.write(line(text))
+        f.flush()
+    return out, path
+
+
+def _trace_stderr(line):
+    def out(text):
+        os.write(2, line(text).encode("utf-8", "backslashreplace"))
+    return out
+
+
 def setup_tracing(level=None):
-    """Configure tracing from ``EXECDECK_DEBUG`` (or the given level).
+    """Configure tracing from ``EXECDECK_DEBUG`` (or the given level) and
+    from execnet's ``EXECNET_DEBUG``; each is set up once per process.
 
-    "1" (or any other non-empty value except "2"): append to
-    ``<tempdir>/execdeck-debug-<pid>``; "2": write to fd 2 (stderr).
-    Returns the trace file path, or None.
+    EXECDECK_DEBUG "1" (or any other non-empty value except "0" and "2"):
+    append to ``<tempdir>/execdeck-debug-<pid>``; "2": write to fd 2
+    (stderr), each line starting with TRACE_PREFIX. Lines carry a timestamp
+    and the pid.
+
+    EXECNET_DEBUG as execnet's own worker reads it: "2": lines on stderr,
+    each starting with ``[<pid>] ``; any other non-empty value: the file
+    ``<tempdir>/execnet-debug-<pid>``, one line per trace with just its
+    words. The words are the same in every output.
+
+    Returns the EXECDECK_DEBUG trace file path, or None.
     """
-    global _tracing, _trace_out, _trace_path
-    if _tracing:
-        return _trace_path
-    if level is None:
-        level = os.environ.get("EXECDECK_DEBUG", "")
-    if not level or level == "0":
-        return None
-    if level == "2":
-        def out(line):
-            # The prefix lets the master tell trace lines from other stderr.
-            os.write(2, (TRACE_PREFIX + line).encode("utf-8", "backslashreplace"))
-        _trace_out = out
-    else:
-        import tempfile
-        path = os.path.join(tempfile.gettempdir(),
-                            "execdeck-debug-%d" % os.getpid())
-        f = open(path, "a", encoding="utf-8", errors="backslashreplace")
-
-        def out(line):
-            f.write(line)
-            f.flush()
-        _trace_out = out
-        _trace_path = path
-    _tracing = True
+    global _tracing, _trace_outs, _trace_path, _execdeck_tracing
+    global _execnet_tracing
+    outs = list(_trace_outs)
+    if not _execdeck_tracing:
+        if level is None:
+            level = os.environ.get("EXECDECK_DEBUG", "")
+        if level and level != "0":
+            _execdeck_tracing = True
+            if level == "2":
+                # The prefix lets the master tell trace lines from other stderr.
+                outs.append(_trace_stderr(
+                    lambda text: TRACE_PREFIX + _execdeck_line(text)))
+            else:
+                out, _trace_path = _trace_file("execdeck-debug", _execdeck_line)
+                outs.append(out)
+    if _execnet_tracing is None:
+        _execnet_tracing = os.environ.get("EXECNET_DEBUG") or ""
+        if _execnet_tracing == "2":
+            outs.append(_trace_stderr(
+                lambda text: "[%d] %s\n" % (os.getpid(), text)))
+        elif _execnet_tracing:
+            outs.append(_trace_file("execnet-debug",
+                                    lambda text: text + "\n")[0])
+    _trace_outs = tuple(outs)
+    _tracing = bool(outs)
     return _trace_path
 
 
@@ -2116,7 +2158,7 @@ class WorkerGateway:
     def _receive_loop(self):
         """Receiver thread: dispatch messages until TERMINATE or EOF, then
         shut the gateway down."""
-        self._trace("receiver thread starts")
+        self._trace("[receiver-thread] RECEIVERTHREAD: starting to run")
         read_message = self._io.read_message
         handlers = self._handlers
         reason = "eof"
@@ -2140,6 +2182,8 @@ class WorkerGateway:
             _log("protocol error: %s; shutting down" % (exc,))
         except EOFError as exc:
             self._error = exc
+            self._trace("[receiver-thread] EOF without prior gateway"
+                        " termination message")
         except BaseException as exc:
             reason = "receiver error"
             self._error = EOFError("receiver failed: %r" % (exc,))
@@ -2222,9 +2266,9 @@ class WorkerGateway:
         filename = file_name or "<remote exec>"
         if isinstance(source, bytes):
             source = source.decode("utf-8")
-        if _tracing:
-            _trace(self.id, "execution starts channel=%d" % channel.id,
-                   repr(source)[:60])
+        if _tracing:   # execnet's words
+            _trace(self.id, "execution starts[%d]: %s"
+                   % (channel.id, repr(source)[:50]))
         namespace = {"channel": channel, "__name__": "__channelexec__"}
         error = None
         pool = self._pool
@@ -2255,8 +2299,8 @@ class WorkerGateway:
                 _register_source(filename, source)  # ours, not a rival's
                 error = _format_exception(exc, trim=True)
                 if _tracing:
-                    _trace(self.id, "execution failed channel=%d"
-                           % channel.id, repr(exc))
+                    _trace(self.id, "got exception: %r" % (exc,),
+                           "channel=%d" % channel.id)
         # (the namespace is not cleared: threads started by the code may
         # still use its globals)
         del namespace
@@ -2283,8 +2327,10 @@ class WorkerGateway:
                     "execmodel=%s" % self.execmodel.backend,
                     "python=%s" % sys.version.split()[0])
         self._receiving = True
+        self._trace("[serve] spawning receiver thread")
         # like a daemon thread: the interpreter's exit does not wait for it
         _thread.start_new_thread(self._receive_loop, ())
+        self._trace("[serve] integrating as primary thread")
         self._pool.run_main_loop()
         self._trace("main loop ended")
         deadline = time.monotonic() + TERMINATE_GRACE * 2 + 1.0
@@ -2303,6 +2349,7 @@ class WorkerGateway:
             # the master is gone (or confused): nothing we write is read
             self._close_write()
         self._channelfactory._finished_receiving()
+        self._trace("shutting down execution pool")
         pool.shutdown()
         grace = TERMINATE_GRACE if reason == "terminate" else EOF_GRACE
         if not pool.wait_idle(grace):
@@ -2338,8 +2385,10 @@ class WorkerGateway:
             handler = signal.getsignal(signal.SIGINT)
             if hasattr(signal, "pthread_kill") and callable(handler):
                 # a real signal also wakes blocking calls such as sleep()
+                self._trace("sending ourselves a SIGINT")
                 signal.pthread_kill(main, signal.SIGINT)
             else:
+                self._trace("calling interrupt_main()")
                 _thread.interrupt_main()
         except Exception as exc:
             self._trace("interrupt failed", repr(exc))
@@ -2592,6 +2641,8 @@ def serve(io, id=None, execmodel="thread", exit_process=False):
                                 all_threads=True)
         except Exception:
             pass
+    if _tracing:   # execnet's words for this moment
+        _trace("creating workergateway on %r" % (io,))
     gateway = WorkerGateway(io, id or "<worker>", execmodel)
     gateway.serve(exit_process=exit_process)
     return gateway

@@ -496,7 +496,7 @@ def test_debug_1_writes_trace_file(makegateway, monkeypatch, tmp_path):
     assert re.search(r"^\d\d:\d\d:\d\d\.\d{6} \[%d\] gw0 received CHANNEL_EXEC "
                      r"channel=1 len=\d+$" % pid, text, re.M)
     assert "sent CHANNEL_DATA channel=1 len=6" in text
-    assert "execution starts channel=1" in text
+    assert "gw0 execution starts[1]: " in text
 
 
 def test_debug_2_traces_to_stderr(makegateway, monkeypatch, capfd):
@@ -516,8 +516,69 @@ def test_debug_2_traces_to_stderr(makegateway, monkeypatch, capfd):
     assert trace_lines and all(l.startswith("execdeck-trace: ") for l in trace_lines)
 
 
+# execnet's EXECNET_DEBUG, as its TestTracing::test_popen_filetracing and
+# test_popen_stderr_tracing check it (there the worker's file name comes from
+# execnet.gateway_base.fn; ours is computed from the pid).
+
+def test_execnet_debug_1_writes_execnets_trace_file(makegateway, monkeypatch,
+                                                    tmp_path):
+    monkeypatch.delenv("EXECDECK_DEBUG", raising=False)
+    monkeypatch.setenv("EXECNET_DEBUG", "1")
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    gw = makegateway()
+    pid = gw.remote_exec("import os; channel.send(os.getpid())").receive(TIMEOUT)
+    gw.exit()
+    gw.join(TIMEOUT)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "execnet-debug-%d" % pid]
+    lines = (tmp_path / ("execnet-debug-%d" % pid)).read_text().splitlines()
+    # execnet's words for the same moments; lines are the bare words
+    for words in ("creating workergateway on ", "gw0 execution starts[1]: ", "gw0 execution finished",
+                  "gw0 received CHANNEL_EXEC channel=1 ",
+                  "gw0 sent CHANNEL_DATA channel=1 "):
+        assert any(l.startswith(words) for l in lines), (words, lines)
+
+
+def test_execnet_debug_2_traces_to_stderr_with_pid_prefix(makegateway,
+                                                          monkeypatch, capfd):
+    monkeypatch.delenv("EXECDECK_DEBUG", raising=False)
+    monkeypatch.setenv("EXECNET_DEBUG", "2")
+    gw = makegateway()
+    pid = gw.remote_exec("import os ; channel.send(os.getpid())").receive(TIMEOUT)
+    gw.exit()
+    gw.join(TIMEOUT)
+    deadline = time.monotonic() + TIMEOUT
+    err = ""
+    while "RECEIVERTHREAD" not in err and time.monotonic() < deadline:
+        err += capfd.readouterr().err
+        time.sleep(0.02)
+    assert "[%s] creating workergateway" % pid in err
+    traced = [l for l in err.splitlines() if "[%d] " % pid in l]
+    assert len(traced) > 5 and all(l.startswith("[%d] " % pid)
+                                   for l in traced), err
+    assert "[%d] gw0 got exception" % pid not in err
+
+
+def test_execnet_debug_2_traces_failures(makegateway, monkeypatch, capfd):
+    monkeypatch.delenv("EXECDECK_DEBUG", raising=False)
+    monkeypatch.setenv("EXECNET_DEBUG", "2")
+    gw = makegateway()
+    ch = gw.remote_exec("import os\nchannel.send(os.getpid())\n1/0")
+    pid = ch.receive(TIMEOUT)
+    with pytest.raises(execnet.RemoteError):
+        ch.waitclose(TIMEOUT)
+    deadline = time.monotonic() + TIMEOUT
+    err = ""
+    while "got exception" not in err and time.monotonic() < deadline:
+        err += capfd.readouterr().err
+        time.sleep(0.02)
+    assert ("[%d] gw0 got exception: ZeroDivisionError('division by zero')"
+            % pid) in err
+
+
 def test_no_trace_file_by_default(makegateway, monkeypatch, tmp_path):
     monkeypatch.delenv("EXECDECK_DEBUG", raising=False)
+    monkeypatch.delenv("EXECNET_DEBUG", raising=False)
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     gw = makegateway()
     gw.remote_exec("channel.send(1)").receive(TIMEOUT)
