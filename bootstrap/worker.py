@@ -25,16 +25,22 @@ Three ways to start it
    (compiled once, by CPython's pyc cache) in ``__main__`` the same way; if
    that fails, the program asks for the source (see bootstrap/README.md).
 
-2. As a plain script: ``python3 -u worker.py [--id ID] [--execmodel MODEL]``
-   writes just ``b"1"`` and serves the protocol on stdin/stdout.
+2. As a plain script: ``python3 -u worker.py [--id ID] [--execmodel MODEL]
+   [--stdout discard|stderr]`` writes just ``b"1"`` and serves the protocol
+   on stdin/stdout.
 
 3. Over a socket: ``serve_socket(sock, id=None, execmodel="thread")`` writes
    ``b"1"`` on the connected socket and serves the protocol over it.
 
 In modes 1 and 2 the protocol gets private duplicates of fds 0 and 1; fd 0 is
-then pointed at /dev/null and fd 1 at fd 2, so ``print()`` and
-``os.write(1, ...)`` in remote code end up on the interpreter's stderr, which
-execdeck's master forwards line by line (execnet's worker discards them).
+then pointed at /dev/null.  fd 1 is pointed at fd 2 when execdeck's master
+boots the worker, so ``print()`` and ``os.write(1, ...)`` in remote code end
+up on the interpreter's stderr, which execdeck's master shows line by line;
+for execnet's master, which leaves the worker's stderr on the user's terminal
+(pytest-xdist: each worker's pytest report goes to fd 1), fd 1 is pointed at
+/dev/null as in execnet's worker.  Boot config key ``'stdout'``:
+``'stderr'`` (default) or ``'discard'``; plain script: ``--stdout``, default
+``discard``.
 
 Keep this file free of ``from __future__`` imports: in boot mode a line
 precedes it.
@@ -1065,23 +1071,39 @@ class ProtocolIO:
                 pass
 
 
-def init_popen_io():
+#: What fd 1 of remote code becomes (``stdout=`` of init_popen_io):
+#: "stderr" -- a duplicate of fd 2, shown by execdeck's master per gateway;
+#: "discard" -- /dev/null, as in execnet's worker (execnet's master leaves
+#: the worker's stderr on its own terminal: under pytest-xdist fd 1 carries
+#: each worker's whole pytest report).
+STDOUT_MODES = ("stderr", "discard")
+
+
+def init_popen_io(stdout="stderr"):
     """Protect fds 0/1 and return the ProtocolIO over private duplicates.
 
-    fd 0 becomes /dev/null; fd 1 becomes a duplicate of fd 2, so that
-    ``print()`` and ``os.write(1, ...)`` in remote code go to stderr.
+    fd 0 becomes /dev/null; fd 1 becomes a duplicate of fd 2 (``stdout=
+    "stderr"``), so that ``print()`` and ``os.write(1, ...)`` in remote
+    code go to stderr, or /dev/null (``"discard"``).
     ``sys.stdin``/``sys.stdout`` are rebound to match (line buffered).
     """
     import io
+    if stdout not in STDOUT_MODES:
+        raise ValueError("unknown stdout mode %r (not one of %s)"
+                         % (stdout, ", ".join(STDOUT_MODES)))
     proto_in = os.dup(0)    # os.dup gives non-inheritable fds: children of
     proto_out = os.dup(1)   # remote code never hold the protocol pipes
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
-    try:
-        os.dup2(2, 1)
-    except OSError:  # no stderr: discard like execnet does
-        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
     os.close(devnull)
+    try:
+        if stdout != "stderr":
+            raise OSError("discard")
+        os.dup2(2, 1)
+    except OSError:  # discarded, or no stderr: /dev/null as execnet does
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.close(devnull)
     encoding = getattr(sys.__stderr__, "encoding", None) or "utf-8"
 
     def text(fd, mode):
@@ -2648,11 +2670,12 @@ def serve(io, id=None, execmodel="thread", exit_process=False):
     return gateway
 
 
-def serve_stdio(id=None, execmodel="thread", marker=False):
-    """Modes 1 and 2: protect fds 0/1, write [marker+] ``b"1"`` on the
-    protocol stdout, serve, and end the process when the connection ends."""
+def serve_stdio(id=None, execmodel="thread", marker=False, stdout="stderr"):
+    """Modes 1 and 2: protect fds 0/1 (fd 1 of remote code goes to
+    ``stdout``, see STDOUT_MODES), write [marker+] ``b"1"`` on the protocol
+    stdout, serve, and end the process when the connection ends."""
     execmodel = get_execmodel(execmodel)  # fail before the handshake
-    io = init_popen_io()
+    io = init_popen_io(stdout)
     setup_tracing()
     if _tracing:
         _trace(id, "worker starts (stdio) pid=%d" % os.getpid(),
@@ -2678,15 +2701,17 @@ def serve_socket(sock, id=None, execmodel="thread", exit_process=False):
             pass
 
 
-_USAGE = ("usage: worker.py [--id ID] [--execmodel thread|main_thread_only]\n"
+_USAGE = ("usage: worker.py [--id ID] [--execmodel thread|main_thread_only]"
+          " [--stdout discard|stderr]\n"
           "Serves the execnet/execdeck protocol on stdin/stdout after writing"
-          " b'1'.\n")
+          " b'1'.\nWhat remote code writes to fd 1 is discarded as in"
+          " execnet's worker, or\nwith --stdout stderr written to stderr.\n")
 
 
 def main(argv=None):
     """Plain-script mode (2)."""
     args = list(sys.argv[1:] if argv is None else argv)
-    options = {"--id": None, "--execmodel": "thread"}
+    options = {"--id": None, "--execmodel": "thread", "--stdout": "discard"}
     while args:
         arg = args.pop(0)
         if arg in ("-h", "--help"):
@@ -2704,10 +2729,14 @@ def main(argv=None):
         options[key] = value
     try:
         execmodel = get_execmodel(options["--execmodel"])
+        if options["--stdout"] not in STDOUT_MODES:
+            raise ValueError("--stdout must be one of %s, not %r"
+                             % (", ".join(STDOUT_MODES), options["--stdout"]))
     except ValueError as exc:
         sys.stderr.write("worker.py: %s\n" % exc)
         return 2
-    serve_stdio(options["--id"], execmodel, marker=False)
+    serve_stdio(options["--id"], execmodel, marker=False,
+                stdout=options["--stdout"])
     return 0
 
 
@@ -2716,7 +2745,8 @@ def _boot(config):
     if config.get("debug"):
         setup_tracing(config["debug"])
     serve_stdio(config.get("id"), config.get("execmodel") or "thread",
-                marker=config.get("marker", True))
+                marker=config.get("marker", True),
+                stdout=config.get("stdout") or "stderr")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import pytest
 import execnet
 from execnet import gateway_io
 from execnet.gateway_socket import SocketIO
+from execnet.gateway_base import dumps_internal
 from execnet.xspec import XSpec
 
 from conftest import (BOOTLINE, MARKER, TIMEOUT, WORKER_PATH, WORKER_PYTHON,
@@ -66,6 +67,10 @@ def test_plain_script_arguments():
     assert r.returncode == 2 and b"gevent" in r.stderr
     r = run("--id")
     assert r.returncode == 2
+    r = run("--stdout", "bogus")
+    assert r.returncode == 2 and b"bogus" in r.stderr
+    r = run("--help")
+    assert b"--stdout" in r.stdout
 
 
 def test_plain_script_eof_on_stdin_exits(raw_worker):
@@ -319,17 +324,62 @@ def test_corrupt_data_fails_only_that_channel(raw_worker):
     assert rw.recv() == ("CHANNEL_DATA", 3, "still alive")
 
 
-def test_print_goes_to_stderr(raw_worker):
-    rw = raw_worker()
-    rw.exec_(1, "import os\nprint('hello from print')\nos.write(1, b'raw fd1\\n')")
-    assert rw.recv() == ("CHANNEL_CLOSE", 1, None)
+WRITE_TO_FD_1 = textwrap.dedent("""\
+    import os, subprocess, sys
+    print('hello from print')
+    os.write(1, b'raw fd1\\n')
+    subprocess.run([sys.executable, '-c', 'print("from a child")'])
+    sys.stdout.flush()
+    os.write(2, b'stderr after\\n')
+""")
+
+
+def wait_stderr(rw, text):
     deadline = time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline:
-        err = rw.stderr_text()
-        if "hello from print" in err and "raw fd1" in err:
-            break
+    while text not in rw.stderr_text() and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert "hello from print\n" in err and "raw fd1\n" in err
+    return rw.stderr_text()
+
+
+def test_print_goes_to_stderr_with_stdout_stderr(raw_worker):
+    rw = raw_worker("--stdout", "stderr")
+    rw.exec_(1, WRITE_TO_FD_1)
+    assert rw.recv() == ("CHANNEL_CLOSE", 1, None)
+    assert wait_stderr(rw, "stderr after") == (
+        "hello from print\nraw fd1\nfrom a child\nstderr after\n")
+
+
+def test_plain_script_discards_fd_1_as_execnets_worker(raw_worker):
+    rw = raw_worker()
+    rw.exec_(1, WRITE_TO_FD_1)
+    assert rw.recv() == ("CHANNEL_CLOSE", 1, None)
+    assert wait_stderr(rw, "stderr after") == "stderr after\n"
+
+
+@pytest.mark.parametrize("stdout, shown", [
+    (None, True),           # execdeck's master: it shows the stderr lines
+    ("stderr", True),
+    ("discard", False),     # execnet's master: discarded, as its worker does
+])
+def test_boot_config_stdout(stdout, shown):
+    proc = _boot(boot_source(stdout=stdout))
+    try:
+        assert _read_exact(proc, len(MARKER) + 1) == MARKER + b"1"
+        payload = dumps_internal((WRITE_TO_FD_1, None, None, {}))
+        proc.stdin.write(struct.pack("!bii", 3, 1, len(payload)) + payload)
+        proc.stdin.write(struct.pack("!bii", 2, 0, 0))   # GATEWAY_TERMINATE
+        proc.stdin.flush()
+        proc.wait(timeout=TIMEOUT)
+        err = proc.stderr.read().decode()
+    finally:
+        proc.kill()
+        proc.wait()
+        for f in (proc.stdin, proc.stdout, proc.stderr):
+            f.close()
+    if shown:
+        assert err == "hello from print\nraw fd1\nfrom a child\nstderr after\n"
+    else:
+        assert err == "stderr after\n"
 
 
 def test_unknown_message_code_is_protocol_error(raw_worker):
