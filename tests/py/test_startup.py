@@ -252,7 +252,7 @@ def test_last_message_makes_channel_send_only(raw_worker):
         channel.send(c.isclosed())
         c.send(42)
         try:
-            c.receive(1)
+            c.receive(5)   # EOF at once: the peer sent LAST_MESSAGE
         except EOFError:
             channel.send("EOF")
     """))
