@@ -125,6 +125,7 @@ _trace_outs = ()  # callables taking the words of a line, when tracing
 _trace_path = None  # the EXECDECK_DEBUG=1 trace file
 _execdeck_tracing = False  # EXECDECK_DEBUG (or the boot config) handled
 _execnet_tracing = None  # EXECNET_DEBUG read (once per process)
+_execnet_trace_path = None  # the EXECNET_DEBUG=1 trace file
 
 
 def _trace(*args):
@@ -188,7 +189,7 @@ def setup_tracing(level=None):
     Returns the EXECDECK_DEBUG trace file path, or None.
     """
     global _tracing, _trace_outs, _trace_path, _execdeck_tracing
-    global _execnet_tracing
+    global _execnet_tracing, _execnet_trace_path
     outs = list(_trace_outs)
     if not _execdeck_tracing:
         if level is None:
@@ -208,11 +209,39 @@ def setup_tracing(level=None):
             outs.append(_trace_stderr(
                 lambda text: "[%d] %s\n" % (os.getpid(), text)))
         elif _execnet_tracing:
-            outs.append(_trace_file("execnet-debug",
-                                    lambda text: text + "\n")[0])
+            out, _execnet_trace_path = _trace_file("execnet-debug",
+                                                   lambda text: text + "\n")
+            outs.append(out)
+            if "execnet.gateway_base" not in sys.modules:
+                _IMPORT_WATCH.watch("execnet.gateway_base",
+                                    _execnet_base_imported,
+                                    prepare=_execnet_base_importing)
     _trace_outs = tuple(outs)
     _tracing = bool(outs)
     return _trace_path
+
+
+# Remote code may import execnet (pytest-xdist's remote side does). With
+# EXECNET_DEBUG set, execnet's gateway_base would open execnet-debug-<pid> --
+# the worker's own trace file -- with "w" at import and empty it. So while it
+# is imported EXECNET_DEBUG is hidden, and afterwards its tracing names are
+# pointed at the worker's: ``fn`` is the file, ``trace`` writes there (for
+# gateways remote code makes itself).
+
+def _execnet_base_importing(module):
+    value = os.environ.pop("EXECNET_DEBUG", None)
+    if value is None:
+        return None
+
+    def undo():
+        os.environ["EXECNET_DEBUG"] = value
+    return undo
+
+
+def _execnet_base_imported(module):
+    module.DEBUG = _execnet_tracing
+    module.fn = _execnet_trace_path
+    module.trace = _trace
 
 
 # ---------------------------------------------------------------------------
@@ -2556,19 +2585,29 @@ class _ImportWatch:
 
     def __init__(self):
         self._hooks = {}  # module name -> hook(module)
+        self._prepares = {}  # module name -> prepare(module) -> undo or None
         self._lock = _thread.allocate_lock()
 
     def __repr__(self):
         return "<execdeck import watch>"
 
-    def watch(self, name, hook):
+    def watch(self, name, hook, prepare=None):
+        """Run ``hook(module)`` once ``name`` is imported; ``prepare(module)``
+        runs right before its code does and may return a function to run
+        right after it (even if it fails)."""
         with self._lock:
             self._hooks[name] = hook
+            if prepare is not None:
+                self._prepares[name] = prepare
             if self not in sys.meta_path:
                 sys.meta_path.insert(0, self)
 
+    def _prepare(self, name):
+        return self._prepares.get(name)
+
     def _take(self, name):
         with self._lock:
+            self._prepares.pop(name, None)
             hook = self._hooks.pop(name, None)
             if not self._hooks:
                 while self in sys.meta_path:
@@ -2609,7 +2648,21 @@ class _WatchedLoader:
         module.__loader__ = loader
         if getattr(module, "__spec__", None) is not None:
             module.__spec__.loader = loader
-        loader.exec_module(module)
+        prepare = self._watch._prepare(module.__name__)
+        undo = None
+        if prepare is not None:
+            try:
+                undo = prepare(module)
+            except Exception:
+                pass
+        try:
+            loader.exec_module(module)
+        finally:
+            if undo is not None:
+                try:
+                    undo()
+                except Exception:
+                    pass
         hook = self._watch._take(module.__name__)
         if hook is not None:
             try:

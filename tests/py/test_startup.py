@@ -577,6 +577,11 @@ def test_execnet_debug_1_writes_execnets_trace_file(makegateway, monkeypatch,
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     gw = makegateway()
     pid = gw.remote_exec("import os; channel.send(os.getpid())").receive(TIMEOUT)
+    # remote code importing execnet (xdist's does) leaves the file intact;
+    # execnet's own test finds the file through gateway_base.fn
+    fn = gw.remote_exec("import execnet;channel.send(execnet.gateway_base.fn)"
+                        ).receive(TIMEOUT)
+    assert fn == str(tmp_path / ("execnet-debug-%d" % pid))
     gw.exit()
     gw.join(TIMEOUT)
     assert sorted(p.name for p in tmp_path.iterdir()) == [
