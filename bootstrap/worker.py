@@ -25,22 +25,30 @@ Three ways to start it
    (compiled once, by CPython's pyc cache) in ``__main__`` the same way; if
    that fails, the program asks for the source (see bootstrap/README.md).
 
-2. As a plain script: ``python3 -u worker.py [--id ID] [--execmodel MODEL]``
-   writes just ``b"1"`` and serves the protocol on stdin/stdout.
+2. As a plain script: ``python3 -u worker.py [--id ID] [--execmodel MODEL]
+   [--stdout discard|stderr]`` writes just ``b"1"`` and serves the protocol
+   on stdin/stdout.
 
 3. Over a socket: ``serve_socket(sock, id=None, execmodel="thread")`` writes
    ``b"1"`` on the connected socket and serves the protocol over it.
 
 In modes 1 and 2 the protocol gets private duplicates of fds 0 and 1; fd 0 is
-then pointed at /dev/null and fd 1 at fd 2, so ``print()`` and
-``os.write(1, ...)`` in remote code end up on the interpreter's stderr, which
-execdeck's master forwards line by line (execnet's worker discards them).
+then pointed at /dev/null.  fd 1 is pointed at fd 2 when execdeck's master
+boots the worker, so ``print()`` and ``os.write(1, ...)`` in remote code end
+up on the interpreter's stderr, which execdeck's master shows line by line;
+for execnet's master, which leaves the worker's stderr on the user's terminal
+(pytest-xdist: each worker's pytest report goes to fd 1), fd 1 is pointed at
+/dev/null as in execnet's worker.  Boot config key ``'stdout'``:
+``'stderr'`` (default) or ``'discard'``; plain script: ``--stdout``, default
+``discard``.
 
 Keep this file free of ``from __future__`` imports: in boot mode a line
 precedes it.
 
 Debugging: ``EXECDECK_DEBUG=1`` writes trace lines to
 ``<tempdir>/execdeck-debug-<pid>``, ``EXECDECK_DEBUG=2`` writes them to stderr.
+execnet's ``EXECNET_DEBUG`` works as in execnet's worker (``1``: the file
+``<tempdir>/execnet-debug-<pid>``, ``2``: stderr lines ``[<pid>] ...``).
 
 Sections of this file: tracing - serializer - protocol IO - threads and
 weak references - channels - execution model - gateway (receiver,
@@ -113,58 +121,127 @@ MAIN_THREAD_ONLY_DEADLOCK_TEXT = (
 
 _tracing = False  # checked at call sites so that tracing off costs nothing
 _trace_lock = _thread.RLock()  # reentrant: gc may run Channel.__del__ here
-_trace_out = None  # callable taking a str, when tracing
-_trace_path = None
+_trace_outs = ()  # callables taking the words of a line, when tracing
+_trace_path = None  # the EXECDECK_DEBUG=1 trace file
+_execdeck_tracing = False  # EXECDECK_DEBUG (or the boot config) handled
+_execnet_tracing = None  # EXECNET_DEBUG read (once per process)
+_execnet_trace_path = None  # the EXECNET_DEBUG=1 trace file
 
 
 def _trace(*args):
-    """Write one trace line (timestamp, pid, words) when tracing is on."""
-    out = _trace_out
-    if out is None:
+    """Write one trace line (the words ``args``) to every trace output."""
+    outs = _trace_outs
+    if not outs:
         return
-    now = time.time()
-    stamp = time.strftime("%H:%M:%S", time.localtime(now))
-    line = "%s.%06d [%d] %s\n" % (
-        stamp, int((now % 1) * 1e6), os.getpid(), " ".join(map(str, args)))
+    text = " ".join(map(str, args))
     try:
         with _trace_lock:
-            out(line)
+            for out in outs:
+                out(text)
     except Exception:
         pass  # tracing must never break the worker (e.g. at shutdown)
 
 
+def _execdeck_line(text):
+    """Our own line format: timestamp, pid, words."""
+    now = time.time()
+    stamp = time.strftime("%H:%M:%S", time.localtime(now))
+    return "%s.%06d [%d] %s\n" % (stamp, int((now % 1) * 1e6), os.getpid(),
+                                   text)
+
+
+def _trace_file(name, line):
+    """Trace output appending ``line(text)`` to ``<tempdir>/<name>-<pid>``
+    (emptied first); returns (output, path)."""
+    import tempfile
+    path = os.path.join(tempfile.gettempdir(), "%s-%d" % (name, os.getpid()))
+    # O_APPEND: if remote code imports execnet, whose gateway_base opens the
+    # same execnet-debug-<pid> with "w", both keep writing at the end
+    f = open(path, "a", encoding="utf-8", errors="backslashreplace")
+    f.truncate(0)
+
+    def out(text):
+        f.write(line(text))
+        f.flush()
+    return out, path
+
+
+def _trace_stderr(line):
+    def out(text):
+        os.write(2, line(text).encode("utf-8", "backslashreplace"))
+    return out
+
+
 def setup_tracing(level=None):
-    """Configure tracing from ``EXECDECK_DEBUG`` (or the given level).
+    """Configure tracing from ``EXECDECK_DEBUG`` (or the given level) and
+    from execnet's ``EXECNET_DEBUG``; each is set up once per process.
 
-    "1" (or any other non-empty value except "2"): append to
-    ``<tempdir>/execdeck-debug-<pid>``; "2": write to fd 2 (stderr).
-    Returns the trace file path, or None.
+    EXECDECK_DEBUG "1" (or any other non-empty value except "0" and "2"):
+    append to ``<tempdir>/execdeck-debug-<pid>``; "2": write to fd 2
+    (stderr), each line starting with TRACE_PREFIX. Lines carry a timestamp
+    and the pid.
+
+    EXECNET_DEBUG as execnet's own worker reads it: "2": lines on stderr,
+    each starting with ``[<pid>] ``; any other non-empty value: the file
+    ``<tempdir>/execnet-debug-<pid>``, one line per trace with just its
+    words. The words are the same in every output.
+
+    Returns the EXECDECK_DEBUG trace file path, or None.
     """
-    global _tracing, _trace_out, _trace_path
-    if _tracing:
-        return _trace_path
-    if level is None:
-        level = os.environ.get("EXECDECK_DEBUG", "")
-    if not level or level == "0":
-        return None
-    if level == "2":
-        def out(line):
-            # The prefix lets the master tell trace lines from other stderr.
-            os.write(2, (TRACE_PREFIX + line).encode("utf-8", "backslashreplace"))
-        _trace_out = out
-    else:
-        import tempfile
-        path = os.path.join(tempfile.gettempdir(),
-                            "execdeck-debug-%d" % os.getpid())
-        f = open(path, "a", encoding="utf-8", errors="backslashreplace")
-
-        def out(line):
-            f.write(line)
-            f.flush()
-        _trace_out = out
-        _trace_path = path
-    _tracing = True
+    global _tracing, _trace_outs, _trace_path, _execdeck_tracing
+    global _execnet_tracing, _execnet_trace_path
+    outs = list(_trace_outs)
+    if not _execdeck_tracing:
+        if level is None:
+            level = os.environ.get("EXECDECK_DEBUG", "")
+        if level and level != "0":
+            _execdeck_tracing = True
+            if level == "2":
+                # The prefix lets the master tell trace lines from other stderr.
+                outs.append(_trace_stderr(
+                    lambda text: TRACE_PREFIX + _execdeck_line(text)))
+            else:
+                out, _trace_path = _trace_file("execdeck-debug", _execdeck_line)
+                outs.append(out)
+    if _execnet_tracing is None:
+        _execnet_tracing = os.environ.get("EXECNET_DEBUG") or ""
+        if _execnet_tracing == "2":
+            outs.append(_trace_stderr(
+                lambda text: "[%d] %s\n" % (os.getpid(), text)))
+        elif _execnet_tracing:
+            out, _execnet_trace_path = _trace_file("execnet-debug",
+                                                   lambda text: text + "\n")
+            outs.append(out)
+            if "execnet.gateway_base" not in sys.modules:
+                _IMPORT_WATCH.watch("execnet.gateway_base",
+                                    _execnet_base_imported,
+                                    prepare=_execnet_base_importing)
+    _trace_outs = tuple(outs)
+    _tracing = bool(outs)
     return _trace_path
+
+
+# Remote code may import execnet (pytest-xdist's remote side does). With
+# EXECNET_DEBUG set, execnet's gateway_base would open execnet-debug-<pid> --
+# the worker's own trace file -- with "w" at import and empty it. So while it
+# is imported EXECNET_DEBUG is hidden, and afterwards its tracing names are
+# pointed at the worker's: ``fn`` is the file, ``trace`` writes there (for
+# gateways remote code makes itself).
+
+def _execnet_base_importing(module):
+    value = os.environ.pop("EXECNET_DEBUG", None)
+    if value is None:
+        return None
+
+    def undo():
+        os.environ["EXECNET_DEBUG"] = value
+    return undo
+
+
+def _execnet_base_imported(module):
+    module.DEBUG = _execnet_tracing
+    module.fn = _execnet_trace_path
+    module.trace = _trace
 
 
 # ---------------------------------------------------------------------------
@@ -1023,23 +1100,39 @@ class ProtocolIO:
                 pass
 
 
-def init_popen_io():
+#: What fd 1 of remote code becomes (``stdout=`` of init_popen_io):
+#: "stderr" -- a duplicate of fd 2, shown by execdeck's master per gateway;
+#: "discard" -- /dev/null, as in execnet's worker (execnet's master leaves
+#: the worker's stderr on its own terminal: under pytest-xdist fd 1 carries
+#: each worker's whole pytest report).
+STDOUT_MODES = ("stderr", "discard")
+
+
+def init_popen_io(stdout="stderr"):
     """Protect fds 0/1 and return the ProtocolIO over private duplicates.
 
-    fd 0 becomes /dev/null; fd 1 becomes a duplicate of fd 2, so that
-    ``print()`` and ``os.write(1, ...)`` in remote code go to stderr.
+    fd 0 becomes /dev/null; fd 1 becomes a duplicate of fd 2 (``stdout=
+    "stderr"``), so that ``print()`` and ``os.write(1, ...)`` in remote
+    code go to stderr, or /dev/null (``"discard"``).
     ``sys.stdin``/``sys.stdout`` are rebound to match (line buffered).
     """
     import io
+    if stdout not in STDOUT_MODES:
+        raise ValueError("unknown stdout mode %r (not one of %s)"
+                         % (stdout, ", ".join(STDOUT_MODES)))
     proto_in = os.dup(0)    # os.dup gives non-inheritable fds: children of
     proto_out = os.dup(1)   # remote code never hold the protocol pipes
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
-    try:
-        os.dup2(2, 1)
-    except OSError:  # no stderr: discard like execnet does
-        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
     os.close(devnull)
+    try:
+        if stdout != "stderr":
+            raise OSError("discard")
+        os.dup2(2, 1)
+    except OSError:  # discarded, or no stderr: /dev/null as execnet does
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.close(devnull)
     encoding = getattr(sys.__stderr__, "encoding", None) or "utf-8"
 
     def text(fd, mode):
@@ -2116,7 +2209,7 @@ class WorkerGateway:
     def _receive_loop(self):
         """Receiver thread: dispatch messages until TERMINATE or EOF, then
         shut the gateway down."""
-        self._trace("receiver thread starts")
+        self._trace("[receiver-thread] RECEIVERTHREAD: starting to run")
         read_message = self._io.read_message
         handlers = self._handlers
         reason = "eof"
@@ -2140,6 +2233,8 @@ class WorkerGateway:
             _log("protocol error: %s; shutting down" % (exc,))
         except EOFError as exc:
             self._error = exc
+            self._trace("[receiver-thread] EOF without prior gateway"
+                        " termination message")
         except BaseException as exc:
             reason = "receiver error"
             self._error = EOFError("receiver failed: %r" % (exc,))
@@ -2222,9 +2317,9 @@ class WorkerGateway:
         filename = file_name or "<remote exec>"
         if isinstance(source, bytes):
             source = source.decode("utf-8")
-        if _tracing:
-            _trace(self.id, "execution starts channel=%d" % channel.id,
-                   repr(source)[:60])
+        if _tracing:   # execnet's words
+            _trace(self.id, "execution starts[%d]: %s"
+                   % (channel.id, repr(source)[:50]))
         namespace = {"channel": channel, "__name__": "__channelexec__"}
         error = None
         pool = self._pool
@@ -2255,8 +2350,8 @@ class WorkerGateway:
                 _register_source(filename, source)  # ours, not a rival's
                 error = _format_exception(exc, trim=True)
                 if _tracing:
-                    _trace(self.id, "execution failed channel=%d"
-                           % channel.id, repr(exc))
+                    _trace(self.id, "got exception: %r" % (exc,),
+                           "channel=%d" % channel.id)
         # (the namespace is not cleared: threads started by the code may
         # still use its globals)
         del namespace
@@ -2283,8 +2378,10 @@ class WorkerGateway:
                     "execmodel=%s" % self.execmodel.backend,
                     "python=%s" % sys.version.split()[0])
         self._receiving = True
+        self._trace("[serve] spawning receiver thread")
         # like a daemon thread: the interpreter's exit does not wait for it
         _thread.start_new_thread(self._receive_loop, ())
+        self._trace("[serve] integrating as primary thread")
         self._pool.run_main_loop()
         self._trace("main loop ended")
         deadline = time.monotonic() + TERMINATE_GRACE * 2 + 1.0
@@ -2303,6 +2400,7 @@ class WorkerGateway:
             # the master is gone (or confused): nothing we write is read
             self._close_write()
         self._channelfactory._finished_receiving()
+        self._trace("shutting down execution pool")
         pool.shutdown()
         grace = TERMINATE_GRACE if reason == "terminate" else EOF_GRACE
         if not pool.wait_idle(grace):
@@ -2338,8 +2436,10 @@ class WorkerGateway:
             handler = signal.getsignal(signal.SIGINT)
             if hasattr(signal, "pthread_kill") and callable(handler):
                 # a real signal also wakes blocking calls such as sleep()
+                self._trace("sending ourselves a SIGINT")
                 signal.pthread_kill(main, signal.SIGINT)
             else:
+                self._trace("calling interrupt_main()")
                 _thread.interrupt_main()
         except Exception as exc:
             self._trace("interrupt failed", repr(exc))
@@ -2349,28 +2449,73 @@ def _format_exception(exc, trim=False):
     """Formatted traceback text of exc (``Traceback (most recent call
     last): ...``).
 
-    With ``trim``, the worker's own frames before the first frame of remote
-    code, and those after the first worker frame that remote code called,
-    are left out (at least one frame always stays).
+    With ``trim``, the frames of our own code -- this worker and
+    bootstrap/runner.py -- are left out wherever they are (above the remote
+    code, or below it when it called into the worker, e.g. ``send`` raising
+    DumpError), also in chained exceptions: what remains reads as CPython's
+    traceback of the remote code alone. The header stays even when no frame
+    is left (a SyntaxError of the remote source).
     """
     import traceback
     try:
         te = traceback.TracebackException(type(exc), exc, exc.__traceback__)
-        if trim:
-            own = _OWN_FILENAME
-            stack = te.stack
-            user = [i for i, f in enumerate(stack) if f.filename != own]
-            if user:
-                del stack[user[-1] + 2:]
-                del stack[:user[0]]
-            else:
-                del stack[:-1]
-        return "".join(te.format())
+        if not trim:
+            return "".join(te.format())
+        had_frames = bool(te.stack)
+        _hide_our_frames(te, exc, _our_namespaces(), set())
+        lines = list(te.format())
+        if had_frames and not te.stack:
+            # te.format() ends with the outermost exception's own lines
+            own = len(list(te.format(chain=False)))
+            lines.insert(len(lines) - own,
+                         "Traceback (most recent call last):\n")
+        return "".join(lines)
     except Exception:
         return "%s: %s" % (type(exc).__name__, exc)
 
 
 _OWN_FILENAME = _format_exception.__code__.co_filename
+_OWN_GLOBALS = globals()
+
+
+def _our_namespaces():
+    """The global namespaces whose frames are ours: this worker's (with
+    its code's file name, which varies: ``<string>`` or a cached file) and
+    that of bootstrap/runner.py's shared state, if a run made it."""
+    ours = [(_OWN_GLOBALS, _OWN_FILENAME)]
+    state = getattr(sys.modules.get("_execdeck_runner"), "state", None)
+    run = getattr(type(state), "run", None)
+    runner_globals = getattr(run, "__globals__", None)
+    if runner_globals is not None:
+        ours.append((runner_globals, run.__code__.co_filename))
+    return ours
+
+
+def _hide_our_frames(te, exc, ours, seen):
+    """Remove the frames of ``ours`` from the TracebackException ``te`` of
+    ``exc`` and from its causes, contexts and grouped exceptions."""
+    if te is None or exc is None or id(te) in seen:
+        return
+    seen.add(id(te))
+    frames = []
+    tb = exc.__traceback__
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    stack = te.stack
+    if len(frames) == len(stack):   # else sys.tracebacklimit cut it: leave it
+        for i in range(len(frames) - 1, -1, -1):
+            frame = frames[i]
+            for namespace, filename in ours:
+                if (frame.f_globals is namespace
+                        and frame.f_code.co_filename == filename):
+                    del stack[i]
+                    break
+    _hide_our_frames(te.__cause__, exc.__cause__, ours, seen)
+    _hide_our_frames(te.__context__, exc.__context__, ours, seen)
+    for sub_te, sub in zip(getattr(te, "exceptions", None) or (),
+                           getattr(exc, "exceptions", None) or ()):
+        _hide_our_frames(sub_te, sub, ours, seen)
 
 
 def _register_source(filename, source):
@@ -2440,19 +2585,29 @@ class _ImportWatch:
 
     def __init__(self):
         self._hooks = {}  # module name -> hook(module)
+        self._prepares = {}  # module name -> prepare(module) -> undo or None
         self._lock = _thread.allocate_lock()
 
     def __repr__(self):
         return "<execdeck import watch>"
 
-    def watch(self, name, hook):
+    def watch(self, name, hook, prepare=None):
+        """Run ``hook(module)`` once ``name`` is imported; ``prepare(module)``
+        runs right before its code does and may return a function to run
+        right after it (even if it fails)."""
         with self._lock:
             self._hooks[name] = hook
+            if prepare is not None:
+                self._prepares[name] = prepare
             if self not in sys.meta_path:
                 sys.meta_path.insert(0, self)
 
+    def _prepare(self, name):
+        return self._prepares.get(name)
+
     def _take(self, name):
         with self._lock:
+            self._prepares.pop(name, None)
             hook = self._hooks.pop(name, None)
             if not self._hooks:
                 while self in sys.meta_path:
@@ -2493,7 +2648,21 @@ class _WatchedLoader:
         module.__loader__ = loader
         if getattr(module, "__spec__", None) is not None:
             module.__spec__.loader = loader
-        loader.exec_module(module)
+        prepare = self._watch._prepare(module.__name__)
+        undo = None
+        if prepare is not None:
+            try:
+                undo = prepare(module)
+            except Exception:
+                pass
+        try:
+            loader.exec_module(module)
+        finally:
+            if undo is not None:
+                try:
+                    undo()
+                except Exception:
+                    pass
         hook = self._watch._take(module.__name__)
         if hook is not None:
             try:
@@ -2547,16 +2716,19 @@ def serve(io, id=None, execmodel="thread", exit_process=False):
                                 all_threads=True)
         except Exception:
             pass
+    if _tracing:   # execnet's words for this moment
+        _trace("creating workergateway on %r" % (io,))
     gateway = WorkerGateway(io, id or "<worker>", execmodel)
     gateway.serve(exit_process=exit_process)
     return gateway
 
 
-def serve_stdio(id=None, execmodel="thread", marker=False):
-    """Modes 1 and 2: protect fds 0/1, write [marker+] ``b"1"`` on the
-    protocol stdout, serve, and end the process when the connection ends."""
+def serve_stdio(id=None, execmodel="thread", marker=False, stdout="stderr"):
+    """Modes 1 and 2: protect fds 0/1 (fd 1 of remote code goes to
+    ``stdout``, see STDOUT_MODES), write [marker+] ``b"1"`` on the protocol
+    stdout, serve, and end the process when the connection ends."""
     execmodel = get_execmodel(execmodel)  # fail before the handshake
-    io = init_popen_io()
+    io = init_popen_io(stdout)
     setup_tracing()
     if _tracing:
         _trace(id, "worker starts (stdio) pid=%d" % os.getpid(),
@@ -2582,15 +2754,17 @@ def serve_socket(sock, id=None, execmodel="thread", exit_process=False):
             pass
 
 
-_USAGE = ("usage: worker.py [--id ID] [--execmodel thread|main_thread_only]\n"
+_USAGE = ("usage: worker.py [--id ID] [--execmodel thread|main_thread_only]"
+          " [--stdout discard|stderr]\n"
           "Serves the execnet/execdeck protocol on stdin/stdout after writing"
-          " b'1'.\n")
+          " b'1'.\nWhat remote code writes to fd 1 is discarded as in"
+          " execnet's worker, or\nwith --stdout stderr written to stderr.\n")
 
 
 def main(argv=None):
     """Plain-script mode (2)."""
     args = list(sys.argv[1:] if argv is None else argv)
-    options = {"--id": None, "--execmodel": "thread"}
+    options = {"--id": None, "--execmodel": "thread", "--stdout": "discard"}
     while args:
         arg = args.pop(0)
         if arg in ("-h", "--help"):
@@ -2608,10 +2782,14 @@ def main(argv=None):
         options[key] = value
     try:
         execmodel = get_execmodel(options["--execmodel"])
+        if options["--stdout"] not in STDOUT_MODES:
+            raise ValueError("--stdout must be one of %s, not %r"
+                             % (", ".join(STDOUT_MODES), options["--stdout"]))
     except ValueError as exc:
         sys.stderr.write("worker.py: %s\n" % exc)
         return 2
-    serve_stdio(options["--id"], execmodel, marker=False)
+    serve_stdio(options["--id"], execmodel, marker=False,
+                stdout=options["--stdout"])
     return 0
 
 
@@ -2620,7 +2798,8 @@ def _boot(config):
     if config.get("debug"):
         setup_tracing(config["debug"])
     serve_stdio(config.get("id"), config.get("execmodel") or "thread",
-                marker=config.get("marker", True))
+                marker=config.get("marker", True),
+                stdout=config.get("stdout") or "stderr")
 
 
 if __name__ == "__main__":

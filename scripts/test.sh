@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test of execdeck on a fresh machine: prepares what the tests need
-# (a Python venv with the real execnet and pytest, in .venv/; tmux), checks
+# (a Python venv with the real execnet, pytest and pytest-xdist, in .venv/; tmux), checks
 # formatting and lints, then runs the Rust tests and the worker's Python tests.
 # Usage: scripts/test.sh            (from anywhere inside the repository)
 set -euo pipefail
@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n== %s\n' "$*"; }
 
-step "Python test environment (.venv with execnet and pytest)"
+step "Python test environment (.venv with execnet, pytest and pytest-xdist)"
 EXECDECK_TEST_PYTHON=$(scripts/venv.sh)
 export EXECDECK_TEST_PYTHON
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure .venv/ holds the real execnet (the peer of the tests and of the
-# benchmark) and pytest, creating it when missing; prints its python's path.
+# benchmark), pytest and pytest-xdist (a test runs the real xdist on our worker),
+# creating or completing it when needed; prints its python's path.
 # Usage: scripts/venv.sh        (messages go to stderr, the path to stdout)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,9 +10,12 @@ PYTHON=${PYTHON:-python3}
 VENV=.venv
 EXECNET_VERSION=2.1.2
 
-if ! "$VENV/bin/python" -c "import execnet, pytest; assert execnet.__version__ == '$EXECNET_VERSION'" 2>/dev/null; then
-  echo "creating $VENV with execnet $EXECNET_VERSION and pytest" >&2
-  "$PYTHON" -m venv "$VENV" >&2
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "execnet==$EXECNET_VERSION" pytest >&2
+if ! "$VENV/bin/python" -c "import execnet, pytest, xdist; assert execnet.__version__ == '$EXECNET_VERSION'" 2>/dev/null; then
+  if [ ! -x "$VENV/bin/python" ]; then
+    echo "creating $VENV" >&2
+    "$PYTHON" -m venv "$VENV" >&2
+  fi
+  echo "installing execnet $EXECNET_VERSION, pytest and pytest-xdist into $VENV" >&2
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "execnet==$EXECNET_VERSION" pytest pytest-xdist >&2
 fi
 echo "$PWD/$VENV/bin/python"

@@ -40,29 +40,43 @@ ORIGINAL_BOOTSTRAP_EXEC = gateway_bootstrap.bootstrap_exec
 WORKER_PYTHON = os.environ.get("EXECDECK_TEST_PYTHON") or sys.executable
 
 
-def boot_source(id="gw0", execmodel="thread", marker=True):
+def boot_source(id="gw0", execmodel="thread", marker=True, stdout=None):
     """The source line payload our Rust master sends: one EXECDECK_BOOT
-    line followed by worker.py."""
+    line followed by worker.py (``stdout``: the config key, when given)."""
     config = {"id": id, "execmodel": execmodel}
     if not marker:
         config["marker"] = False
+    if stdout is not None:
+        config["stdout"] = stdout
     return "EXECDECK_BOOT = %r\n" % (config,) + WORKER_SOURCE
 
 
-def execdeck_bootstrap(io, spec):
-    """Replacement for execnet's bootstrap_import/bootstrap_exec: send our
+def make_bootstrap(stdout=None):
+    """A replacement for execnet's bootstrap_import/bootstrap_exec: send our
     worker instead of execnet's gateway_base and check the handshake.
 
     Through ``via`` the forwarder is execnet's serve_proxy_io, which wants
     exactly b"1" first, so the marker is left out there.
     """
-    marker = not spec.via
-    source = boot_source(spec.id, spec.execmodel or "thread", marker)
-    io.write((repr(source) + "\n").encode("utf-8"))
-    want = (MARKER if marker else b"") + b"1"
-    got = io.read(len(want))
-    if got != want:
-        raise RuntimeError("bad handshake from worker: %r" % (got,))
+    def bootstrap(io, spec):
+        marker = not spec.via
+        source = boot_source(spec.id, spec.execmodel or "thread", marker,
+                             stdout)
+        io.write((repr(source) + "\n").encode("utf-8"))
+        want = (MARKER if marker else b"") + b"1"
+        got = io.read(len(want))
+        if got != want:
+            raise RuntimeError("bad handshake from worker: %r" % (got,))
+    return bootstrap
+
+
+#: Boots our worker as execdeck's master does (fd 1 of remote code goes to
+#: stderr, which execdeck's master shows): most tests use this one.
+execdeck_bootstrap = make_bootstrap()
+#: Boots our worker as execnet's master should: fd 1 discarded, as execnet's
+#: own worker does (execnet's master leaves the worker's stderr on the
+#: user's terminal).
+execnet_bootstrap = make_bootstrap(stdout="discard")
 
 
 def python_spec(spec="popen"):

@@ -17,6 +17,7 @@ import pytest
 import execnet
 from execnet import gateway_io
 from execnet.gateway_socket import SocketIO
+from execnet.gateway_base import dumps_internal
 from execnet.xspec import XSpec
 
 from conftest import (BOOTLINE, MARKER, TIMEOUT, WORKER_PATH, WORKER_PYTHON,
@@ -66,6 +67,10 @@ def test_plain_script_arguments():
     assert r.returncode == 2 and b"gevent" in r.stderr
     r = run("--id")
     assert r.returncode == 2
+    r = run("--stdout", "bogus")
+    assert r.returncode == 2 and b"bogus" in r.stderr
+    r = run("--help")
+    assert b"--stdout" in r.stdout
 
 
 def test_plain_script_eof_on_stdin_exits(raw_worker):
@@ -247,7 +252,7 @@ def test_last_message_makes_channel_send_only(raw_worker):
         channel.send(c.isclosed())
         c.send(42)
         try:
-            c.receive(1)
+            c.receive(5)   # EOF at once: the peer sent LAST_MESSAGE
         except EOFError:
             channel.send("EOF")
     """))
@@ -319,17 +324,62 @@ def test_corrupt_data_fails_only_that_channel(raw_worker):
     assert rw.recv() == ("CHANNEL_DATA", 3, "still alive")
 
 
-def test_print_goes_to_stderr(raw_worker):
-    rw = raw_worker()
-    rw.exec_(1, "import os\nprint('hello from print')\nos.write(1, b'raw fd1\\n')")
-    assert rw.recv() == ("CHANNEL_CLOSE", 1, None)
+WRITE_TO_FD_1 = textwrap.dedent("""\
+    import os, subprocess, sys
+    print('hello from print')
+    os.write(1, b'raw fd1\\n')
+    subprocess.run([sys.executable, '-c', 'print("from a child")'])
+    sys.stdout.flush()
+    os.write(2, b'stderr after\\n')
+""")
+
+
+def wait_stderr(rw, text):
     deadline = time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline:
-        err = rw.stderr_text()
-        if "hello from print" in err and "raw fd1" in err:
-            break
+    while text not in rw.stderr_text() and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert "hello from print\n" in err and "raw fd1\n" in err
+    return rw.stderr_text()
+
+
+def test_print_goes_to_stderr_with_stdout_stderr(raw_worker):
+    rw = raw_worker("--stdout", "stderr")
+    rw.exec_(1, WRITE_TO_FD_1)
+    assert rw.recv() == ("CHANNEL_CLOSE", 1, None)
+    assert wait_stderr(rw, "stderr after") == (
+        "hello from print\nraw fd1\nfrom a child\nstderr after\n")
+
+
+def test_plain_script_discards_fd_1_as_execnets_worker(raw_worker):
+    rw = raw_worker()
+    rw.exec_(1, WRITE_TO_FD_1)
+    assert rw.recv() == ("CHANNEL_CLOSE", 1, None)
+    assert wait_stderr(rw, "stderr after") == "stderr after\n"
+
+
+@pytest.mark.parametrize("stdout, shown", [
+    (None, True),           # execdeck's master: it shows the stderr lines
+    ("stderr", True),
+    ("discard", False),     # execnet's master: discarded, as its worker does
+])
+def test_boot_config_stdout(stdout, shown):
+    proc = _boot(boot_source(stdout=stdout))
+    try:
+        assert _read_exact(proc, len(MARKER) + 1) == MARKER + b"1"
+        payload = dumps_internal((WRITE_TO_FD_1, None, None, {}))
+        proc.stdin.write(struct.pack("!bii", 3, 1, len(payload)) + payload)
+        proc.stdin.write(struct.pack("!bii", 2, 0, 0))   # GATEWAY_TERMINATE
+        proc.stdin.flush()
+        proc.wait(timeout=TIMEOUT)
+        err = proc.stderr.read().decode()
+    finally:
+        proc.kill()
+        proc.wait()
+        for f in (proc.stdin, proc.stdout, proc.stderr):
+            f.close()
+    if shown:
+        assert err == "hello from print\nraw fd1\nfrom a child\nstderr after\n"
+    else:
+        assert err == "stderr after\n"
 
 
 def test_unknown_message_code_is_protocol_error(raw_worker):
@@ -360,7 +410,7 @@ def test_terminate_idle_worker_is_quick_and_quiet(raw_worker):
     with pytest.raises(EOFError):
         rw.recv(timeout=5)
     assert rw.proc.wait(timeout=5) == 0
-    assert time.monotonic() - start < 1.0
+    assert time.monotonic() - start < 3.0
     assert rw.stderr_text() == ""
 
 
@@ -374,7 +424,7 @@ def test_terminate_interrupts_sleeping_main_thread(raw_worker):
     with pytest.raises(EOFError):
         rw.recv(timeout=5)
     rw.proc.wait(timeout=5)
-    assert time.monotonic() - start < 2.5
+    assert time.monotonic() - start < 5.0   # far below the sleep(100)
     assert rw.stderr_text() == ""
 
 
@@ -435,8 +485,8 @@ def test_master_death_ends_worker_quickly(raw_worker, code):
     assert got == {1, 3}
     start = time.monotonic()
     rw.proc.stdin.close()    # the master is gone
-    rw.proc.wait(timeout=5)
-    assert time.monotonic() - start < 2.0
+    rw.proc.wait(timeout=5)   # would raise: the code never ends by itself
+    assert time.monotonic() - start < 5.0
 
 
 KILLED_MASTER = """
@@ -465,8 +515,8 @@ def test_master_killed_with_sigkill_ends_worker(tmp_path):
         master.kill()
         master.wait()
         start = time.monotonic()
-        assert wait_pid_gone(worker_pid, 5)
-        assert time.monotonic() - start < 2.0
+        assert wait_pid_gone(worker_pid, 5)   # it spins in `while True`
+        assert time.monotonic() - start < 5.0
     finally:
         master.kill()
 
@@ -496,7 +546,7 @@ def test_debug_1_writes_trace_file(makegateway, monkeypatch, tmp_path):
     assert re.search(r"^\d\d:\d\d:\d\d\.\d{6} \[%d\] gw0 received CHANNEL_EXEC "
                      r"channel=1 len=\d+$" % pid, text, re.M)
     assert "sent CHANNEL_DATA channel=1 len=6" in text
-    assert "execution starts channel=1" in text
+    assert "gw0 execution starts[1]: " in text
 
 
 def test_debug_2_traces_to_stderr(makegateway, monkeypatch, capfd):
@@ -516,8 +566,74 @@ def test_debug_2_traces_to_stderr(makegateway, monkeypatch, capfd):
     assert trace_lines and all(l.startswith("execdeck-trace: ") for l in trace_lines)
 
 
+# execnet's EXECNET_DEBUG, as its TestTracing::test_popen_filetracing and
+# test_popen_stderr_tracing check it (there the worker's file name comes from
+# execnet.gateway_base.fn; ours is computed from the pid).
+
+def test_execnet_debug_1_writes_execnets_trace_file(makegateway, monkeypatch,
+                                                    tmp_path):
+    monkeypatch.delenv("EXECDECK_DEBUG", raising=False)
+    monkeypatch.setenv("EXECNET_DEBUG", "1")
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    gw = makegateway()
+    pid = gw.remote_exec("import os; channel.send(os.getpid())").receive(TIMEOUT)
+    # remote code importing execnet (xdist's does) leaves the file intact;
+    # execnet's own test finds the file through gateway_base.fn
+    fn = gw.remote_exec("import execnet;channel.send(execnet.gateway_base.fn)"
+                        ).receive(TIMEOUT)
+    assert fn == str(tmp_path / ("execnet-debug-%d" % pid))
+    gw.exit()
+    gw.join(TIMEOUT)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "execnet-debug-%d" % pid]
+    lines = (tmp_path / ("execnet-debug-%d" % pid)).read_text().splitlines()
+    # execnet's words for the same moments; lines are the bare words
+    for words in ("creating workergateway on ", "gw0 execution starts[1]: ", "gw0 execution finished",
+                  "gw0 received CHANNEL_EXEC channel=1 ",
+                  "gw0 sent CHANNEL_DATA channel=1 "):
+        assert any(l.startswith(words) for l in lines), (words, lines)
+
+
+def test_execnet_debug_2_traces_to_stderr_with_pid_prefix(makegateway,
+                                                          monkeypatch, capfd):
+    monkeypatch.delenv("EXECDECK_DEBUG", raising=False)
+    monkeypatch.setenv("EXECNET_DEBUG", "2")
+    gw = makegateway()
+    pid = gw.remote_exec("import os ; channel.send(os.getpid())").receive(TIMEOUT)
+    gw.exit()
+    gw.join(TIMEOUT)
+    deadline = time.monotonic() + TIMEOUT
+    err = ""
+    while "RECEIVERTHREAD" not in err and time.monotonic() < deadline:
+        err += capfd.readouterr().err
+        time.sleep(0.02)
+    assert "[%s] creating workergateway" % pid in err
+    traced = [l for l in err.splitlines() if "[%d] " % pid in l]
+    assert len(traced) > 5 and all(l.startswith("[%d] " % pid)
+                                   for l in traced), err
+    assert "[%d] gw0 got exception" % pid not in err
+
+
+def test_execnet_debug_2_traces_failures(makegateway, monkeypatch, capfd):
+    monkeypatch.delenv("EXECDECK_DEBUG", raising=False)
+    monkeypatch.setenv("EXECNET_DEBUG", "2")
+    gw = makegateway()
+    ch = gw.remote_exec("import os\nchannel.send(os.getpid())\n1/0")
+    pid = ch.receive(TIMEOUT)
+    with pytest.raises(execnet.RemoteError):
+        ch.waitclose(TIMEOUT)
+    deadline = time.monotonic() + TIMEOUT
+    err = ""
+    while "got exception" not in err and time.monotonic() < deadline:
+        err += capfd.readouterr().err
+        time.sleep(0.02)
+    assert ("[%d] gw0 got exception: ZeroDivisionError('division by zero')"
+            % pid) in err
+
+
 def test_no_trace_file_by_default(makegateway, monkeypatch, tmp_path):
     monkeypatch.delenv("EXECDECK_DEBUG", raising=False)
+    monkeypatch.delenv("EXECNET_DEBUG", raising=False)
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     gw = makegateway()
     gw.remote_exec("channel.send(1)").receive(TIMEOUT)

@@ -882,7 +882,8 @@ def test_exit_while_worker_sleeps_returns_promptly(group, makegateway):
     time.sleep(0.1)
     start = time.monotonic()
     gw.exit()
-    assert time.monotonic() - start < 1
+    # exit() does not wait for the remote sleep(10) to end
+    assert time.monotonic() - start < 3
     group.terminate(timeout=TIMEOUT)
     assert time.monotonic() - start < 5
     assert wait_pid_gone(pid, 5)
