@@ -27,7 +27,9 @@ Three ways to start it
 
 2. As a plain script: ``python3 -u worker.py [--id ID] [--execmodel MODEL]
    [--stdout discard|stderr]`` writes just ``b"1"`` and serves the protocol
-   on stdin/stdout.
+   on stdin/stdout.  Without ``--stdout``, the environment variable
+   ``EXECDECK_STDOUT`` (set by execdeck's master for ``cmd=`` gateways)
+   chooses, else ``discard``.
 
 3. Over a socket: ``serve_socket(sock, id=None, execmodel="thread")`` writes
    ``b"1"`` on the connected socket and serves the protocol over it.
@@ -2764,7 +2766,12 @@ _USAGE = ("usage: worker.py [--id ID] [--execmodel thread|main_thread_only]"
 def main(argv=None):
     """Plain-script mode (2)."""
     args = list(sys.argv[1:] if argv is None else argv)
-    options = {"--id": None, "--execmodel": "thread", "--stdout": "discard"}
+    # execdeck's master sets EXECDECK_STDOUT=stderr for the `cmd=` gateways
+    # it starts (it shows fd 1 per gateway); execnet's master never does.
+    # Taken out of the environment so processes that remote code starts
+    # do not inherit it.
+    default_stdout = os.environ.pop("EXECDECK_STDOUT", "") or "discard"
+    options = {"--id": None, "--execmodel": "thread", "--stdout": default_stdout}
     while args:
         arg = args.pop(0)
         if arg in ("-h", "--help"):

@@ -476,11 +476,26 @@ async fn cmd_gateway_runs_the_worker_as_a_script() {
     )
     .await
     .unwrap();
+    let mut events = group.subscribe();
     let ch = gw
-        .remote_exec("channel.send(channel.gateway.id)")
+        .remote_exec("import os\nprint('printed by cmd')\nchannel.send(channel.gateway.id)\nchannel.send(os.environ.get('EXECDECK_STDOUT'))")
         .await
         .unwrap();
     assert_eq!(ch.receive(T).await.unwrap(), s("cmdgw"));
+    // Not passed on to what remote code starts.
+    assert_eq!(ch.receive(T).await.unwrap(), Value::None);
+    // What remote code prints is shown, as for popen gateways.
+    let line = within(10, async {
+        loop {
+            if let Some(Received::Event(ev)) = events.recv().await
+                && let EventKind::Stderr { line } = ev.kind
+            {
+                break line;
+            }
+        }
+    })
+    .await;
+    assert_eq!(line, "printed by cmd");
     group.terminate(Duration::from_secs(5)).await;
 }
 

@@ -128,6 +128,9 @@ pub async fn spawn_cmd(
     if let Some(debug) = opts.debug {
         cmd.env("EXECDECK_DEBUG", debug.level());
     }
+    // Our worker run as a script discards fd 1 as execnet's does, unless
+    // told that this master shows it (per gateway, like popen's).
+    cmd.env("EXECDECK_STDOUT", "stderr");
     let opts = LaunchOptions {
         boot: BootSource::Raw(String::new()),
         ..opts.clone()
