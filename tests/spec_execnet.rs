@@ -4,11 +4,13 @@
 //! `<CARGO_MANIFEST_DIR>/.venv/bin/python`; it must have execnet installed.
 //! The Python side is `tests/py/xspec_dump.py`.
 
-use std::io::{Read, Write};
+mod common;
+
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
+
+use common::{python, run_bounded};
 
 use execdeck::spec::XSpec;
 use serde_json::{Value, json};
@@ -108,75 +110,20 @@ const CASES: &[(&str, Expect)] = &[
     ),
 ];
 
-fn python() -> PathBuf {
-    let path = match std::env::var_os("EXECDECK_TEST_PYTHON") {
-        Some(p) => PathBuf::from(p),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"),
-    };
-    assert!(
-        path.exists(),
-        "no Python with execnet for the comparison test: {} does not exist; \
-         set EXECDECK_TEST_PYTHON to an interpreter that has execnet installed",
-        path.display()
-    );
-    path
-}
-
 /// Run tests/py/xspec_dump.py on `specs`, bounded by `TIMEOUT`.
 fn execnet_results(specs: &[&str]) -> Vec<Value> {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/py/xspec_dump.py");
-    let py = python();
-    let mut child = Command::new(&py)
-        .arg(&script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", py.display()));
     let input = serde_json::to_vec(specs).unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let writer = thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out_reader = thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = stdout.read_to_end(&mut buf);
-        buf
-    });
-    let err_reader = thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = stderr.read_to_end(&mut buf);
-        buf
-    });
-    let deadline = Instant::now() + TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "{} {} did not finish within {TIMEOUT:?}",
-                py.display(),
-                script.display()
-            );
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
-    writer.join().unwrap();
-    let out = out_reader.join().unwrap();
-    let err = err_reader.join().unwrap();
+    let out = run_bounded(Command::new(python()).arg(&script), Some(input), TIMEOUT);
     assert!(
-        status.success(),
-        "{} {} failed ({status}); is execnet installed?\n{}",
-        py.display(),
+        out.status.success(),
+        "{} {} failed ({}); is execnet installed?\n{}",
+        python(),
         script.display(),
-        String::from_utf8_lossy(&err)
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
     );
-    let results: Vec<Value> = serde_json::from_slice(&out).expect("JSON from xspec_dump.py");
+    let results: Vec<Value> = serde_json::from_slice(&out.stdout).expect("JSON from xspec_dump.py");
     assert_eq!(results.len(), specs.len());
     results
 }
