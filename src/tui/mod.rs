@@ -6,9 +6,11 @@
 
 pub mod app;
 pub mod config;
+pub mod effects;
 pub mod filter;
 pub mod input;
 pub mod palette;
+pub mod screen;
 pub mod snippets;
 pub mod state;
 pub mod syntax;
@@ -54,7 +56,10 @@ pub async fn run(opts: TuiOptions) -> i32 {
     let (specs, group_problem) = if opts.specs.is_empty() {
         config.startup_specs()
     } else {
-        (opts.specs.iter().map(|s| config.resolve(s)).collect(), None)
+        (
+            opts.specs.iter().map(|s| config.saved.resolve(s)).collect(),
+            None,
+        )
     };
     for spec in &specs {
         if let Err(e) = crate::spec::XSpec::parse(spec) {
@@ -74,7 +79,6 @@ pub async fn run(opts: TuiOptions) -> i32 {
         },
         None => None,
     };
-    let events = group.subscribe_lifecycle();
     let mut guard = match term::TermGuard::enter(config.mouse) {
         Ok(g) => g,
         Err(e) => {
@@ -83,7 +87,7 @@ pub async fn run(opts: TuiOptions) -> i32 {
         }
     };
     let mut problems: Vec<String> = config_problem.into_iter().chain(theme_problem).collect();
-    let app = app::App::new(group.clone(), events, theme, config.refresh())
+    let app = app::App::new(group.clone(), theme, config.refresh())
         .with_key_overrides(&config.keys, &mut problems)
         .with_themes(user_themes, no_color)
         .with_mouse(config.mouse)
@@ -98,7 +102,10 @@ pub async fn run(opts: TuiOptions) -> i32 {
         (Some(name), true) if config.group(name).is_some() => app.start_group(name, specs),
         _ => app.start_gateways(specs),
     }
-    let result = app.run_with_notice(&mut guard.terminal, problems).await;
+    let input = crossterm::event::EventStream::new();
+    let result = app
+        .run_with_notice(&mut guard.terminal, input, problems)
+        .await;
     drop(guard);
     if let Some(sink) = sink
         && let Err(e) = sink.stop().await
