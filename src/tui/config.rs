@@ -75,6 +75,7 @@ impl Saved {
     }
 }
 
+#[cfg(test)]
 impl<const N: usize> From<[(&str, &str); N]> for Saved {
     fn from(pairs: [(&str, &str); N]) -> Saved {
         Saved(

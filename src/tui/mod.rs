@@ -1,8 +1,25 @@
 //! The terminal UI: gateways with live status, code panes that run
 //! `remote_exec`, built on the engine's public API and its event stream.
 //!
-//! Layout follows tokio-console: `state/` is fed by events, `view/` only
-//! renders, `input.rs` maps keys to actions, `app.rs` is the one loop.
+//! Layout follows tokio-console:
+//! - `app.rs` is the one loop: a `select!` over terminal input (a stream,
+//!   so tests feed key events), engine events, task results and a tick,
+//!   drawing on any ratatui backend. It alone performs actions.
+//! - `screen.rs` names the screens (today one: gateways + code) and which
+//!   events each needs; the loop widens its subscription from life cycles
+//!   to full traffic only while a screen asks for it.
+//! - `state/` is fed by events and task results; `view/` only renders it,
+//!   one file per screen (`view/gateways.rs`) plus the dialogs over them
+//!   (`view/overlay.rs`).
+//! - `input/` is the one keymap (contexts: everywhere, per screen part, per
+//!   dialog), feeding dispatch, hints, help, the config's overrides and the
+//!   README's table; `input/gateways.rs` and `input/dialog.rs` turn keys of
+//!   the screen and of the dialogs into actions and outcomes.
+//! - `effects.rs` is everything done outside the TUI: engine calls in
+//!   spawned tasks, files, the clipboard.
+//! - `config.rs` (including the one resolution of saved gateway names),
+//!   `theme.rs`, `palette.rs`, `filter.rs`, `snippets.rs`, `syntax.rs` and
+//!   `term.rs` (the terminal restored whatever happens) serve them.
 
 pub mod app;
 pub mod config;

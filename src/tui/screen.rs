@@ -35,20 +35,10 @@ pub enum Feed {
 }
 
 impl Screen {
-    /// Every screen.
-    pub const ALL: [Screen; 1] = [Screen::Gateways];
-
     /// The events this screen needs while it is shown.
     pub fn feed(self) -> Feed {
         match self {
             Screen::Gateways => Feed::Lifecycle,
-        }
-    }
-
-    /// Its name (for the palette and the help).
-    pub fn name(self) -> &'static str {
-        match self {
-            Screen::Gateways => "gateways",
         }
     }
 }

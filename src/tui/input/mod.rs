@@ -687,5 +687,12 @@ mod readme_tests {
                 a.name()
             );
         }
+        for a in DialogAction::ALL {
+            assert!(
+                readme.contains(&format!("`{}`", a.name())),
+                "README.md lacks dialog action {}",
+                a.name()
+            );
+        }
     }
 }
