@@ -20,6 +20,21 @@
 //! - `config.rs` (including the one resolution of saved gateway names),
 //!   `theme.rs`, `palette.rs`, `filter.rs`, `snippets.rs`, `syntax.rs` and
 //!   `term.rs` (the terminal restored whatever happens) serve them.
+//!
+//! # Adding a screen
+//!
+//! 1. A variant of [`screen::Screen`], with [`screen::Screen::feed`] saying
+//!    whether it needs every message ([`screen::Feed::Traffic`]) or life
+//!    cycles only; [`app::App::show`] switches to it and widens or narrows
+//!    the subscription.
+//! 2. Its model in `state/<screen>.rs`, a field of [`state::State`], fed by
+//!    `State::apply_event` (and by task results).
+//! 3. Its render function in `view/<screen>.rs`, called from [`view::draw`].
+//! 4. Its keys: a [`input::Context`] of its own with default bindings in
+//!    [`input::default_keymap`] (they show in the help and in the README's
+//!    table, which a test checks), and `input/<screen>.rs` turning keys
+//!    into [`input::Action`]s; the app's `on_key` dispatches by screen.
+//! 5. Engine calls it needs go in [`effects`]; `App::perform` calls them.
 
 pub mod app;
 pub mod config;
