@@ -24,7 +24,7 @@ pub struct Config {
     pub keys: std::collections::BTreeMap<String, Vec<String>>,
     /// Saved gateways: name → spec. A name can stand for its spec in
     /// `gateways`, in groups and in the add-gateway dialog.
-    pub saved: std::collections::BTreeMap<String, String>,
+    pub saved: Saved,
     /// Named groups: name → gateways (specs or saved names).
     pub groups: std::collections::BTreeMap<String, Vec<String>>,
     /// The group to start when no gateway is given on the command line
@@ -44,7 +44,7 @@ impl Default for Config {
             mouse: true,
             gateways: vec!["popen".into()],
             keys: std::collections::BTreeMap::new(),
-            saved: std::collections::BTreeMap::new(),
+            saved: Saved::default(),
             groups: std::collections::BTreeMap::new(),
             default_group: None,
             buffer_lines: 5000,
@@ -53,26 +53,57 @@ impl Default for Config {
     }
 }
 
-impl Config {
+/// Saved gateways from the config (`[saved]`: name → spec): the one place
+/// where a saved name is turned into its spec, for the command line, the
+/// config's `gateways` and groups, and the add-gateway dialog alike.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(transparent)]
+pub struct Saved(std::collections::BTreeMap<String, String>);
+
+impl Saved {
     /// The spec a saved name stands for, or `name_or_spec` itself.
     pub fn resolve(&self, name_or_spec: &str) -> String {
-        self.saved
+        self.0
             .get(name_or_spec)
             .cloned()
             .unwrap_or_else(|| name_or_spec.to_owned())
     }
 
+    /// The saved names, in order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
+}
+
+#[cfg(test)]
+impl<const N: usize> From<[(&str, &str); N]> for Saved {
+    fn from(pairs: [(&str, &str); N]) -> Saved {
+        Saved(
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        )
+    }
+}
+
+impl Config {
     /// The specs of group `name`, saved names resolved.
     pub fn group(&self, name: &str) -> Option<Vec<String>> {
         self.groups
             .get(name)
-            .map(|members| members.iter().map(|m| self.resolve(m)).collect())
+            .map(|members| members.iter().map(|m| self.saved.resolve(m)).collect())
     }
 
     /// The gateways to start when none are given: the default group's, else
     /// `gateways`; and a problem when the default group does not exist.
     pub fn startup_specs(&self) -> (Vec<String>, Option<String>) {
-        let plain = || self.gateways.iter().map(|g| self.resolve(g)).collect();
+        let plain = || {
+            self.gateways
+                .iter()
+                .map(|g| self.saved.resolve(g))
+                .collect()
+        };
         match &self.default_group {
             Some(name) => match self.group(name) {
                 Some(specs) => (specs, None),
@@ -167,8 +198,8 @@ mod tests {
         let text = "default_group = 'two'\ngateways = ['py']\n[saved]\npy = 'popen//python=python3'\n\
                     [groups]\ntwo = ['py', 'popen//id=x']\n";
         let c = Config::parse(Path::new("c.toml"), text).unwrap();
-        assert_eq!(c.resolve("py"), "popen//python=python3");
-        assert_eq!(c.resolve("popen"), "popen");
+        assert_eq!(c.saved.resolve("py"), "popen//python=python3");
+        assert_eq!(c.saved.resolve("popen"), "popen");
         let (specs, problem) = c.startup_specs();
         assert_eq!(
             specs,

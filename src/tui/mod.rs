@@ -1,14 +1,48 @@
 //! The terminal UI: gateways with live status, code panes that run
 //! `remote_exec`, built on the engine's public API and its event stream.
 //!
-//! Layout follows tokio-console: `state/` is fed by events, `view/` only
-//! renders, `input.rs` maps keys to actions, `app.rs` is the one loop.
+//! Layout follows tokio-console:
+//! - `app.rs` is the one loop: a `select!` over terminal input (a stream,
+//!   so tests feed key events), engine events, task results and a tick,
+//!   drawing on any ratatui backend. It alone performs actions.
+//! - `screen.rs` names the screens (today one: gateways + code) and which
+//!   events each needs; the loop widens its subscription from life cycles
+//!   to full traffic only while a screen asks for it.
+//! - `state/` is fed by events and task results; `view/` only renders it,
+//!   one file per screen (`view/gateways.rs`) plus the dialogs over them
+//!   (`view/overlay.rs`).
+//! - `input/` is the one keymap (contexts: everywhere, per screen part, per
+//!   dialog), feeding dispatch, hints, help, the config's overrides and the
+//!   README's table; `input/gateways.rs` and `input/dialog.rs` turn keys of
+//!   the screen and of the dialogs into actions and outcomes.
+//! - `effects.rs` is everything done outside the TUI: engine calls in
+//!   spawned tasks, files, the clipboard.
+//! - `config.rs` (including the one resolution of saved gateway names),
+//!   `theme.rs`, `palette.rs`, `filter.rs`, `snippets.rs`, `syntax.rs` and
+//!   `term.rs` (the terminal restored whatever happens) serve them.
+//!
+//! # Adding a screen
+//!
+//! 1. A variant of [`screen::Screen`], with [`screen::Screen::feed`] saying
+//!    whether it needs every message ([`screen::Feed::Traffic`]) or life
+//!    cycles only; [`app::App::show`] switches to it and widens or narrows
+//!    the subscription.
+//! 2. Its model in `state/<screen>.rs`, a field of [`state::State`], fed by
+//!    `State::apply_event` (and by task results).
+//! 3. Its render function in `view/<screen>.rs`, called from [`view::draw`].
+//! 4. Its keys: a [`input::Context`] of its own with default bindings in
+//!    [`input::default_keymap`] (they show in the help and in the README's
+//!    table, which a test checks), and `input/<screen>.rs` turning keys
+//!    into [`input::Action`]s; the app's `on_key` dispatches by screen.
+//! 5. Engine calls it needs go in [`effects`]; `App::perform` calls them.
 
 pub mod app;
 pub mod config;
+pub mod effects;
 pub mod filter;
 pub mod input;
 pub mod palette;
+pub mod screen;
 pub mod snippets;
 pub mod state;
 pub mod syntax;
@@ -55,7 +89,10 @@ pub async fn run(opts: TuiOptions) -> i32 {
     let (specs, group_problem) = if opts.specs.is_empty() {
         config.startup_specs()
     } else {
-        (opts.specs.iter().map(|s| config.resolve(s)).collect(), None)
+        (
+            opts.specs.iter().map(|s| config.saved.resolve(s)).collect(),
+            None,
+        )
     };
     for spec in &specs {
         if let Err(e) = crate::spec::XSpec::parse(spec) {
@@ -79,7 +116,6 @@ pub async fn run(opts: TuiOptions) -> i32 {
         },
         None => None,
     };
-    let events = group.subscribe_lifecycle();
     let mut guard = match term::TermGuard::enter(config.mouse) {
         Ok(g) => g,
         Err(e) => {
@@ -88,7 +124,7 @@ pub async fn run(opts: TuiOptions) -> i32 {
         }
     };
     let mut problems: Vec<String> = config_problem.into_iter().chain(theme_problem).collect();
-    let app = app::App::new(group.clone(), events, theme, config.refresh())
+    let app = app::App::new(group.clone(), theme, config.refresh())
         .with_key_overrides(&config.keys, &mut problems)
         .with_themes(user_themes, no_color)
         .with_mouse(config.mouse)
@@ -103,7 +139,10 @@ pub async fn run(opts: TuiOptions) -> i32 {
         (Some(name), true) if config.group(name).is_some() => app.start_group(name, specs),
         _ => app.start_gateways(specs),
     }
-    let result = app.run_with_notice(&mut guard.terminal, problems).await;
+    let input = crossterm::event::EventStream::new();
+    let result = app
+        .run_with_notice(&mut guard.terminal, input, problems)
+        .await;
     drop(guard);
     if let Some(recorder) = recorder
         && let Err(e) = recorder.stop().await

@@ -65,7 +65,11 @@ fn install_panic_hook(mouse: bool) {
 
 /// Suspends the process like Ctrl-Z in a shell: restores the terminal, stops
 /// (SIGTSTP), and on `fg` takes the terminal back and redraws everything.
-pub fn suspend(terminal: &mut Term, mouse: bool) -> io::Result<()> {
+pub fn suspend<B>(terminal: &mut Terminal<B>, mouse: bool) -> io::Result<()>
+where
+    B: ratatui::backend::Backend,
+    B::Error: Send + Sync + 'static,
+{
     restore(mouse);
     // SAFETY: raising a signal has no memory-safety preconditions.
     unsafe {
@@ -78,5 +82,5 @@ pub fn suspend(terminal: &mut Term, mouse: bool) -> io::Result<()> {
     } else {
         execute!(stdout, EnterAlternateScreen)?;
     }
-    terminal.clear()
+    terminal.clear().map_err(io::Error::other)
 }

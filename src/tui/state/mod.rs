@@ -159,6 +159,8 @@ pub enum TaskMsg {
 
 /// Everything the views show.
 pub struct State {
+    /// The screen shown.
+    pub screen: crate::tui::screen::Screen,
     /// The gateways.
     pub gateways: Gateways,
     /// Index of the selected gateway.
@@ -187,6 +189,7 @@ pub struct State {
 impl Default for State {
     fn default() -> Self {
         State {
+            screen: crate::tui::screen::Screen::default(),
             gateways: Gateways::default(),
             selected: 0,
             panes: vec![Pane::new("scratch", WELCOME_CODE)],

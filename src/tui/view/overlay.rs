@@ -1,12 +1,13 @@
-//! Overlays: the key help (built from the live keymap), the add-gateway
-//! dialog, and the quit confirmation.
+//! Dialogs over the screen: the key help, the questions, the one-line
+//! inputs and the palette. Every key they mention is read from the live
+//! keymap (the dialog's context), so a rebinding shows in the hints.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
-use crate::tui::input::{Binding, Context, help_rows};
+use crate::tui::input::{Action, Binding, Context, Dialog, DialogAction, help_rows, keys_for};
 use crate::tui::palette::matches;
 use crate::tui::state::{Overlay, State};
 use crate::tui::theme::Theme;
@@ -18,6 +19,7 @@ pub(super) fn draw(
     theme: &Theme,
     keymap: &[Binding],
 ) {
+    let k = Keys(keymap);
     match &state.overlay {
         Overlay::None => {}
         Overlay::Help => help(frame, area, theme, keymap),
@@ -29,7 +31,18 @@ pub(super) fn draw(
                 title: " Add gateway ",
                 hint: "Spec, e.g. popen//python=python3//chdir=/tmp".into(),
                 prompt: "> ",
-                keys: "Enter starts it, Tab completes, ↑/↓ recall, Esc cancels.",
+                keys: k.sentence(
+                    Dialog::AddGateway,
+                    &[
+                        (&[DialogAction::Accept], "starts it"),
+                        (&[DialogAction::Complete], "completes"),
+                        (
+                            &[DialogAction::PrevEntry, DialogAction::NextEntry],
+                            "recall",
+                        ),
+                        (&[DialogAction::Cancel], "cancels"),
+                    ],
+                ),
             },
             input,
             problem.as_deref(),
@@ -38,28 +51,37 @@ pub(super) fn draw(
             frame,
             area,
             theme,
-            " Quit? ",
-            "Code is still running. Quit and stop every gateway?".into(),
-            "quit",
-            "stay",
+            &k,
+            Question {
+                title: " Quit? ",
+                question: "Code is still running. Quit and stop every gateway?".into(),
+                yes: "quit",
+                no: "stay",
+            },
         ),
         Overlay::ConfirmExit { gateway } => confirm(
             frame,
             area,
             theme,
-            " Exit gateway? ",
-            format!("{gateway} is still running code. Exit it?"),
-            "exit",
-            "keep it",
+            &k,
+            Question {
+                title: " Exit gateway? ",
+                question: format!("{gateway} is still running code. Exit it?"),
+                yes: "exit",
+                no: "keep it",
+            },
         ),
         Overlay::ConfirmTerminate { group } => confirm(
             frame,
             area,
             theme,
-            " Terminate group? ",
-            format!("Group {group} still runs code. Exit all its gateways?"),
-            "terminate",
-            "keep them",
+            &k,
+            Question {
+                title: " Terminate group? ",
+                question: format!("Group {group} still runs code. Exit all its gateways?"),
+                yes: "terminate",
+                no: "keep them",
+            },
         ),
         Overlay::Filter { input, problem } => line_dialog(
             frame,
@@ -69,7 +91,13 @@ pub(super) fn draw(
                 title: " Filter ",
                 hint: "A regular expression over gateways and output; !re keeps the rest".into(),
                 prompt: "/ ",
-                keys: "Enter applies (empty clears), Esc cancels.",
+                keys: k.sentence(
+                    Dialog::Filter,
+                    &[
+                        (&[DialogAction::Accept], "applies (empty clears)"),
+                        (&[DialogAction::Cancel], "cancels"),
+                    ],
+                ),
             },
             input,
             problem.as_deref(),
@@ -86,16 +114,70 @@ pub(super) fn draw(
                 title: " Send ",
                 hint: format!("A Python literal for run {run}, e.g. [1, 'two', {{3: 4.0}}]"),
                 prompt: "> ",
-                keys: "Enter sends it, Esc cancels.",
+                keys: k.sentence(
+                    Dialog::SendValue,
+                    &[
+                        (&[DialogAction::Accept], "sends it"),
+                        (&[DialogAction::Cancel], "cancels"),
+                    ],
+                ),
             },
             input,
             problem.as_deref(),
         ),
-        Overlay::Palette { input, selected } => palette(frame, area, theme, input, *selected),
+        Overlay::Palette { input, selected } => {
+            let title = k.parts(
+                Dialog::Palette,
+                &[
+                    (&[DialogAction::Complete], "completes"),
+                    (&[DialogAction::Accept], "runs"),
+                ],
+            );
+            let title = format!(" Command ({}) ", title.join(", "));
+            palette(frame, area, theme, &title, input, *selected)
+        }
     }
 }
 
-fn palette(frame: &mut Frame, area: Rect, theme: &Theme, input: &str, selected: usize) {
+/// The keymap, read for hints.
+struct Keys<'a>(&'a [Binding]);
+
+impl Keys<'_> {
+    /// The keys of `action` in `dialog`, joined with `sep`.
+    fn of(&self, dialog: Dialog, action: DialogAction, sep: &str) -> String {
+        keys_for(self.0, Context::Dialog(dialog), Action::Dialog(action)).join(sep)
+    }
+
+    /// "KEYS what" for each entry whose actions have keys; the keys of
+    /// several actions are joined with `/` (`↑/↓ recall`).
+    fn parts(&self, dialog: Dialog, entries: &[(&[DialogAction], &str)]) -> Vec<String> {
+        entries
+            .iter()
+            .filter_map(|(actions, what)| {
+                let keys: Vec<String> = actions
+                    .iter()
+                    .map(|a| self.of(dialog, *a, "/"))
+                    .filter(|k| !k.is_empty())
+                    .collect();
+                (!keys.is_empty()).then(|| format!("{} {what}", keys.join("/")))
+            })
+            .collect()
+    }
+
+    /// The parts as a sentence: "Enter sends it, Esc cancels."
+    fn sentence(&self, dialog: Dialog, entries: &[(&[DialogAction], &str)]) -> String {
+        format!("{}.", self.parts(dialog, entries).join(", "))
+    }
+}
+
+fn palette(
+    frame: &mut Frame,
+    area: Rect,
+    theme: &Theme,
+    title: &str,
+    input: &str,
+    selected: usize,
+) {
     let found = matches(input);
     let rows = found.len().min(12);
     let rect = centered(area, 76, rows as u16 + 4);
@@ -122,10 +204,7 @@ fn palette(frame: &mut Frame, area: Rect, theme: &Theme, input: &str, selected: 
         lines.push(line);
     }
     frame.render_widget(Clear, rect);
-    frame.render_widget(
-        Paragraph::new(lines).block(boxed(" Command (Tab completes, Enter runs) ", theme)),
-        rect,
-    );
+    frame.render_widget(Paragraph::new(lines).block(boxed(title, theme)), rect);
 }
 
 fn centered(area: Rect, width: u16, height: u16) -> Rect {
@@ -167,8 +246,19 @@ fn help(frame: &mut Frame, area: Rect, theme: &Theme, keymap: &[Binding]) {
         }
         lines.push(Line::default());
     }
+    let close = keys_for(
+        keymap,
+        Context::Dialog(Dialog::Help),
+        Action::Dialog(DialogAction::Cancel),
+    );
+    let close = close
+        .iter()
+        .take(2)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" or ");
     lines.push(Line::from(Span::styled(
-        "In the editor other keys edit the code. F1 or Esc closes this help.",
+        format!("In the editor other keys edit the code. {close} closes this help."),
         theme.dim,
     )));
     let rect = centered(area, 72, lines.len() as u16 + 2);
@@ -176,28 +266,43 @@ fn help(frame: &mut Frame, area: Rect, theme: &Theme, keymap: &[Binding]) {
     frame.render_widget(Paragraph::new(lines).block(boxed(" Keys ", theme)), rect);
 }
 
-/// A yes/no question: `y` does `yes`, anything else keeps things as they are.
-fn confirm(
-    frame: &mut Frame,
-    area: Rect,
-    theme: &Theme,
-    title: &str,
-    question: String,
-    yes: &str,
-    no: &str,
-) {
+/// A yes/no question: the yes key does `yes`, anything else keeps things
+/// as they are.
+fn confirm(frame: &mut Frame, area: Rect, theme: &Theme, keys: &Keys, q: Question) {
+    let Question {
+        title,
+        question,
+        yes,
+        no,
+    } = q;
     let rect = centered(area, question.chars().count().max(40) as u16 + 4, 5);
+    let yes_key = keys_for(
+        keys.0,
+        Context::Dialog(Dialog::Confirm),
+        Action::Dialog(DialogAction::Yes),
+    );
     let lines = vec![
         Line::from(question),
         Line::from(vec![
-            Span::styled("y", theme.key),
+            Span::styled(yes_key.first().cloned().unwrap_or_default(), theme.key),
             Span::raw(format!(" {yes}   ")),
-            Span::styled("n", theme.key),
-            Span::raw(format!(" / Esc {no}")),
+            Span::styled(
+                keys.of(Dialog::Confirm, DialogAction::Cancel, " / "),
+                theme.key,
+            ),
+            Span::raw(format!(" {no}")),
         ]),
     ];
     frame.render_widget(Clear, rect);
     frame.render_widget(Paragraph::new(lines).block(boxed(title, theme)), rect);
+}
+
+/// The words of a yes/no question.
+struct Question {
+    title: &'static str,
+    question: String,
+    yes: &'static str,
+    no: &'static str,
 }
 
 /// The words around a one-line input dialog.
@@ -205,7 +310,7 @@ struct LineDialog {
     title: &'static str,
     hint: String,
     prompt: &'static str,
-    keys: &'static str,
+    keys: String,
 }
 
 /// A dialog with a hint, one input line and either its problem or the keys.

@@ -7,15 +7,18 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
 use crate::engine::{Event, EventKind, Received};
-use crate::tui::input::default_keymap;
+use crate::tui::input::{Binding, Context, apply_overrides, default_keymap};
 use crate::tui::state::{Focus, Overlay, State, TaskMsg};
 use crate::tui::theme::Theme;
 
 fn screen(state: &State, width: u16, height: u16) -> String {
+    screen_with(state, width, height, &default_keymap())
+}
+
+fn screen_with(state: &State, width: u16, height: u16, keymap: &[Binding]) -> String {
     let mut term = Terminal::new(TestBackend::new(width, height)).unwrap();
     let theme = Theme::fallback(true);
-    let keymap = default_keymap();
-    term.draw(|f| super::draw(f, state, &theme, &keymap))
+    term.draw(|f| super::draw(f, state, &theme, keymap))
         .unwrap();
     let buf = term.backend().buffer().clone();
     let mut out = String::new();
@@ -124,7 +127,11 @@ fn help_overlay_comes_from_the_keymap() {
     let text = screen(&st, 100, 34);
     assert!(text.contains("Ctrl-R, F5"), "{text}");
     assert!(text.contains("add a gateway"), "{text}");
-    for b in default_keymap() {
+    // Dialogs show their own keys in their hints.
+    for b in default_keymap()
+        .into_iter()
+        .filter(|b| !matches!(b.context, Context::Dialog(_)))
+    {
         assert!(text.contains(b.help), "help lacks {:?}\n{text}", b.help);
     }
 }
@@ -326,4 +333,51 @@ fn the_editor_colours_python_syntax() {
         theme.builtin.fg.unwrap(),
         "send is not a builtin"
     );
+}
+
+#[test]
+fn dialog_hints_come_from_the_keymap() {
+    let hints = [
+        (
+            Overlay::AddGateway {
+                input: String::new(),
+                problem: None,
+            },
+            "Enter starts it, Tab completes, ↑/↓ recall, Esc cancels.",
+        ),
+        (
+            Overlay::Palette {
+                input: String::new(),
+                selected: 0,
+            },
+            "Command (Tab completes, Enter runs)",
+        ),
+        (Overlay::Help, "F1 or Esc closes this help."),
+        (Overlay::ConfirmQuit, "y quit   n / Esc stay"),
+    ];
+    for (overlay, needle) in hints {
+        let mut st = sample();
+        st.overlay = overlay;
+        let text = screen(&st, 100, 40);
+        assert!(text.contains(needle), "{needle}\n{text}");
+    }
+    let mut keymap = default_keymap();
+    let overrides = [
+        ("accept".to_string(), vec!["ctrl-o".to_string()]),
+        ("cancel".to_string(), vec!["ctrl-g".to_string()]),
+    ];
+    assert!(apply_overrides(&mut keymap, &overrides.into_iter().collect()).is_empty());
+    let mut st = sample();
+    st.overlay = Overlay::AddGateway {
+        input: String::new(),
+        problem: None,
+    };
+    let text = screen_with(&st, 100, 30, &keymap);
+    assert!(
+        text.contains("Ctrl-O starts it, Tab completes, ↑/↓ recall, Ctrl-G cancels."),
+        "{text}"
+    );
+    st.overlay = Overlay::Help;
+    let text = screen_with(&st, 100, 40, &keymap);
+    assert!(text.contains("Ctrl-G closes this help."), "{text}");
 }

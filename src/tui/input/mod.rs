@@ -1,9 +1,20 @@
-//! The keymap: one table feeds key dispatch and the help overlay, so the two
-//! can never disagree. Keys return [`Action`]s; only the app loop acts.
+//! The keymap: one table feeds key dispatch, the status-line and dialog
+//! hints, the help overlay and the README's keys table, so they can never
+//! disagree; the config's `[keys]` table patches it ([`apply_overrides`]).
+//!
+//! Every binding has a [`Context`]: everywhere, one part of a screen (the
+//! gateway tree), or one dialog. Keys become [`Action`]s here and in the
+//! per-screen and per-dialog handlers ([`gateways`], [`dialog`]); only the
+//! app loop acts on them. A new screen adds its context and its handler.
+
+pub mod dialog;
+pub mod gateways;
+mod overrides;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::state::Focus;
+pub use overrides::{apply_overrides, parse_key};
 
 /// Something the user asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -49,6 +60,81 @@ pub enum Action {
     /// Exit every gateway of the group.
     TerminateGroup,
     /// Open the command palette.
+    Palette,
+    /// A key inside a dialog (bound in [`Context::Dialog`] only).
+    Dialog(DialogAction),
+}
+
+/// What a key does inside a dialog. One action means the same in every
+/// dialog, so rebinding it (`accept = ["ctrl-o"]`) changes every dialog's
+/// keys and hints at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DialogAction {
+    /// Do what the dialog is for: start the gateway, send the value, apply
+    /// the filter, run the command.
+    Accept,
+    /// Close the dialog and do nothing (in a question: the answer no).
+    Cancel,
+    /// Answer yes to a question.
+    Yes,
+    /// Complete what was typed.
+    Complete,
+    /// The entry before: an older spec, the palette line above.
+    PrevEntry,
+    /// The entry after: a newer spec, the palette line below.
+    NextEntry,
+}
+
+impl DialogAction {
+    /// Every dialog action.
+    pub const ALL: [DialogAction; 6] = [
+        DialogAction::Accept,
+        DialogAction::Cancel,
+        DialogAction::Yes,
+        DialogAction::Complete,
+        DialogAction::PrevEntry,
+        DialogAction::NextEntry,
+    ];
+
+    /// Its name in the config's `[keys]` table.
+    pub fn name(self) -> &'static str {
+        match self {
+            DialogAction::Accept => "accept",
+            DialogAction::Cancel => "cancel",
+            DialogAction::Yes => "yes",
+            DialogAction::Complete => "complete",
+            DialogAction::PrevEntry => "prev-entry",
+            DialogAction::NextEntry => "next-entry",
+        }
+    }
+
+    /// What it does.
+    pub fn describe(self) -> &'static str {
+        match self {
+            DialogAction::Accept => "do what the dialog is for",
+            DialogAction::Cancel => "close the dialog (answer no)",
+            DialogAction::Yes => "answer yes",
+            DialogAction::Complete => "complete what was typed",
+            DialogAction::PrevEntry => "older spec, or the entry above",
+            DialogAction::NextEntry => "newer spec, or the entry below",
+        }
+    }
+}
+
+/// A dialog over the screen, as a keymap context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dialog {
+    /// The key help.
+    Help,
+    /// A yes/no question (quit, exit a gateway, terminate a group).
+    Confirm,
+    /// Typing a spec to start a gateway.
+    AddGateway,
+    /// Typing a Python literal to send into running code.
+    SendValue,
+    /// Typing a filter.
+    Filter,
+    /// The command palette.
     Palette,
 }
 
@@ -101,6 +187,7 @@ impl Action {
             Action::RestartGateway => "restart-gateway",
             Action::Interrupt => "interrupt",
             Action::Palette => "palette",
+            Action::Dialog(d) => d.name(),
         }
     }
 
@@ -128,6 +215,7 @@ impl Action {
             Action::RestartGateway => "restart the selected gateway from its spec",
             Action::Interrupt => "interrupt the running code (KeyboardInterrupt)",
             Action::Palette => "open the command palette",
+            Action::Dialog(d) => d.describe(),
         }
     }
 }
@@ -135,10 +223,24 @@ impl Action {
 /// Where a binding applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Context {
-    /// Everywhere (also while typing in the editor).
+    /// On every screen when no dialog is open (also while typing in the editor).
     Global,
-    /// Only while the gateway tree has focus.
+    /// Only while the gateway tree (of the gateways + code screen) has focus.
     Tree,
+    /// Only while this dialog is open.
+    Dialog(Dialog),
+}
+
+impl Context {
+    /// Whether a key bound in both contexts would be ambiguous: screen
+    /// contexts meet each other, a dialog only itself.
+    pub fn meets(self, other: Context) -> bool {
+        match (self, other) {
+            (Context::Dialog(a), Context::Dialog(b)) => a == b,
+            (Context::Dialog(_), _) | (_, Context::Dialog(_)) => false,
+            _ => true,
+        }
+    }
 }
 
 /// One key binding.
@@ -172,15 +274,15 @@ const fn bind(
     }
 }
 
-const NONE: KeyModifiers = KeyModifiers::NONE;
-const CTRL: KeyModifiers = KeyModifiers::CONTROL;
-const ALT: KeyModifiers = KeyModifiers::ALT;
+pub(crate) const NONE: KeyModifiers = KeyModifiers::NONE;
+pub(crate) const CTRL: KeyModifiers = KeyModifiers::CONTROL;
+pub(crate) const ALT: KeyModifiers = KeyModifiers::ALT;
 
 /// The built-in key bindings.
 pub fn default_keymap() -> Vec<Binding> {
     use Action::*;
     use Context::*;
-    vec![
+    let mut keymap = vec![
         bind(
             KeyCode::Char('r'),
             CTRL,
@@ -319,12 +421,77 @@ pub fn default_keymap() -> Vec<Binding> {
         ),
         bind(KeyCode::Enter, NONE, FocusNext, Tree, "edit the code pane"),
         bind(KeyCode::Char('q'), NONE, Quit, Tree, "quit"),
+    ];
+    keymap.extend(dialog_keymap());
+    keymap
+}
+
+/// The built-in keys of the dialogs (the order sets the order of hints).
+fn dialog_keymap() -> Vec<Binding> {
+    use DialogAction::*;
+    use KeyCode::{Char, Down, Enter, Esc, F, Tab, Up};
+    let d = |code, action, dialog, help| {
+        bind(
+            code,
+            NONE,
+            Action::Dialog(action),
+            Context::Dialog(dialog),
+            help,
+        )
+    };
+    vec![
+        d(F(1), Cancel, Dialog::Help, "close the help"),
+        d(Esc, Cancel, Dialog::Help, "close the help"),
+        d(Char('?'), Cancel, Dialog::Help, "close the help"),
+        d(Char('q'), Cancel, Dialog::Help, "close the help"),
+        d(Char('y'), Yes, Dialog::Confirm, "yes"),
+        d(Char('Y'), Yes, Dialog::Confirm, "yes"),
+        d(
+            Char('n'),
+            Cancel,
+            Dialog::Confirm,
+            "no (so does any other key)",
+        ),
+        d(Esc, Cancel, Dialog::Confirm, "no (so does any other key)"),
+        d(Enter, Accept, Dialog::AddGateway, "start the gateway"),
+        d(
+            Tab,
+            Complete,
+            Dialog::AddGateway,
+            "complete from known specs",
+        ),
+        d(Up, PrevEntry, Dialog::AddGateway, "older spec"),
+        d(Down, NextEntry, Dialog::AddGateway, "newer spec"),
+        d(Esc, Cancel, Dialog::AddGateway, "cancel"),
+        d(Enter, Accept, Dialog::SendValue, "send the value"),
+        d(Esc, Cancel, Dialog::SendValue, "cancel"),
+        d(
+            Enter,
+            Accept,
+            Dialog::Filter,
+            "apply the filter (empty clears)",
+        ),
+        d(Esc, Cancel, Dialog::Filter, "cancel"),
+        d(Tab, Complete, Dialog::Palette, "complete the command"),
+        d(Enter, Accept, Dialog::Palette, "run the command"),
+        d(Up, PrevEntry, Dialog::Palette, "entry above"),
+        d(Down, NextEntry, Dialog::Palette, "entry below"),
+        d(Esc, Cancel, Dialog::Palette, "cancel"),
     ]
 }
 
-/// The action bound to `key` where `focus` is, if any. Key releases and
-/// repeats reported by some terminals are ignored (no doubled keys).
+/// The action bound to `key` on the gateways + code screen where `focus`
+/// is, if any (no dialog open). Key releases and repeats reported by some
+/// terminals are ignored (no doubled keys).
 pub fn lookup(keymap: &[Binding], key: &KeyEvent, focus: Focus) -> Option<Action> {
+    match focus {
+        Focus::Tree => lookup_in(keymap, key, &[Context::Global, Context::Tree]),
+        Focus::Editor => lookup_in(keymap, key, &[Context::Global]),
+    }
+}
+
+/// The action bound to `key` in one of `contexts`, if any (releases ignored).
+pub fn lookup_in(keymap: &[Binding], key: &KeyEvent, contexts: &[Context]) -> Option<Action> {
     if key.kind == KeyEventKind::Release {
         return None;
     }
@@ -335,12 +502,18 @@ pub fn lookup(keymap: &[Binding], key: &KeyEvent, focus: Focus) -> Option<Action
     };
     keymap
         .iter()
-        .find(|b| {
-            b.code == key.code
-                && b.mods == mods
-                && (b.context == Context::Global || focus == Focus::Tree)
-        })
+        .find(|b| b.code == key.code && b.mods == mods && contexts.contains(&b.context))
         .map(|b| b.action)
+}
+
+/// The names of the keys bound to `action` in `context`, in keymap order
+/// (for hints: they follow the user's overrides).
+pub fn keys_for(keymap: &[Binding], context: Context, action: Action) -> Vec<String> {
+    keymap
+        .iter()
+        .filter(|b| b.context == context && b.action == action)
+        .map(|b| key_name(b.code, b.mods))
+        .collect()
 }
 
 /// How a key is written in hints and help (`Ctrl-R`, `F5`, `Alt-→`).
@@ -429,6 +602,38 @@ mod tests {
     }
 
     #[test]
+    fn dialog_keys_only_in_their_dialog() {
+        let km = default_keymap();
+        let enter = key(KeyCode::Enter, NONE);
+        let add = Context::Dialog(Dialog::AddGateway);
+        assert_eq!(
+            lookup_in(&km, &enter, &[add]),
+            Some(Action::Dialog(DialogAction::Accept))
+        );
+        assert_eq!(
+            lookup_in(&km, &enter, &[Context::Dialog(Dialog::Help)]),
+            None
+        );
+        assert_eq!(
+            lookup_in(
+                &km,
+                &key(KeyCode::Char('Y'), KeyModifiers::SHIFT),
+                &[Context::Dialog(Dialog::Confirm)]
+            ),
+            Some(Action::Dialog(DialogAction::Yes))
+        );
+        assert_eq!(
+            lookup(&km, &key(KeyCode::Char('y'), NONE), Focus::Editor),
+            None
+        );
+        assert_eq!(
+            keys_for(&km, add, Action::Dialog(DialogAction::Cancel)),
+            ["Esc"]
+        );
+        assert!(!markdown_table(&km).contains("start the gateway"));
+    }
+
+    #[test]
     fn help_lists_every_action_of_the_keymap() {
         let km = default_keymap();
         let rows = help_rows(&km);
@@ -444,157 +649,6 @@ mod tests {
     }
 }
 
-/// Parses a key as written in the config: `ctrl-r`, `alt-right`, `f5`, `x`,
-/// `enter`, `tab`, `esc`, `up`, `down`, `left`, `right`, `pageup`, `pagedown`.
-pub fn parse_key(text: &str) -> Result<(KeyCode, KeyModifiers), String> {
-    let mut mods = KeyModifiers::NONE;
-    let mut rest = text.trim();
-    loop {
-        let lower = rest.to_ascii_lowercase();
-        if let Some(r) = lower
-            .strip_prefix("ctrl-")
-            .or_else(|| lower.strip_prefix("c-"))
-        {
-            mods |= KeyModifiers::CONTROL;
-            rest = &rest[rest.len() - r.len()..];
-        } else if let Some(r) = lower
-            .strip_prefix("alt-")
-            .or_else(|| lower.strip_prefix("m-"))
-        {
-            mods |= KeyModifiers::ALT;
-            rest = &rest[rest.len() - r.len()..];
-        } else {
-            break;
-        }
-    }
-    let lower = rest.to_ascii_lowercase();
-    let code = match lower.as_str() {
-        "enter" | "return" => KeyCode::Enter,
-        "tab" => KeyCode::Tab,
-        "esc" | "escape" => KeyCode::Esc,
-        "up" => KeyCode::Up,
-        "down" => KeyCode::Down,
-        "left" => KeyCode::Left,
-        "right" => KeyCode::Right,
-        "pageup" => KeyCode::PageUp,
-        "pagedown" => KeyCode::PageDown,
-        "space" => KeyCode::Char(' '),
-        f if f.len() > 1
-            && f.starts_with('f')
-            && f[1..].parse::<u8>().is_ok_and(|n| (1..=12).contains(&n)) =>
-        {
-            KeyCode::F(f[1..].parse().unwrap_or(1))
-        }
-        _ => {
-            let mut chars = rest.chars();
-            match (chars.next(), chars.next()) {
-                (Some(c), None) if mods.contains(KeyModifiers::CONTROL) => {
-                    KeyCode::Char(c.to_ascii_lowercase())
-                }
-                (Some(c), None) => KeyCode::Char(c),
-                _ => {
-                    return Err(format!(
-                        "{text:?} is not a key (try ctrl-r, f5, alt-right, x)"
-                    ));
-                }
-            }
-        }
-    };
-    Ok((code, mods))
-}
-
-/// Applies the config's `[keys]` table (action name → keys) to `keymap`: an
-/// action listed there gets exactly the given keys, in the context of its
-/// default bindings. Returns one message per bad entry.
-pub fn apply_overrides(
-    keymap: &mut Vec<Binding>,
-    overrides: &std::collections::BTreeMap<String, Vec<String>>,
-) -> Vec<String> {
-    let mut problems = Vec::new();
-    for (name, keys) in overrides {
-        let Some(action) = Action::ALL
-            .iter()
-            .copied()
-            .chain([Action::Palette])
-            .find(|a| a.name() == name)
-        else {
-            problems.push(format!("[keys] {name}: no such action"));
-            continue;
-        };
-        let template = keymap.iter().find(|b| b.action == action).copied();
-        let (context, help) = template.map_or((Context::Global, action.describe()), |b| {
-            (b.context, b.help)
-        });
-        let mut parsed = Vec::new();
-        for key in keys {
-            match parse_key(key) {
-                Ok((code, mods)) => parsed.push(Binding {
-                    code,
-                    mods,
-                    action,
-                    context,
-                    help,
-                }),
-                Err(e) => problems.push(format!("[keys] {name}: {e}")),
-            }
-        }
-        if parsed.is_empty() {
-            continue;
-        }
-        keymap.retain(|b| b.action != action);
-        // A key now given to this action leaves its old action.
-        keymap.retain(|b| !parsed.iter().any(|p| p.code == b.code && p.mods == b.mods));
-        keymap.extend(parsed);
-    }
-    problems
-}
-
-#[cfg(test)]
-mod override_tests {
-    use super::*;
-    use std::collections::BTreeMap;
-
-    #[test]
-    fn keys_parse() {
-        assert_eq!(parse_key("ctrl-r"), Ok((KeyCode::Char('r'), CTRL)));
-        assert_eq!(parse_key("C-R"), Ok((KeyCode::Char('r'), CTRL)));
-        assert_eq!(parse_key("f12"), Ok((KeyCode::F(12), NONE)));
-        assert_eq!(parse_key("alt-right"), Ok((KeyCode::Right, ALT)));
-        assert_eq!(parse_key("X"), Ok((KeyCode::Char('X'), NONE)));
-        assert!(parse_key("ctrl-foo").is_err());
-        assert!(parse_key("f13").is_err());
-    }
-
-    #[test]
-    fn overrides_replace_the_defaults_and_show_in_help() {
-        let mut km = default_keymap();
-        let mut o = BTreeMap::new();
-        o.insert("run".to_string(), vec!["ctrl-g".to_string()]);
-        o.insert("nonsense".to_string(), vec!["x".to_string()]);
-        o.insert("quit".to_string(), vec!["ctrl-nope".to_string()]);
-        let problems = apply_overrides(&mut km, &o);
-        assert_eq!(problems.len(), 2, "{problems:?}");
-        assert_eq!(
-            lookup(&km, &KeyEvent::new(KeyCode::Char('g'), CTRL), Focus::Editor),
-            Some(Action::RunSelected)
-        );
-        assert_eq!(
-            lookup(&km, &KeyEvent::new(KeyCode::F(5), NONE), Focus::Editor),
-            None
-        );
-        assert!(
-            help_rows(&km)
-                .iter()
-                .any(|(k, h, _)| k == "Ctrl-G" && h.contains("selected gateway"))
-        );
-        // A bad entry keeps the defaults.
-        assert_eq!(
-            lookup(&km, &KeyEvent::new(KeyCode::Char('q'), CTRL), Focus::Editor),
-            Some(Action::Quit)
-        );
-    }
-}
-
 /// The keys as a Markdown table (the README's copy is checked against it).
 pub fn markdown_table(keymap: &[Binding]) -> String {
     let mut out = String::from("| keys | where | what |\n|---|---|---|\n");
@@ -602,6 +656,8 @@ pub fn markdown_table(keymap: &[Binding]) -> String {
         let place = match context {
             Context::Global => "everywhere",
             Context::Tree => "gateway list",
+            // Dialogs show their keys in their own hints.
+            Context::Dialog(_) => continue,
         };
         out.push_str(&format!(
             "| {} | {place} | {help} |\n",
@@ -628,6 +684,13 @@ mod readme_tests {
             assert!(
                 readme.contains(&format!("`{}`", a.name())),
                 "README.md lacks palette command {}",
+                a.name()
+            );
+        }
+        for a in DialogAction::ALL {
+            assert!(
+                readme.contains(&format!("`{}`", a.name())),
+                "README.md lacks dialog action {}",
                 a.name()
             );
         }

@@ -1,0 +1,332 @@
+//! The TUI's loop driven by key events, without a terminal: `App::run` reads
+//! keys from a channel and draws on a `TestBackend` whose frames the test
+//! reads, with real popen gateways running the test interpreter. Every wait
+//! is bounded (only to guard against hangs) and asserts on what the frame shows.
+
+mod common;
+
+use std::convert::Infallible;
+use std::io;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{popen, python};
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use execdeck::Group;
+use execdeck::tui::app::App;
+use execdeck::tui::theme::Theme;
+use ratatui::Terminal;
+use ratatui::backend::{Backend, ClearType, TestBackend, WindowSize};
+use ratatui::buffer::Cell;
+use ratatui::layout::{Position, Size};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// How long any one thing may take before the test calls it a hang.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+/// A `TestBackend` that publishes each finished frame as text.
+struct Recorder {
+    inner: TestBackend,
+    frame: Arc<Mutex<String>>,
+}
+
+impl Backend for Recorder {
+    type Error = Infallible;
+
+    fn draw<'a, I>(&mut self, content: I) -> Result<(), Infallible>
+    where
+        I: Iterator<Item = (u16, u16, &'a Cell)>,
+    {
+        self.inner.draw(content)
+    }
+    fn hide_cursor(&mut self) -> Result<(), Infallible> {
+        self.inner.hide_cursor()
+    }
+    fn show_cursor(&mut self) -> Result<(), Infallible> {
+        self.inner.show_cursor()
+    }
+    fn get_cursor_position(&mut self) -> Result<Position, Infallible> {
+        self.inner.get_cursor_position()
+    }
+    fn set_cursor_position<P: Into<Position>>(&mut self, position: P) -> Result<(), Infallible> {
+        self.inner.set_cursor_position(position)
+    }
+    fn clear(&mut self) -> Result<(), Infallible> {
+        self.inner.clear()
+    }
+    fn clear_region(&mut self, clear_type: ClearType) -> Result<(), Infallible> {
+        self.inner.clear_region(clear_type)
+    }
+    fn size(&self) -> Result<Size, Infallible> {
+        self.inner.size()
+    }
+    fn window_size(&mut self) -> Result<WindowSize, Infallible> {
+        self.inner.window_size()
+    }
+    fn flush(&mut self) -> Result<(), Infallible> {
+        self.inner.flush()?;
+        let buf = self.inner.buffer();
+        let mut text = String::new();
+        for y in 0..buf.area.height {
+            for x in 0..buf.area.width {
+                text.push_str(buf[(x, y)].symbol());
+            }
+            text.push('\n');
+        }
+        *self.frame.lock().unwrap_or_else(|e| e.into_inner()) = text;
+        Ok(())
+    }
+}
+
+/// The app running in a task, fed keys by the test.
+struct Tui {
+    keys: mpsc::UnboundedSender<io::Result<Event>>,
+    frame: Arc<Mutex<String>>,
+    done: JoinHandle<io::Result<()>>,
+}
+
+impl Tui {
+    /// Starts the app with gateways for `specs` and `[keys]` overrides.
+    fn start(specs: &[String], overrides: &[(&str, &str)]) -> Tui {
+        let group = Group::new();
+        let overrides = overrides
+            .iter()
+            .map(|(action, key)| (action.to_string(), vec![key.to_string()]))
+            .collect();
+        let mut problems = Vec::new();
+        let app = App::new(group, Theme::fallback(true), Duration::from_millis(200))
+            .with_key_overrides(&overrides, &mut problems)
+            .with_mouse(false);
+        assert_eq!(problems, Vec::<String>::new());
+        app.start_gateways(specs.to_vec());
+        let frame = Arc::new(Mutex::new(String::new()));
+        let backend = Recorder {
+            inner: TestBackend::new(120, 40),
+            frame: frame.clone(),
+        };
+        let (keys, rx) = mpsc::unbounded_channel();
+        let input = Box::pin(futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|ev| (ev, rx))
+        }));
+        let done = tokio::spawn(async move {
+            let Ok(mut term) = Terminal::new(backend);
+            app.run(&mut term, input).await
+        });
+        Tui { keys, frame, done }
+    }
+
+    fn press(&self, code: KeyCode, mods: KeyModifiers) {
+        let _ = self.keys.send(Ok(Event::Key(KeyEvent::new(code, mods))));
+    }
+
+    fn key(&self, code: KeyCode) {
+        self.press(code, KeyModifiers::NONE);
+    }
+
+    fn ctrl(&self, c: char) {
+        self.press(KeyCode::Char(c), KeyModifiers::CONTROL);
+    }
+
+    /// Types `text`, a newline as Enter.
+    fn type_text(&self, text: &str) {
+        for c in text.chars() {
+            match c {
+                '\n' => self.key(KeyCode::Enter),
+                c => self.key(KeyCode::Char(c)),
+            }
+        }
+    }
+
+    fn screen(&self) -> String {
+        self.frame.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Waits until the frame satisfies `ok`; returns it.
+    async fn wait_until(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            if ok(&screen) {
+                return screen;
+            }
+            assert!(
+                start.elapsed() < PATIENCE,
+                "gave up waiting for {what}; the screen shows:\n{screen}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits until the frame shows `needle`; returns it.
+    async fn wait_for(&self, needle: &str) -> String {
+        self.wait_until(&format!("{needle:?}"), |s| s.contains(needle))
+            .await
+    }
+
+    /// Waits for the loop to end (it has terminated the gateways then).
+    async fn finished(self) -> io::Result<()> {
+        match tokio::time::timeout(PATIENCE, self.done).await {
+            Ok(joined) => joined.unwrap_or_else(|e| panic!("the app panicked: {e}")),
+            Err(_) => panic!("the app did not end in time"),
+        }
+    }
+
+    /// Quits (nothing running) and waits for the loop to end.
+    async fn quit(self) {
+        self.ctrl('q');
+        self.finished().await.expect("the app ends cleanly");
+    }
+}
+
+#[tokio::test]
+async fn code_typed_in_a_pane_runs_and_shows_its_result() {
+    let tui = Tui::start(&[popen("")], &[]);
+    tui.wait_for("● gw0 popen").await;
+    tui.ctrl('n');
+    tui.wait_for("pane2").await;
+    tui.type_text("import sys\nchannel.send(6 * 7)");
+    tui.ctrl('r');
+    tui.wait_for("→ 42").await;
+    // The item may show before the run's end does.
+    tui.wait_for("── run 1 on gw0 done").await;
+    tui.quit().await;
+}
+
+#[tokio::test]
+async fn a_traceback_from_remote_code_is_shown() {
+    let tui = Tui::start(&[popen("")], &[]);
+    tui.wait_for("● gw0 popen").await;
+    tui.ctrl('n');
+    tui.type_text("def f():\n    raise ValueError('from the pane')\nf()");
+    tui.key(KeyCode::F(5));
+    let screen = tui.wait_for("ValueError: from the pane").await;
+    assert!(screen.contains("Traceback"), "{screen}");
+    assert!(screen.contains("── run 1 on gw0 failed"), "{screen}");
+    tui.quit().await;
+}
+
+#[tokio::test]
+async fn a_gateway_is_added_through_the_dialog() {
+    let tui = Tui::start(&[popen("")], &[]);
+    tui.wait_for("● gw0 popen").await;
+    tui.key(KeyCode::Tab);
+    tui.key(KeyCode::Char('a'));
+    tui.wait_for("Enter starts it, Tab completes, ↑/↓ recall, Esc cancels.")
+        .await;
+    // A bad spec is explained as it is typed, and Enter does nothing.
+    tui.type_text("popen//python=a//python=b");
+    tui.wait_for("given twice").await;
+    tui.key(KeyCode::Enter);
+    for _ in 0.."popen//python=a//python=b".len() {
+        tui.key(KeyCode::Backspace);
+    }
+    tui.type_text(&format!("popen//python={}//id=second", python()));
+    tui.wait_until("the problem to go", |s| !s.contains("given twice"))
+        .await;
+    tui.key(KeyCode::Enter);
+    let screen = tui.wait_for("● second popen").await;
+    assert!(screen.contains("● gw0 popen"), "{screen}");
+    assert!(!screen.contains("Add gateway"), "{screen}");
+    tui.quit().await;
+}
+
+#[tokio::test]
+async fn the_palette_runs_a_command_by_name() {
+    let tui = Tui::start(&[popen("")], &[]);
+    tui.wait_for("● gw0 popen").await;
+    tui.ctrl('p');
+    tui.wait_for("Command (Tab completes, Enter runs)").await;
+    tui.type_text("new-p");
+    tui.wait_for("open a new code pane").await;
+    tui.key(KeyCode::Tab);
+    tui.wait_for(": new-pane").await;
+    tui.key(KeyCode::Enter);
+    let screen = tui.wait_for("pane2").await;
+    assert!(!screen.contains("Command ("), "{screen}");
+    // An unknown command is listed as such; Esc closes the palette.
+    tui.ctrl('p');
+    tui.type_text("nonsense");
+    tui.wait_for("no such command").await;
+    tui.key(KeyCode::Esc);
+    tui.wait_until("the palette to close", |s| !s.contains("Command ("))
+        .await;
+    tui.quit().await;
+}
+
+#[tokio::test]
+async fn the_filter_hides_gateways_that_do_not_match() {
+    let tui = Tui::start(&[popen("//id=alpha"), popen("//id=beta")], &[]);
+    tui.wait_for("● alpha popen").await;
+    tui.wait_for("● beta popen").await;
+    tui.ctrl('f');
+    tui.wait_for("Enter applies (empty clears), Esc cancels.")
+        .await;
+    tui.type_text("(");
+    tui.wait_until("the regex problem", |s| {
+        !s.contains("Enter applies") && s.contains(" Filter ")
+    })
+    .await;
+    tui.key(KeyCode::Backspace);
+    tui.type_text("beta");
+    tui.key(KeyCode::Enter);
+    let screen = tui
+        .wait_until("alpha to be hidden", |s| !s.contains("alpha popen"))
+        .await;
+    assert!(screen.contains("● beta popen"), "{screen}");
+    assert!(!screen.contains(" Filter "), "{screen}");
+    // An empty filter shows everything again.
+    tui.ctrl('f');
+    tui.wait_for("/ beta").await;
+    for _ in 0..4 {
+        tui.key(KeyCode::Backspace);
+    }
+    tui.key(KeyCode::Enter);
+    tui.wait_for("● alpha popen").await;
+    tui.quit().await;
+}
+
+#[tokio::test]
+async fn quitting_with_a_busy_gateway_asks_first() {
+    let tui = Tui::start(&[popen("")], &[]);
+    tui.wait_for("● gw0 popen").await;
+    tui.ctrl('n');
+    tui.type_text("import time\ntime.sleep(60)");
+    tui.ctrl('r');
+    tui.wait_for("── run 1 on gw0 running").await;
+    tui.ctrl('q');
+    tui.wait_for("Code is still running. Quit and stop every gateway?")
+        .await;
+    let screen = tui.wait_for("y quit   n / Esc stay").await;
+    assert!(screen.contains(" Quit? "), "{screen}");
+    // No keeps everything running.
+    tui.key(KeyCode::Char('n'));
+    let screen = tui
+        .wait_until("the question to close", |s| !s.contains(" Quit? "))
+        .await;
+    assert!(screen.contains("running"), "{screen}");
+    tui.ctrl('q');
+    tui.wait_for(" Quit? ").await;
+    tui.key(KeyCode::Char('y'));
+    let started = Instant::now();
+    tui.finished().await.expect("the app ends cleanly");
+    // The sleeping worker is stopped, not waited for.
+    assert!(started.elapsed() < Duration::from_secs(15));
+}
+
+#[tokio::test]
+async fn a_rebound_dialog_key_changes_dispatch_and_hint() {
+    let tui = Tui::start(&[popen("")], &[("accept", "ctrl-o")]);
+    tui.wait_for("● gw0 popen").await;
+    tui.key(KeyCode::Tab);
+    tui.key(KeyCode::Char('a'));
+    tui.wait_for("Ctrl-O starts it, Tab completes").await;
+    tui.type_text(&format!("popen//python={}//id=second", python()));
+    // Enter no longer accepts: the dialog stays and takes more text.
+    tui.key(KeyCode::Enter);
+    tui.type_text("z");
+    tui.ctrl('o');
+    let screen = tui.wait_for("● secondz popen").await;
+    assert!(!screen.contains("● second popen"), "{screen}");
+    tui.quit().await;
+}
