@@ -46,7 +46,7 @@ pub struct TuiArgs {
     /// gateways, else one popen].
     #[arg(short = 'g', long = "gateway", value_name = "SPEC")]
     pub specs: Vec<String>,
-    /// Colour theme: default, light, high-contrast, or a <name>.toml in the
+    /// Colour theme: default, light, high-contrast, or NAME for a NAME.toml in the
     /// themes directory of the config dir.
     #[arg(long, value_name = "NAME")]
     pub theme: Option<String>,

@@ -2,7 +2,7 @@
 //! used alike by the command line and the terminal UI. No arguments, no
 //! terminal here.
 //!
-//! - [`write`]: the writer, one line per event.
+//! - [`write`](mod@write): the writer, one line per event.
 //! - [`record`]: the task that subscribes to a group and feeds the writer.
 //! - [`read`]: the reader, typed from the engine's one definition of each
 //!   event kind ([`crate::engine::EventKind`]).

@@ -324,7 +324,7 @@ async fn spawn_child(cmd: Command) -> std::io::Result<tokio::process::Child> {
         .map_err(|_| std::io::Error::other("the spawner thread did not answer"))?
 }
 
-/// Asks for a [`PIPE_SIZE`] pipe buffer, as popen gateways do for their
+/// Asks for a 1 MiB pipe buffer, as popen gateways do for their
 /// protocol pipes; keeps the default size when refused.
 pub fn enlarge_pipe(pipe: &impl std::os::fd::AsRawFd) {
     #[cfg(target_os = "linux")]
