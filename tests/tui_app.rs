@@ -330,3 +330,32 @@ async fn a_rebound_dialog_key_changes_dispatch_and_hint() {
     assert!(!screen.contains("● second popen"), "{screen}");
     tui.quit().await;
 }
+
+#[tokio::test]
+async fn an_item_that_cannot_be_decoded_ends_the_run_at_once() {
+    // A fake worker that answers every CHANNEL_DATA with an item whose opcode
+    // is unknown, and never closes anything.
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("garbling.py");
+    std::fs::write(
+        &fake,
+        "import os, struct\nos.write(1, b'1')\n\
+         def read(n):\n    b = b''\n    while len(b) < n:\n        c = os.read(0, n - len(b))\n        \
+         if not c: raise SystemExit\n        b += c\n    return b\n\
+         while True:\n    code, ch, n = struct.unpack('>bii', read(9))\n    read(n)\n    \
+         if code == 4:\n        os.write(1, struct.pack('>bii', 4, ch, 2) + b'\\xeeQ')\n",
+    )
+    .unwrap();
+    let spec = format!("cmd={} -u {}", python(), fake.display());
+    let tui = Tui::start(&[spec], &[]);
+    tui.wait_for("● gw0 cmd").await;
+    tui.ctrl('n');
+    tui.wait_for("pane2").await;
+    tui.type_text("channel.send(1)");
+    tui.ctrl('r');
+    // The run ends with the decode error at once, though its output
+    // channel never closes.
+    let screen = tui.wait_for("unknown opcode").await;
+    assert!(screen.contains("run 1 on gw0 failed"), "{screen}");
+    tui.quit().await;
+}

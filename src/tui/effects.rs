@@ -247,25 +247,9 @@ fn flash_error(tx: &mpsc::UnboundedSender<TaskMsg>, e: &Error) {
 /// returns its error text, if it failed.
 async fn stream_run(run: u64, handle: &Run, tx: &mpsc::UnboundedSender<TaskMsg>) -> Option<String> {
     let items = async {
-        loop {
-            match handle.channel().receive(None).await {
-                Ok(v) => {
-                    let text = repr_pretty(&v, PRETTY_WIDTH);
-                    let _ = tx.send(TaskMsg::RunItem { run, text });
-                }
-                // An item that cannot be decoded is shown at once, not when
-                // the code's output ends.
-                Err(e @ Error::DataFormat { .. }) => {
-                    let text = format!("{e}\n");
-                    let _ = tx.send(TaskMsg::RunOutput {
-                        run,
-                        stderr: true,
-                        text,
-                    });
-                    break;
-                }
-                Err(_) => break,
-            }
+        while let Ok(v) = handle.channel().receive(None).await {
+            let text = repr_pretty(&v, PRETTY_WIDTH);
+            let _ = tx.send(TaskMsg::RunItem { run, text });
         }
     };
     let output = async {
