@@ -1,10 +1,16 @@
 //! The `execdeck` command: parses arguments and hands over to the library.
 
 use clap::Parser;
-use execdeck::cli::{Cli, Command, TuiArgs, exec, status, trace};
+use execdeck::cli::{Cli, Command, TuiArgs, exec, serve, status, trace};
 
 fn main() {
     let cli = Cli::parse();
+    let command = cli.command.unwrap_or(Command::Tui(TuiArgs::default()));
+    // The server replaces this process (no runtime needed, none left behind).
+    let command = match command {
+        Command::Serve(args) => std::process::exit(serve::run(args)),
+        other => other,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -16,10 +22,11 @@ fn main() {
         }
     };
     let code = runtime.block_on(async {
-        match cli.command.unwrap_or(Command::Tui(TuiArgs::default())) {
+        match command {
             Command::Exec(args) => exec::run(args).await,
             Command::Status(args) => status::run(args).await,
             Command::Trace(args) => trace::run(args),
+            Command::Serve(args) => serve::run(args),
             Command::Tui(args) => {
                 execdeck::tui::run(execdeck::tui::TuiOptions {
                     specs: args.specs,

@@ -4,6 +4,7 @@
 
 pub mod exec;
 pub mod json;
+pub mod serve;
 pub mod sink;
 pub mod status;
 pub mod trace;
@@ -30,6 +31,10 @@ pub struct Cli {
 pub enum Command {
     /// Run Python code on one or more gateways and print what it sends.
     Exec(exec::ExecArgs),
+    /// Run a socket server that execnet's `socket=HOST:PORT` gateways (and
+    /// execdeck's) boot workers through. Anyone who can reach its port can run
+    /// code as this user: see `execdeck serve --help` and --token-file.
+    Serve(serve::ServeArgs),
     /// Show facts and live counters of one or more gateways.
     Status(status::StatusArgs),
     /// Show a trace file written with --trace-file as a table or a summary.
