@@ -14,9 +14,10 @@ pub const SOCKETSERVER_SOURCE: &str = include_str!("../../bootstrap/socketserver
 #[derive(Debug, clap::Args)]
 #[command(after_help = "\
 SECURITY: a client of this server sends Python source and the server runs it
-as the user who started it. Anyone who can reach the port can run code as this
-user. Binding to a non-loopback address prints a warning; use --token-file
-there (and a firewall or an SSH tunnel): with a token, a client must first
+as the user who started it.
+Anyone who can reach the port can run code as this user.
+Binding to a non-loopback address prints a warning; use --token-file there
+(and a firewall or an SSH tunnel): with a token, a client must first
 answer an HMAC-SHA256 challenge over a fresh nonce per connection, the secret
 never crosses the wire, and a client without the right token is disconnected
 before anything it sent is run. With a token the server no longer speaks
