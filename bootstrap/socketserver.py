@@ -14,10 +14,12 @@ with port 0); everything else goes to stderr.
 What a client sends: one line, ``repr(source) + "\\n"`` (a Python string
 literal; read with ``ast.literal_eval``, never ``eval``). The source is
 compiled as ``<socket server>`` and executed with the globals
-``{"clientsock": <the connected socket>, "address": <peer address>}``.
-``execmodel`` is deliberately not defined: execnet's bootstrap then makes its
-own (``try: execmodel / except NameError: ...``), so execnet's master talks to
-the unmodified ``gateway_base`` it sent.
+``{"clientsock": <the connected socket>, "address": <peer address>,
+"execmodel": <ServerExecModel>}``, as execnet's server does (its
+``execmodel`` is an execnet ``ThreadExecModel``; ours is a stand-in with the
+same attributes, see ``ServerExecModel``), so execnet's master talks to the
+unmodified ``gateway_base`` it sent, and sources written for execnet's server
+(``serve_socket(clientsock, execmodel=execmodel)``) work unchanged.
 
 Where ``os.fork`` exists, each connection is served in a forked child and the
 server waits for it before accepting the next one (connections are served one
@@ -74,6 +76,68 @@ def log(*words):
         sys.stderr.flush()
     except (OSError, ValueError):
         pass
+
+
+class ServerExecModel:
+    """What the executed source finds as ``execmodel``: the attributes of
+    execnet's thread execution model (``backend``, ``start``, ``get_ident``,
+    ``sleep``, ``fdopen``, ``Lock`` (reentrant, as execnet's), ``RLock``,
+    ``Event``, and the modules ``queue``, ``socket``, ``subprocess``), which
+    is what execnet's ``gateway_base`` and execdeck's worker ask of it."""
+
+    backend = "thread"
+
+    def __repr__(self):
+        return "<ExecModel %r>" % self.backend
+
+    @property
+    def queue(self):
+        import queue
+
+        return queue
+
+    @property
+    def socket(self):
+        return socket
+
+    @property
+    def subprocess(self):
+        import subprocess
+
+        return subprocess
+
+    def get_ident(self):
+        import _thread
+
+        return _thread.get_ident()
+
+    def sleep(self, delay):
+        import time
+
+        time.sleep(delay)
+
+    def start(self, func, args=()):
+        import _thread
+
+        _thread.start_new_thread(func, args)
+
+    def fdopen(self, fd, mode, bufsize=1, closefd=True):
+        return os.fdopen(fd, mode, bufsize, encoding="utf-8", closefd=closefd)
+
+    def Lock(self):
+        import threading
+
+        return threading.RLock()
+
+    def RLock(self):
+        import threading
+
+        return threading.RLock()
+
+    def Event(self):
+        import threading
+
+        return threading.Event()
 
 
 # ---------------------------------------------------------------- token gate
@@ -297,7 +361,8 @@ def handle(clientsock, address, secret):
             return
         clientsock.settimeout(None)
         code = compile(source + "\n", "<socket server>", "exec")
-        namespace = {"clientsock": clientsock, "address": address}
+        namespace = {"clientsock": clientsock, "address": address,
+                     "execmodel": ServerExecModel()}
         exec(code, namespace)
     except socket.timeout:
         log("%s sent nothing for %.0f s, closing" % (peer, PREAMBLE_TIMEOUT))

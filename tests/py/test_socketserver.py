@@ -235,14 +235,46 @@ def test_token_file_errors_name_the_file(tmp_path):
 
 
 def test_namespace_is_execnets(serve, tmp_path):
-    """The exec'd source finds clientsock and address, and no execmodel
-    (execnet's bootstrap then makes its own)."""
+    """The exec'd source finds clientsock, address and execmodel, as in
+    execnet's server; the execmodel has what execnet's ThreadExecModel has."""
+    from execnet.gateway_base import ThreadExecModel
+
     server = serve()
     with socket.create_connection((server.host, server.port), TIMEOUT) as sock:
-        send_source(sock, "clientsock.sendall(repr(sorted(k for k in globals()"
-                          " if not k.startswith('__'))).encode()"
-                          " + repr(address[0]).encode())\n")
-        assert recv_all(sock) == b"['address', 'clientsock']'127.0.0.1'"
+        send_source(sock, "clientsock.sendall(repr((sorted(k for k in globals()"
+                          " if not k.startswith('__')), address[0],"
+                          " execmodel.backend)).encode())\n")
+        assert recv_all(sock) == (b"(['address', 'clientsock', 'execmodel'],"
+                                  b" '127.0.0.1', 'thread')")
+    public = {n for n in dir(ThreadExecModel) if not n.startswith("_")}
+    assert public <= set(dir(ss.ServerExecModel))
+
+
+@pytest.mark.parametrize("execmodel_arg", ["execmodel", "'thread'"])
+def test_our_worker_through_our_server(serve, execmodel_arg):
+    """What execdeck's master does: send worker.py plus a serve_socket line
+    (the same source works with execnet's server)."""
+    from conftest import WORKER_SOURCE
+
+    server = serve()
+    group = execnet.Group()
+    try:
+        for attempt in range(2):
+            sock = socket.create_connection((server.host, server.port), TIMEOUT)
+            sock.settimeout(None)
+            send_source(sock, WORKER_SOURCE + "\nserve_socket(clientsock, id='sw',"
+                              " execmodel=%s)\n" % execmodel_arg)
+            io = SocketIO(sock, group.execmodel)
+            assert io.read(1) == b"1"
+            gw = execnet.Gateway(io, XSpec("socket=x//id=ours%d" % attempt))
+            group._register(gw)
+            ch = gw.remote_exec("channel.send((channel.gateway.id,"
+                                " channel.gateway.execmodel.backend))")
+            assert ch.receive(TIMEOUT) == ("sw", "thread")
+            gw.exit()
+            gw.join(TIMEOUT)
+    finally:
+        group.terminate(TIMEOUT)
 
 
 def test_bad_lines_never_run_and_server_goes_on(serve, tmp_path):
