@@ -329,3 +329,17 @@ def test_parse_address():
             ss.parse_address(bad)
     assert ss.is_loopback("127.0.0.1") and ss.is_loopback("::1")
     assert not ss.is_loopback("0.0.0.0")
+
+
+def test_sigterm_ends_the_server_and_the_connection(serve):
+    server = serve()
+    sock = socket.create_connection((server.host, server.port), TIMEOUT)
+    with sock:
+        send_source(sock, "import time\nclientsock.sendall(b'x')\ntime.sleep(60)")
+        sock.settimeout(TIMEOUT)
+        assert sock.recv(1) == b"x"
+        server.proc.terminate()
+        assert server.proc.wait(TIMEOUT) != 0
+        t0 = time.monotonic()
+        assert recv_all(sock) == b""      # the forked child is gone too
+        assert time.monotonic() - t0 < TIMEOUT
