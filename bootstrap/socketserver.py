@@ -384,7 +384,10 @@ def serve_one(serversock, secret):
     clientsock, address = serversock.accept()
     log("connection from %s" % format_address(address))
     if not hasattr(os, "fork"):
-        handle(clientsock, address, secret)
+        try:
+            handle(clientsock, address, secret)
+        except SystemExit as e:
+            log("the code of %s raised SystemExit(%r)" % (format_address(address), e.code))
         return
     sys.stdout.flush()
     sys.stderr.flush()

@@ -30,8 +30,15 @@ _spec.loader.exec_module(ss)
 class Server:
     """A running ``socketserver.py`` process; ``stop()`` kills it."""
 
-    def __init__(self, tmp_path, secret=None, loop=True, address="127.0.0.1:0"):
-        args = [WORKER_PYTHON, "-u", str(SERVER_PATH), address]
+    def __init__(self, tmp_path, secret=None, loop=True, address="127.0.0.1:0",
+                 fork=True):
+        if fork:
+            args = [WORKER_PYTHON, "-u", str(SERVER_PATH), address]
+        else:
+            # As on a system without fork: connections served in-process.
+            args = [WORKER_PYTHON, "-u", "-c",
+                    "import os, runpy; del os.fork; runpy.run_path(%r, run_name='__main__')"
+                    % str(SERVER_PATH), address]
         if loop:
             args.append("--loop")
         if secret is not None:
@@ -277,8 +284,9 @@ def test_our_worker_through_our_server(serve, execmodel_arg):
         group.terminate(TIMEOUT)
 
 
-def test_bad_lines_never_run_and_server_goes_on(serve, tmp_path):
-    server = serve()
+@pytest.mark.parametrize("fork", [True, False])
+def test_bad_lines_never_run_and_server_goes_on(serve, tmp_path, fork):
+    server = serve(fork=fork)
     marker = tmp_path / "bad"
     lines = [
         b"garbage that is not python\n",
@@ -309,6 +317,16 @@ def test_exiting_code_does_not_end_the_server(serve, tmp_path):
     with socket.create_connection((server.host, server.port), TIMEOUT) as sock:
         send_source(sock, "clientsock.sendall(b'alive')")
         assert recv_all(sock) == b"alive"
+    assert server.proc.poll() is None
+
+
+def test_without_fork_exceptions_do_not_end_the_server(serve, tmp_path):
+    server = serve(fork=False, secret=SECRET)
+    for source in ("raise SystemExit(4)", "raise ValueError('x')"):
+        with ss.connect(server.host, server.port, SECRET, timeout=TIMEOUT) as sock:
+            send_source(sock, source)
+            recv_all(sock)
+    good_client_runs(server, tmp_path)
     assert server.proc.poll() is None
 
 
