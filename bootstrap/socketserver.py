@@ -25,7 +25,8 @@ Where ``os.fork`` exists, each connection is served in a forked child and the
 server waits for it before accepting the next one (connections are served one
 after another, as in execnet). Whatever the client sends or runs — garbage, a
 half line, ``os._exit``, a SIGINT from execnet's shutdown — ends only that
-child. Without fork the connection is served in-process.
+child. On Linux the child is killed when the server dies (even by
+``kill -9``). Without fork the connection is served in-process.
 
 Token gate (``--token-file``): before the source line, client and server prove
 to each other that they know the secret; see ``bootstrap/README.md``
@@ -378,6 +379,26 @@ def handle(clientsock, address, secret):
             pass
 
 
+def _die_with_parent(parent):
+    """Linux: ask for SIGKILL when the server process dies (even by
+    ``kill -9``), as the connection would die with execnet's in-process
+    server. Best effort; elsewhere the child lives until its connection
+    ends."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
+    except (ImportError, OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the server died before prctl took effect
+        os._exit(1)
+
+
 def serve_one(serversock, secret):
     """Accepts one connection and serves it (in a forked child where fork
     exists); returns when it is done."""
@@ -400,6 +421,7 @@ def serve_one(serversock, secret):
 
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.default_int_handler)
+            _die_with_parent(os.getppid())
             handle(clientsock, address, secret)
         except SystemExit as e:
             status = e.code if isinstance(e.code, int) else 1

@@ -361,3 +361,18 @@ def test_sigterm_ends_the_server_and_the_connection(serve):
         t0 = time.monotonic()
         assert recv_all(sock) == b""      # the forked child is gone too
         assert time.monotonic() - t0 < TIMEOUT
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl is Linux only")
+def test_sigkill_of_the_server_ends_the_connection(serve):
+    server = serve()
+    sock = socket.create_connection((server.host, server.port), TIMEOUT)
+    with sock:
+        send_source(sock, "import time\nclientsock.sendall(b'x')\ntime.sleep(60)")
+        sock.settimeout(TIMEOUT)
+        assert sock.recv(1) == b"x"
+        server.proc.kill()
+        server.proc.wait(TIMEOUT)
+        t0 = time.monotonic()
+        assert recv_all(sock) == b""
+        assert time.monotonic() - t0 < TIMEOUT
