@@ -408,3 +408,33 @@ print("OK")
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn readme_usage_line_names_every_option() {
+    let readme =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .expect("read README.md");
+    let usage = "execdeck serve [HOST:PORT] [--loop] [--python PY] [--token-file FILE]";
+    assert!(readme.contains(usage), "README lacks {usage:?}");
+    let out = run_bounded(
+        Command::new(env!("CARGO_BIN_EXE_execdeck")).args(["serve", "--help"]),
+        None,
+        Duration::from_secs(15),
+    );
+    let help = String::from_utf8_lossy(&out.stdout);
+    // The option table: lines that start with a long option.
+    let options: Vec<&str> = help
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("--"))
+        .filter_map(|rest| rest.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .collect();
+    assert!(options.len() >= 3, "no option table in:\n{help}");
+    for option in options {
+        let option = format!("--{option}");
+        assert!(
+            usage.contains(&option),
+            "the README usage line lacks {option}"
+        );
+    }
+}
