@@ -325,7 +325,12 @@ mod cases {
 
     pub async fn unknown_host_names_the_address() {
         let spec = "socket=no-such-host.invalid:8888";
-        let err = connect_error(Group::new().makegateway(spec).await);
+        // A resolver that never answers is a connect timeout, not a hang.
+        let group = Group::with_options(GroupOptions {
+            startup_timeout: Duration::from_secs(5),
+            ..GroupOptions::default()
+        });
+        let err = connect_error(group.makegateway(spec).await);
         assert!(
             matches!(
                 err,
@@ -469,6 +474,18 @@ fn exec_and_status_commands_take_socket_specs() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains(&server.spec()), "{text}");
     assert!(text.contains(&server.child.id().to_string()), "{text}");
+    // installvia is not there yet, and says so (not "socket" as a whole).
+    let out = run_bounded(
+        Command::new(bin).args(["exec", "-g", "socket//installvia=gw0", "-c", "pass"]),
+        None,
+        Duration::from_secs(30),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("socket//installvia gateways are not supported yet"),
+        "{err}"
+    );
     // A bad socket value names the key and the value.
     let out = run_bounded(
         Command::new(bin).args(["exec", "-g", "socket=nowhere", "-c", "pass"]),

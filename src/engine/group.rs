@@ -284,6 +284,10 @@ impl Group {
             GatewayKind::Popen => popen::spawn(spec, id, &opts).await,
             GatewayKind::Cmd(command) => popen::spawn_cmd(spec, command, &opts).await,
             GatewayKind::Socket(Some(address)) => socket::connect(spec, address, id, &opts).await,
+            GatewayKind::Socket(None) => Err(ConnectError::Unsupported {
+                spec: spec.to_string(),
+                kind: "socket//installvia".into(),
+            }),
             other => Err(ConnectError::Unsupported {
                 spec: spec.to_string(),
                 kind: other.key().into(),
