@@ -12,7 +12,6 @@ use common::*;
 use execdeck::engine::{Error, ExecSource};
 use execdeck::wire::pyrepr::same_value;
 use execdeck::{Gateway, Group, Value};
-use num_bigint::BigInt;
 
 macro_rules! both_workers {
     ($($name:ident),* $(,)?) => {
@@ -69,61 +68,6 @@ async fn stop(group: Group) {
 }
 
 const T: Option<Duration> = Some(Duration::from_secs(20));
-
-fn below_int32(v: &Value) -> bool {
-    match v {
-        Value::Int(n) => *n < i32::MIN as i64,
-        Value::BigInt(n) => n.sign() == num_bigint::Sign::Minus,
-        _ => false,
-    }
-}
-
-fn corpus() -> Vec<Value> {
-    let big = BigInt::from(2).pow(100);
-    vec![
-        Value::None,
-        Value::Bool(true),
-        Value::Bool(false),
-        Value::Int(0),
-        Value::Int(-1),
-        Value::Int(i32::MAX as i64),
-        Value::Int(i32::MAX as i64 + 1),
-        Value::Int(i32::MIN as i64),
-        Value::Int(i32::MIN as i64 - 1),
-        Value::Int(i64::MAX),
-        Value::Int(i64::MIN),
-        Value::from_bigint(big.clone()),
-        Value::from_bigint(-big),
-        Value::Float(1.5),
-        Value::Float(-0.0),
-        Value::Float(f64::INFINITY),
-        Value::Float(f64::NAN),
-        Value::Float(5e-324),
-        Value::Complex(1.0, -2.5),
-        Value::Bytes(vec![0, 1, 2, 255]),
-        Value::Bytes(vec![]),
-        s(""),
-        s("héllo wörld ✓ \u{1F600} \0 nul"),
-        Value::List(vec![]),
-        Value::List(vec![
-            Value::Int(1),
-            s("two"),
-            Value::List(vec![Value::None]),
-        ]),
-        Value::Tuple(vec![]),
-        Value::Tuple(vec![Value::Int(1)]),
-        Value::Dict(vec![]),
-        Value::Dict(vec![
-            (s("b"), Value::Int(1)),
-            (s("a"), Value::Int(2)),
-            (Value::Int(3), Value::Tuple(vec![Value::Bool(true)])),
-            (Value::Tuple(vec![Value::Int(1), s("x")]), Value::None),
-        ]),
-        Value::Set(vec![]),
-        Value::Set(vec![Value::Int(1), Value::Int(2), s("three")]),
-        Value::FrozenSet(vec![Value::Int(1), Value::FrozenSet(vec![])]),
-    ]
-}
 
 async fn values_of_every_type_round_trip(w: Worker) {
     let (group, gw) = start(w).await;

@@ -9,7 +9,6 @@ use super::sink::{self, TraceOpts};
 use super::{EXIT_REMOTE, EXIT_TIMEOUT, Failure, json, parse_specs};
 use crate::engine::{Error, ExecSource, Gateway, Group, GroupOptions};
 use crate::trace::record::Recorder;
-use crate::transport::ConnectError;
 use crate::transport::popen::DEFAULT_STARTUP_TIMEOUT;
 use crate::wire::Value;
 use crate::wire::pyrepr::{parse_literal, repr};
@@ -313,7 +312,7 @@ pub(crate) async fn start_gateways(
         match result {
             Ok(gw) => gateways.push(gw),
             Err(e) => {
-                late |= matches!(e, Error::Connect(ConnectError::StartupTimeout { .. }));
+                late |= matches!(&e, Error::Connect(c) if c.is_timeout());
                 errors.push(format!("execdeck: {e}"));
             }
         }

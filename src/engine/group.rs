@@ -14,6 +14,7 @@ use crate::spec::{GatewayKind, XSpec};
 use crate::transport::bootstrap::BootSource;
 use crate::transport::bootstrap::{DebugMode, REMOTE_TRACE_PREFIX};
 use crate::transport::popen::{self, LaunchOptions};
+use crate::transport::socket;
 use crate::transport::worker_cache::WorkerCache;
 use crate::transport::{ConnectError, Connection, StderrSink};
 use crate::wire::Value;
@@ -282,6 +283,11 @@ impl Group {
         match spec.kind() {
             GatewayKind::Popen => popen::spawn(spec, id, &opts).await,
             GatewayKind::Cmd(command) => popen::spawn_cmd(spec, command, &opts).await,
+            GatewayKind::Socket(Some(address)) => socket::connect(spec, address, id, &opts).await,
+            GatewayKind::Socket(None) => Err(ConnectError::Unsupported {
+                spec: spec.to_string(),
+                kind: "socket//installvia".into(),
+            }),
             other => Err(ConnectError::Unsupported {
                 spec: spec.to_string(),
                 kind: other.key().into(),

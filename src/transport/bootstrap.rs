@@ -141,6 +141,25 @@ _execdeck_boot(globals())
     )
 }
 
+/// The source sent to a socket server (execnet's `socketserver.py` or ours)
+/// for a socket gateway: the server `exec`s it in a namespace holding the
+/// connected socket as `clientsock` (PROTOCOL.md §1); it defines the worker
+/// and serves on that socket (`serve_socket`), writing a bare `1` first. It
+/// returns when the connection ends, so a looping server accepts the next
+/// one. `__name__` is set so that the worker's start-up code for stdio
+/// (`if __name__ == "__main__"`) never runs, whatever the server's namespace.
+pub fn socket_boot_source(id: &str, execmodel: &str, debug: Option<DebugMode>) -> String {
+    let tracing = match debug {
+        Some(d) => format!("setup_tracing({})\n", py_ascii_literal(d.level())),
+        None => String::new(),
+    };
+    format!(
+        "__name__ = '__execdeck_socket_worker__'\n{WORKER_SOURCE}\n{tracing}serve_socket(clientsock, id={}, execmodel={})\n",
+        py_ascii_literal(id),
+        py_ascii_literal(execmodel),
+    )
+}
+
 /// The line written to the interpreter's stdin: a Python string literal of
 /// `source` (pure ASCII, whatever the interpreter's stdin encoding) and `\n`.
 pub fn boot_input(source: &str) -> String {

@@ -1,15 +1,22 @@
 //! Transports: each yields one duplex byte stream to a worker that has
-//! completed its handshake, plus control of the local process when there is one.
+//! completed its handshake, plus a [`WorkerHandle`]: the local process when
+//! there is one, else what is known of the remote worker.
 //!
-//! Transports know bytes and processes, not channels.
+//! Transports know bytes and processes, not channels. Booting over any
+//! stream is in [`handshake`]; each transport opens its stream and maps the
+//! outcome to a [`Connection`] or a [`ConnectError`].
 
 pub mod bootstrap;
+pub mod handle;
+pub mod handshake;
 pub mod popen;
 pub mod process;
+pub mod socket;
 pub mod worker_cache;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
+pub use handle::{RemoteHandle, WorkerHandle};
 pub use process::{ExitInfo, ProcessHandle, StderrSink};
 
 /// The read half of a connection.
@@ -23,8 +30,8 @@ pub struct Connection {
     pub reader: BoxedReader,
     /// Messages to the worker.
     pub writer: BoxedWriter,
-    /// The local process, when the transport started one.
-    pub process: Option<ProcessHandle>,
+    /// The worker: a local process the transport started, or a remote peer.
+    pub worker: WorkerHandle,
     /// Things worth telling the user that did not stop the start (e.g. text
     /// the interpreter printed on stdout before the worker ran).
     pub warnings: Vec<String>,
@@ -85,6 +92,77 @@ pub enum ConnectError {
         /// The gateway type.
         kind: String,
     },
+    /// The host of a socket address could not be resolved.
+    #[error("{spec}: unknown host in {address}: {message}")]
+    HostNotFound {
+        /// The spec string.
+        spec: String,
+        /// The `host:port` address.
+        address: String,
+        /// The resolver's error text.
+        message: String,
+    },
+    /// Nobody listens at a socket address.
+    #[error("{spec}: connection to {address} refused (is a socket server listening there?)")]
+    Refused {
+        /// The spec string.
+        spec: String,
+        /// The `host:port` address.
+        address: String,
+    },
+    /// Connecting to a socket address failed otherwise (no route, …).
+    #[error("{spec}: cannot connect to {address}: {message}")]
+    ConnectFailed {
+        /// The spec string.
+        spec: String,
+        /// The `host:port` address.
+        address: String,
+        /// The OS error text.
+        message: String,
+    },
+    /// No connection to a socket address (or no answer from the resolver)
+    /// within the startup timeout.
+    #[error("{spec}: no connection to {address} within {secs}s")]
+    ConnectTimeout {
+        /// The spec string.
+        spec: String,
+        /// The `host:port` address.
+        address: String,
+        /// The timeout in seconds.
+        secs: f64,
+    },
+    /// The socket server closed the connection before the worker's handshake.
+    #[error("{spec}: the server at {address} closed the connection before the worker started{}", describe_received(.received))]
+    ClosedBeforeHandshake {
+        /// The spec string.
+        spec: String,
+        /// The `host:port` address.
+        address: String,
+        /// What the server sent before closing.
+        received: String,
+    },
+    /// Bytes other than the handshake came from the socket server.
+    #[error("{spec}: expected the handshake byte '1' from the worker at {address}{}", describe_received(.received))]
+    SocketBadHandshake {
+        /// The spec string.
+        spec: String,
+        /// The `host:port` address.
+        address: String,
+        /// What came instead.
+        received: String,
+    },
+    /// Connected, but the worker sent no handshake within the startup timeout.
+    #[error("{spec}: the worker at {address} did not start within {secs}s{}", describe_received(.received))]
+    SocketStartupTimeout {
+        /// The spec string.
+        spec: String,
+        /// The `host:port` address.
+        address: String,
+        /// The timeout in seconds.
+        secs: f64,
+        /// What the server sent meanwhile.
+        received: String,
+    },
     /// Applying `chdir`, `nice` or `env:` on the new worker failed.
     #[error("{spec}: setting up the worker failed: {message}")]
     Setup {
@@ -95,8 +173,36 @@ pub enum ConnectError {
     },
 }
 
+impl ConnectError {
+    /// Whether the start failed because a wait ran out (startup or connect
+    /// timeout), as opposed to a definite refusal or failure.
+    pub fn is_timeout(&self) -> bool {
+        matches!(
+            self,
+            ConnectError::StartupTimeout { .. }
+                | ConnectError::ConnectTimeout { .. }
+                | ConnectError::SocketStartupTimeout { .. }
+        )
+    }
+}
+
 /// Most characters of a worker's stdout quoted in a start-up error.
 const QUOTED_STDOUT: usize = 400;
+
+/// "; it sent: …" for what a socket peer sent, or nothing.
+fn describe_received(received: &str) -> String {
+    if received.is_empty() {
+        return String::new();
+    }
+    match received.char_indices().nth(QUOTED_STDOUT) {
+        Some((cut, _)) => format!(
+            "; it sent: {:?}… ({} bytes in all)",
+            &received[..cut],
+            received.len()
+        ),
+        None => format!("; it sent: {received:?}"),
+    }
+}
 
 fn describe_output(stdout: &str, stderr: &str) -> String {
     let mut s = String::new();

@@ -4,15 +4,13 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::io::BufReader;
 use tokio::process::Command;
 
-use super::bootstrap::{
-    BOOT_LINE, BootSource, DebugMode, Handshake, boot_input, cached_boot_source,
-    read_handshake_into,
-};
+use super::bootstrap::{BOOT_LINE, BootSource, DebugMode, Handshake, cached_boot_source};
+use super::handshake::{BootOutcome, BootPlan, boot_stream};
 use super::worker_cache::{self, WorkerCache};
-use super::{ConnectError, Connection, ProcessHandle, StderrSink};
+use super::{ConnectError, Connection, ProcessHandle, StderrSink, WorkerHandle};
 use crate::spec::XSpec;
 
 /// Buffer for reading the handshake. Small: after the handshake the
@@ -176,41 +174,13 @@ pub(crate) async fn start(
     let process = ProcessHandle::watch(child, opts.stderr_sink.clone());
     let mut reader = BufReader::with_capacity(HANDSHAKE_BUFFER, stdout);
     let timeout = opts.startup_timeout.unwrap_or(DEFAULT_STARTUP_TIMEOUT);
-    let marker = opts.boot.has_marker();
-    // Everything read before the handshake, kept when the wait runs out.
-    let mut printed: Vec<u8> = Vec::new();
-
-    let handshake = async {
-        if !source.is_empty() {
-            // A write error means the child is gone; the handshake read reports it.
-            let _ = stdin.write_all(boot_input(source).as_bytes()).await;
-            let _ = stdin.flush().await;
-        }
-        let mut on_request = on_request;
-        // Output before a source request belongs to the banner too.
-        let mut before: Vec<u8> = Vec::new();
-        loop {
-            let hs = read_handshake_into(&mut reader, marker, &mut printed).await?;
-            if let Handshake::SourceRequested { banner } = &hs
-                && let Some(full_source) = on_request.take()
-            {
-                before.extend_from_slice(banner);
-                let _ = stdin.write_all(boot_input(&full_source()).as_bytes()).await;
-                let _ = stdin.flush().await;
-                continue;
-            }
-            return Ok::<_, std::io::Error>(hs.after(before));
-        }
+    let plan = BootPlan {
+        source,
+        on_request,
+        marker: opts.boot.has_marker(),
+        timeout,
     };
-    let waited = tokio::time::timeout(timeout, handshake).await;
-    let outcome = match waited {
-        // A read error on the pipe is the child going away.
-        Ok(Err(_)) => Ok(Handshake::Eof {
-            seen: printed.clone(),
-        }),
-        Ok(Ok(hs)) => Ok(hs),
-        Err(elapsed) => Err(elapsed),
-    };
+    let outcome = boot_stream(&mut reader, &mut stdin, &plan).await;
     let failure = |stdout: &[u8], process: &ProcessHandle| {
         (
             String::from_utf8_lossy(stdout).into_owned(),
@@ -218,7 +188,7 @@ pub(crate) async fn start(
         )
     };
     match outcome {
-        Ok(Handshake::Ready { banner }) => {
+        BootOutcome::Read(Handshake::Ready { banner }) => {
             let mut warnings = Vec::new();
             if !banner.is_empty() {
                 warnings.push(format!(
@@ -229,11 +199,11 @@ pub(crate) async fn start(
             Ok(Connection {
                 reader: unbuffered(reader),
                 writer: Box::new(stdin),
-                process: Some(process),
+                worker: WorkerHandle::Process(process),
                 warnings,
             })
         }
-        Ok(Handshake::Eof { seen }) => {
+        BootOutcome::Read(Handshake::Eof { seen }) => {
             let status = process.wait(Duration::from_secs(2)).await;
             process.kill();
             process.wait_stderr_closed(Duration::from_secs(1)).await;
@@ -245,7 +215,9 @@ pub(crate) async fn start(
                 stderr,
             })
         }
-        Ok(Handshake::Unexpected { seen } | Handshake::SourceRequested { banner: seen }) => {
+        BootOutcome::Read(
+            Handshake::Unexpected { seen } | Handshake::SourceRequested { banner: seen },
+        ) => {
             process.kill();
             process.wait_stderr_closed(Duration::from_secs(1)).await;
             let (stdout, stderr) = failure(&seen, &process);
@@ -255,10 +227,9 @@ pub(crate) async fn start(
                 stderr,
             })
         }
-        Err(_) => {
+        BootOutcome::TimedOut { printed } => {
             process.kill();
             process.wait_stderr_closed(Duration::from_secs(1)).await;
-            printed.extend_from_slice(reader.buffer());
             let (stdout, stderr) = failure(&printed, &process);
             Err(ConnectError::StartupTimeout {
                 spec: spec.to_string(),

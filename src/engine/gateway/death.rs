@@ -1,5 +1,5 @@
-//! Describing how a worker went away: exit status or signal, and the part
-//! of its stderr worth showing.
+//! Describing how a worker went away: exit status or signal (or the remote
+//! address), and the part of its stderr worth showing.
 
 use std::time::Duration;
 
@@ -9,16 +9,14 @@ use crate::transport::bootstrap::REMOTE_TRACE_PREFIX;
 /// "the worker closed the connection (exit status 1); last stderr lines: …"
 pub(super) async fn describe_death(inner: &GatewayInner, what: &str) -> String {
     let mut reason = what.to_string();
-    if let Some(p) = &inner.process {
-        let (status, ()) = tokio::join!(
-            p.wait(Duration::from_millis(400)),
-            p.wait_stderr_closed(Duration::from_millis(300))
-        );
-        match status {
-            Some(status) => reason.push_str(&format!(" (worker pid {}: {status})", p.pid())),
-            None => reason.push_str(&format!(" (worker pid {} still running)", p.pid())),
-        }
-        let lines: Vec<String> = p
+    let w = &inner.worker;
+    let (end, ()) = tokio::join!(
+        w.describe_end(Duration::from_millis(400)),
+        w.wait_stderr_closed(Duration::from_millis(300))
+    );
+    reason.push_str(&format!(" ({end})"));
+    {
+        let lines: Vec<String> = w
             .stderr_tail(200)
             .into_iter()
             .filter(|l| !l.starts_with(REMOTE_TRACE_PREFIX))

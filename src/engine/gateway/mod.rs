@@ -17,7 +17,7 @@ use super::error::{Error, Result};
 use super::events::{ChannelOrigin, CloseHow, Direction, EventKind, EventSender, Payload, Side};
 use super::outbox::{Outbox, Refused};
 use crate::spec::XSpec;
-use crate::transport::{Connection, ExitInfo, ProcessHandle};
+use crate::transport::{Connection, ExitInfo, WorkerHandle};
 use crate::wire::message::{HEADER_LEN, check_payload_len, encode_header, parse_header};
 use crate::wire::serial::dump_into;
 use crate::wire::{LoadOptions, MsgCode, Value};
@@ -47,7 +47,7 @@ pub(crate) struct GatewayInner {
     finished: watch::Sender<bool>,
     exiting: AtomicBool,
     outbox: Arc<Outbox>,
-    process: Option<ProcessHandle>,
+    worker: WorkerHandle,
     warnings: Vec<String>,
     events: EventSender,
 }
@@ -285,14 +285,14 @@ impl Gateway {
             finished: watch::channel(false).0,
             exiting: AtomicBool::new(false),
             outbox: outbox.clone(),
-            process: conn.process,
+            worker: conn.worker,
             warnings: conn.warnings,
             events,
         });
         tokio::spawn(async move { outbox.run_writer().await });
         tokio::spawn(reader_task(
             Arc::downgrade(&inner),
-            inner.process.clone(),
+            inner.worker.clone(),
             conn.reader,
             max_payload,
         ));
@@ -309,9 +309,22 @@ impl Gateway {
         &self.inner.spec
     }
 
-    /// The local process id of the worker (popen) or of the launcher.
+    /// The process id of the worker: always known for a local process
+    /// (popen, or the launcher of `cmd=`); for a remote worker only when its
+    /// transport told it.
     pub fn pid(&self) -> Option<u32> {
-        self.inner.process.as_ref().map(ProcessHandle::pid)
+        self.inner.worker.pid()
+    }
+
+    /// The address of a remote worker (`host:port` of a socket gateway);
+    /// `None` for a local process.
+    pub fn address(&self) -> Option<&str> {
+        self.inner.worker.address()
+    }
+
+    /// The engine's handle on the worker (local process or remote peer).
+    pub fn worker(&self) -> &WorkerHandle {
+        &self.inner.worker
     }
 
     /// Warnings from the start (e.g. output printed before the worker ran).
@@ -321,11 +334,7 @@ impl Gateway {
 
     /// The last `n` lines the worker wrote on stderr.
     pub fn stderr_tail(&self, n: usize) -> Vec<String> {
-        self.inner
-            .process
-            .as_ref()
-            .map(|p| p.stderr_tail(n))
-            .unwrap_or_default()
+        self.inner.worker.stderr_tail(n)
     }
 
     /// Subscribes to this gateway's events (messages included), from now on.
@@ -349,12 +358,9 @@ impl Gateway {
         self.inner.dead.borrow().clone()
     }
 
-    /// How the local process ended, if it has.
+    /// How the local process ended, if there is one and it has.
     pub fn exit_info(&self) -> Option<ExitInfo> {
-        self.inner
-            .process
-            .as_ref()
-            .and_then(ProcessHandle::exit_info)
+        self.inner.worker.exit_info()
     }
 
     /// Runs code in the worker on a new channel and returns that channel.
@@ -490,7 +496,8 @@ impl Gateway {
         self.inner.outbox.shutdown();
     }
 
-    /// Waits up to `timeout` for the connection to end and the process to exit.
+    /// Waits up to `timeout` for the connection to end and the local
+    /// process, if there is one, to exit.
     pub async fn wait_exit(&self, timeout: Duration) -> bool {
         let Some(deadline) = tokio::time::Instant::now().checked_add(timeout) else {
             return false;
@@ -502,7 +509,7 @@ impl Gateway {
         {
             return false;
         }
-        match &self.inner.process {
+        match self.inner.worker.process() {
             Some(p) => p
                 .wait(deadline.saturating_duration_since(tokio::time::Instant::now()))
                 .await
@@ -511,17 +518,14 @@ impl Gateway {
         }
     }
 
-    /// Kills the local process at once (SIGKILL).
+    /// Stops the worker at once: SIGKILL to a local process, shutting the
+    /// connection down for a remote one.
     pub fn kill(&self) {
-        if let Some(p) = &self.inner.process {
-            p.kill();
-        }
+        self.inner.worker.stop();
     }
 
     /// Waits until every stderr line of the worker has been delivered, at most `timeout`.
     pub async fn wait_stderr_closed(&self, timeout: Duration) {
-        if let Some(p) = &self.inner.process {
-            p.wait_stderr_closed(timeout).await;
-        }
+        self.inner.worker.wait_stderr_closed(timeout).await;
     }
 }

@@ -10,30 +10,23 @@ use super::{GatewayInner, lock};
 use crate::engine::channel::{ChannelShared, Ended};
 use crate::engine::events::{ChannelOrigin, CloseHow, Direction, EventKind, Payload, Side};
 use crate::engine::frames::{Body, Frame, FrameReader};
-use crate::transport::{BoxedReader, ProcessHandle};
+use crate::transport::{BoxedReader, WorkerHandle};
 use crate::wire::serial::load_unversioned;
 use crate::wire::{DataFormatError, LoadOptions, MsgCode, Value};
 
 pub(super) async fn reader_task(
     gw: std::sync::Weak<GatewayInner>,
-    process: Option<ProcessHandle>,
+    worker: WorkerHandle,
     reader: BoxedReader,
     max_payload: usize,
 ) {
     let mut frames = FrameReader::new(reader, max_payload);
     // Noticing the process's death even if its stdout stays open (a child of
     // the worker may hold it): give the pipe a moment to drain, then stop.
-    let process_gone = {
-        let process = process.clone();
-        async move {
-            match process {
-                Some(p) => {
-                    p.wait(Duration::MAX).await;
-                    tokio::time::sleep(Duration::from_millis(300)).await;
-                }
-                None => std::future::pending::<()>().await,
-            }
-        }
+    // (A remote worker's end is the end of the connection: never here.)
+    let process_gone = async move {
+        worker.ended().await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
     };
     tokio::pin!(process_gone);
     let outcome: std::result::Result<(), String> = loop {
@@ -88,20 +81,17 @@ async fn finish_reader(inner: &GatewayInner, outcome: std::result::Result<(), St
             false,
         ),
         Err(e) => {
-            // The stream can no longer be trusted: stop the process.
-            if let Some(p) = &inner.process {
-                p.kill();
-            }
+            // The stream can no longer be trusted: stop the worker.
+            inner.worker.stop();
             (describe_death(inner, &e).await, false)
         }
     };
     inner.die(reason.clone());
     if inner.events.is_observed() {
         // After a clean exit the process usually ends a moment later.
-        let status = match &inner.process {
-            Some(p) if clean => p.wait(Duration::from_secs(2)).await,
-            Some(p) => p.exit_info(),
-            None => None,
+        let status = match clean {
+            true => inner.worker.wait(Duration::from_secs(2)).await,
+            false => inner.worker.exit_info(),
         };
         inner.events.send(
             &inner.event_id,

@@ -53,6 +53,8 @@ pub struct GatewayView {
     pub group: String,
     /// Where it runs: `localhost` for popen and cmd, else the host of the spec.
     pub host: String,
+    /// The `host:port` a socket gateway connects to (`None` for other kinds).
+    pub address: Option<String>,
     /// Life-cycle status.
     pub status: GwStatus,
     /// Local process id.
@@ -82,12 +84,14 @@ impl GatewayView {
             .as_ref()
             .and_then(|s| s.host())
             .unwrap_or_else(|| "?".to_owned());
+        let address = parsed.as_ref().and_then(|s| s.socket()).map(str::to_owned);
         GatewayView {
             id: id.to_owned(),
             spec: spec.to_owned(),
             kind: kind.to_owned(),
             group,
             host,
+            address,
             status: GwStatus::Starting,
             pid: None,
             python: None,
@@ -231,5 +235,25 @@ mod tests {
             },
         );
         assert_eq!(gws.list.len(), 1, "events of unknown gateways are ignored");
+    }
+
+    #[test]
+    fn socket_gateways_show_host_and_address() {
+        let mut gws = Gateways::default();
+        for (id, spec) in [("a", "socket=127.0.0.1:8888"), ("b", "socket=[::1]:9")] {
+            gws.apply(id, &EventKind::GatewayStarting { spec: spec.into() });
+        }
+        assert_eq!(gws.list[0].kind, "socket");
+        assert_eq!(gws.list[0].host, "127.0.0.1");
+        assert_eq!(gws.list[0].address.as_deref(), Some("127.0.0.1:8888"));
+        assert_eq!(gws.list[1].host, "::1");
+        assert_eq!(gws.list[1].address.as_deref(), Some("[::1]:9"));
+        gws.apply(
+            "c",
+            &EventKind::GatewayStarting {
+                spec: "popen".into(),
+            },
+        );
+        assert_eq!(gws.list[2].address, None);
     }
 }

@@ -111,9 +111,14 @@ fn details<'a>(gw: &'a GatewayView, state: &'a State, theme: &Theme) -> Vec<Line
         field("spec", gw.spec.clone()),
         field("group", gw.group.clone()),
         field("host", gw.host.clone()),
+    ];
+    if let Some(address) = &gw.address {
+        lines.push(field("address", address.clone()));
+    }
+    lines.extend([
         field("pid", gw.pid.map_or_else(|| "-".into(), |p| p.to_string())),
         field("python", gw.python.clone().unwrap_or_else(|| "-".into())),
-    ];
+    ]);
     if let Some(st) = &gw.remote {
         lines.push(field("execmodel", st.execmodel.clone()));
         lines.push(field("channels", st.numchannels.to_string()));
