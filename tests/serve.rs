@@ -11,7 +11,9 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use common::{python, run_bounded};
+use common::{corpus, python, run_bounded, within};
+use execdeck::wire::pyrepr::same_value;
+use execdeck::{Group, Value};
 
 /// How long a server may take to print its address.
 const START_LIMIT: Duration = Duration::from_secs(15);
@@ -437,4 +439,80 @@ fn readme_usage_line_names_every_option() {
             "the README usage line lacks {option}"
         );
     }
+}
+
+/// execdeck's own master (`socket=HOST:PORT` gateways) boots its worker
+/// through `execdeck serve`: values both ways, a remote error, and two
+/// gateways one after another, each in its own forked process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_master_drives_serve() {
+    let server = Server::start(&["127.0.0.1:0", "--loop"]);
+    let spec = format!("socket={}", server.addr);
+    let t = Some(Duration::from_secs(20));
+    within(60, async {
+        let group = Group::new();
+        let gw = group
+            .makegateway(&spec)
+            .await
+            .unwrap_or_else(|e| panic!("{spec}: {e}; server: {}", server.stderr_text()));
+        let ch = gw
+            .remote_exec("for item in channel:\n    channel.send(item)\n")
+            .await
+            .expect("remote_exec");
+        for v in corpus() {
+            ch.send(v.clone()).await.expect("send");
+            let back = ch.receive(t).await.expect("receive");
+            assert!(same_value(&v, &back), "{v:?} came back as {back:?}");
+        }
+        let err = gw
+            .remote_exec("raise KeyError('k')")
+            .await
+            .expect("remote_exec")
+            .receive(t)
+            .await
+            .expect_err("a remote error");
+        let remote = err
+            .remote()
+            .unwrap_or_else(|| panic!("not a remote error: {err}"));
+        assert_eq!(remote.summary(), "KeyError: 'k'");
+        let pid = |gw: execdeck::Gateway| async move {
+            gw.remote_exec("import os; channel.send(os.getpid())")
+                .await
+                .expect("remote_exec")
+                .receive(t)
+                .await
+                .expect("pid")
+        };
+        let first = pid(gw).await;
+        group.terminate(Duration::from_secs(5)).await;
+        let group = Group::new();
+        let gw = group.makegateway(&spec).await.expect("second gateway");
+        let second = pid(gw).await;
+        assert!(matches!(first, Value::Int(_)), "{first:?}");
+        assert_ne!(first, second, "each connection has its own process");
+        group.terminate(Duration::from_secs(5)).await;
+    })
+    .await;
+}
+
+#[test]
+fn exec_command_through_serve() {
+    let server = Server::start(&["127.0.0.1:0", "--loop"]);
+    let out = run_bounded(
+        Command::new(env!("CARGO_BIN_EXE_execdeck")).args([
+            "exec",
+            "-g",
+            &format!("socket={}", server.addr),
+            "-c",
+            "channel.send(6 * 7)",
+        ]),
+        None,
+        Duration::from_secs(30),
+    );
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "42\n");
 }
