@@ -12,6 +12,8 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use common::{corpus, python, run_bounded, within};
+use execdeck::engine::{Error, GroupOptions};
+use execdeck::transport::ConnectError;
 use execdeck::wire::pyrepr::same_value;
 use execdeck::{Group, Value};
 
@@ -515,4 +517,65 @@ fn exec_command_through_serve() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "42\n");
+}
+
+/// `token_file=` on our master: the right secret gets a worker, a wrong one
+/// is refused by the server (which keeps serving), and a token against a
+/// server that asks for none is an error, not a hang.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_master_passes_the_token_gate_with_token_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = dir.path().join("token");
+    std::fs::write(&token, "s3cret\n").expect("write token");
+    let wrong = dir.path().join("wrong");
+    std::fs::write(&wrong, "guess\n").expect("write wrong token");
+    let token_arg = token.display().to_string();
+    let server = Server::start(&["127.0.0.1:0", "--loop", "--token-file", &token_arg]);
+    let t = Some(Duration::from_secs(20));
+    within(60, async {
+        let group = Group::new();
+        let spec = format!("socket={}//token_file={}", server.addr, wrong.display());
+        let err = group.makegateway(&spec).await.expect_err("a wrong token");
+        assert!(
+            matches!(err, Error::Connect(ConnectError::Token { .. })),
+            "{err}"
+        );
+        assert!(err.to_string().contains("refused the token"), "{err}");
+
+        let spec = format!("socket={}//token_file={}", server.addr, token.display());
+        let gw = group
+            .makegateway(&spec)
+            .await
+            .unwrap_or_else(|e| panic!("{spec}: {e}; server: {}", server.stderr_text()));
+        let answer = gw
+            .remote_exec("channel.send(6 * 7)")
+            .await
+            .expect("remote_exec")
+            .receive(t)
+            .await
+            .expect("receive");
+        assert_eq!(answer, Value::Int(42));
+        group.terminate(Duration::from_secs(5)).await;
+    })
+    .await;
+
+    // A server without a token never asks: bounded by the startup timeout.
+    let open_server = Server::start(&["127.0.0.1:0", "--loop"]);
+    let group = Group::with_options(GroupOptions {
+        startup_timeout: Duration::from_secs(3),
+        ..GroupOptions::default()
+    });
+    let spec = format!(
+        "socket={}//token_file={}",
+        open_server.addr,
+        token.display()
+    );
+    let err = within(20, group.makegateway(&spec))
+        .await
+        .expect_err("no challenge");
+    assert!(
+        err.to_string()
+            .contains("is the server running with --token-file"),
+        "{err}"
+    );
 }

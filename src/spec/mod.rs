@@ -292,6 +292,7 @@ const VALUE_KEYS: &[(&str, &str)] = &[
     ("via", "<gateway id>"),
     ("installvia", "<gateway id>"),
     ("ssh_config", "<path>"),
+    ("token_file", "<path of the socket server's shared secret>"),
     ("ssh", "<ssh options and host>"),
     ("cmd", "<command line>"),
     ("socket", "host:port, or socket//installvia=<gateway id>"),
@@ -482,6 +483,9 @@ impl XSpec {
         if lookup("ssh_config").is_some() && !matches!(kind, GatewayKind::Ssh(_)) {
             return Err(conflict("ssh_config", "applies only to ssh gateways"));
         }
+        if lookup("token_file").is_some() && !is_socket {
+            return Err(conflict("token_file", "applies only to socket gateways"));
+        }
 
         Ok(XSpec {
             spec: spec.to_owned(),
@@ -602,6 +606,12 @@ impl XSpec {
     /// `ssh_config=`: an ssh config file passed as `ssh -F <path>`.
     pub fn ssh_config(&self) -> Option<&str> {
         self.value("ssh_config")
+    }
+
+    /// `token_file=`: the file with the shared secret a socket server started
+    /// with `execdeck serve --token-file` asks for (execdeck only).
+    pub fn token_file(&self) -> Option<&str> {
+        self.value("token_file")
     }
 
     /// `cmd=`: the command line that starts the worker (execdeck only).
@@ -1259,6 +1269,14 @@ mod tests {
         fn slashes_and_equals(s in "[/=a-c]{0,12}") {
             check(&s);
         }
+    }
+
+    #[test]
+    fn token_file_belongs_to_socket_gateways() {
+        let spec = XSpec::parse("socket=h:1//token_file=/k").unwrap();
+        assert_eq!(spec.token_file(), Some("/k"));
+        bad_msg("popen//token_file=/k", "token_file");
+        bad_msg("popen//token_file=/k", "applies only to socket gateways");
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod handshake;
 pub mod popen;
 pub mod process;
 pub mod socket;
+pub mod token;
 pub mod worker_cache;
 
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -130,6 +131,18 @@ pub enum ConnectError {
         address: String,
         /// The timeout in seconds.
         secs: f64,
+    },
+    /// The token exchange with a socket server (`token_file=`) failed: the
+    /// file could not be read, the server refused the secret, did not ask
+    /// for one, or could not prove it knows it.
+    #[error("{spec}: token check with the server at {address} failed: {message}")]
+    Token {
+        /// The spec string.
+        spec: String,
+        /// The `host:port` address.
+        address: String,
+        /// What went wrong.
+        message: String,
     },
     /// The socket server closed the connection before the worker's handshake.
     #[error("{spec}: the server at {address} closed the connection before the worker started{}", describe_received(.received))]

@@ -19,7 +19,7 @@ use tokio::time::Instant;
 use super::bootstrap::{Handshake, socket_boot_source};
 use super::handshake::{BootOutcome, BootPlan, boot_stream};
 use super::popen::{DEFAULT_STARTUP_TIMEOUT, LaunchOptions};
-use super::{ConnectError, Connection, RemoteHandle, WorkerHandle};
+use super::{ConnectError, Connection, RemoteHandle, WorkerHandle, token};
 use crate::spec::XSpec;
 
 /// What a socket gateway's [`RemoteHandle`] calls its worker.
@@ -79,6 +79,24 @@ pub async fn connect(
         .map_or_else(|_| address.to_owned(), |a| a.to_string());
     let (read_half, mut write_half) = stream.into_split();
     let mut reader = BufReader::with_capacity(HANDSHAKE_BUFFER, read_half);
+    if let Some(path) = spec.token_file() {
+        let token_error = |message: String| ConnectError::Token {
+            spec: spec.to_string(),
+            address: address.to_owned(),
+            message,
+        };
+        let secret = token::read_secret(std::path::Path::new(path)).map_err(token_error)?;
+        let exchange = token::client_handshake(&mut reader, &mut write_half, &secret);
+        match tokio::time::timeout_at(deadline, exchange).await {
+            Ok(result) => result.map_err(token_error)?,
+            Err(_) => {
+                return Err(token_error(format!(
+                    "no token exchange within {}s (is the server running with --token-file?)",
+                    timeout.as_secs_f64()
+                )));
+            }
+        }
+    }
     let execmodel = spec.execmodel().map_or("thread", |m| m.as_str());
     let source = socket_boot_source(id, execmodel, opts.debug);
     let plan = BootPlan {
