@@ -60,11 +60,12 @@ def test_regression_gevent_hangs(makegateway, interleave_getstatus):
 def test_remote_status_and_execmodel_object(ggw, green):
     assert ggw.remote_status().execmodel == green
     ch = ggw.remote_exec("""
+        import threading
         em = channel.gateway.execmodel
-        channel.send((em.backend, type(em.Event()).__module__.split('.')[0],
+        channel.send((em.backend, type(em.Event()) is not threading.Event,
                       em.queue.__name__.split('.')[0]))
     """)
-    assert ch.receive(TIMEOUT) == (green, green, green)
+    assert ch.receive(TIMEOUT) == (green, True, green)
 
 
 def test_executions_run_in_greenlets(ggw, green):
