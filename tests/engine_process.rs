@@ -702,8 +702,12 @@ async fn gevent_execmodel_runs_channels_callbacks_and_terminates() {
 
 #[tokio::test]
 async fn unavailable_execmodel_is_a_clear_error_naming_it() {
-    // -S: no site-packages, so gevent cannot be imported
-    let spec = format!("popen//python={} -S//execmodel=gevent", python());
+    // python -S: no site-packages, so gevent cannot be imported
+    let dir = tempfile::tempdir().unwrap();
+    let nosite = dir.path().join("nosite-python");
+    std::fs::write(&nosite, format!("#!/bin/sh\nexec {} -S \"$@\"\n", python())).unwrap();
+    std::fs::set_permissions(&nosite, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let spec = format!("popen//python={}//execmodel=gevent", nosite.display());
     let started = std::time::Instant::now();
     let err = within(20, Group::new().makegateway(&spec))
         .await
