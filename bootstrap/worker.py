@@ -1163,10 +1163,41 @@ def init_popen_io(stdout="stderr", execmodel=None):
     if green is not None:
         rfile = green.read_file(proto_in)
         wfile = green.write_file(proto_out)
+        _start_hangup_watch(proto_in)
     else:
         rfile = os.fdopen(proto_in, "rb", buffering=1 << 16)
         wfile = io.FileIO(proto_out, "w")
     return ProtocolIO(rfile, wfile, name="stdio")
+
+
+_served_all = False  # a gateway's shutdown ended (for the hangup watch)
+
+
+def _start_hangup_watch(fd):
+    """Green models: a real thread that ends the process when the master is
+    gone (``fd``, the protocol's read end, hangs up) and the worker has not
+    finished shortly after. Under threads the receiver sees the EOF even
+    while remote code spins; a greenlet that never yields keeps the
+    receiver greenlet from ever running, so this thread takes its place."""
+    def watch():
+        try:
+            import select
+            poller = select.poll()
+            poller.register(fd, 0)  # HUP/ERR/NVAL only, never data
+            while not poller.poll():
+                pass
+        except Exception:
+            return
+        time.sleep(EOF_GRACE * 2 + EXIT_WATCHDOG)  # a real sleep: own thread
+        if _served_all:
+            _hard_exit(0)  # served, but the interpreter's exit is slow
+        _log("the master is gone and the worker did not end (remote code"
+             " that never yields to the hub?): exiting")
+        _hard_exit(1)
+    try:
+        _real_thread.start_new_thread(watch, ())
+    except Exception:
+        pass
 
 
 def socket_io(sock, execmodel=None):
@@ -2612,6 +2643,8 @@ class WorkerGateway:
         self._close_write()
         self._io.close_read()
         self._done.set()
+        global _served_all
+        _served_all = True
         if not self._exit_process:
             return
         _flush_std()

@@ -240,3 +240,18 @@ def test_thread_model_does_not_import_green_libraries(gw):
                       if m in sys.modules])
     """)
     assert ch.receive(TIMEOUT) == []
+
+
+@pytest.mark.parametrize("code", [
+    "channel.send(1)\nwhile True: pass",       # never yields to the hub
+    "import time\nchannel.send(1)\ntime.sleep(100)",  # blocks the hub
+    "channel.send(1)\nchannel.receive()",      # yields, waits forever
+])
+def test_master_death_ends_green_worker_quickly(raw_worker, green, code):
+    rw = raw_worker("--execmodel", green)
+    rw.exec_(1, code)
+    assert rw.recv()[:2] == ("CHANNEL_DATA", 1)
+    start = time.monotonic()
+    rw.proc.stdin.close()    # the master is gone
+    rw.proc.wait(timeout=8)   # would raise: the code never ends by itself
+    assert time.monotonic() - start < 8.0
