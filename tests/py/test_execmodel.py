@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from conftest import TIMEOUT, WORKER_PATH, WORKER_PYTHON, boot_source
+from conftest import (TIMEOUT, WORKER_PATH, WORKER_PYTHON, boot_source,
+                      wait_pid_gone)
 
 
 def _importable(name):
@@ -72,21 +73,25 @@ def test_executions_run_in_greenlets(ggw, green):
     """Two executions at once, each waiting for the other through the
     model's sleep: only works when they cooperate."""
     src = """
-        import sys
         em = channel.gateway.execmodel
-        hub = sys.modules[%r]
         other = channel.receive()
         for i in range(3):
             channel.send(i)
             em.sleep(0.01)
         channel.send(other)
-    """ % (green,)
+        import _thread
+        channel.send((_thread.get_ident(), em.get_ident()))
+    """
     a = ggw.remote_exec(src)
     b = ggw.remote_exec(src)
     a.send("a")
     b.send("b")
     assert [a.receive(TIMEOUT) for _ in range(4)] == [0, 1, 2, "a"]
     assert [b.receive(TIMEOUT) for _ in range(4)] == [0, 1, 2, "b"]
+    (thread_a, green_a), (thread_b, green_b) = (a.receive(TIMEOUT),
+                                                b.receive(TIMEOUT))
+    assert thread_a == thread_b  # one OS thread ...
+    assert green_a != green_b    # ... two greenlets
     a.waitclose(TIMEOUT)
     b.waitclose(TIMEOUT)
 
@@ -177,7 +182,6 @@ def test_terminate_with_busy_execution(group, makegateway, green):
     t0 = time.monotonic()
     group.terminate(timeout=TIMEOUT)
     assert time.monotonic() - t0 < 6
-    from conftest import wait_pid_gone
     assert wait_pid_gone(pid, TIMEOUT)
 
 
@@ -255,3 +259,49 @@ def test_master_death_ends_green_worker_quickly(raw_worker, green, code):
     rw.proc.stdin.close()    # the master is gone
     rw.proc.wait(timeout=8)   # would raise: the code never ends by itself
     assert time.monotonic() - start < 8.0
+
+
+SOCKET_SERVER = """
+import socket, sys
+server = socket.socket()
+server.bind(("127.0.0.1", 0))
+server.listen(1)
+print(server.getsockname()[1], flush=True)
+conn, _ = server.accept()
+ns = {"__name__": "execdeck_worker"}
+exec(compile(open(sys.argv[1]).read(), sys.argv[1], "exec"), ns)
+ns["serve_socket"](conn, id="greensock", execmodel=sys.argv[2])
+"""
+
+
+def test_serve_socket_under_green_model(green, group):
+    import socket
+    import execnet
+    from execnet.gateway_socket import SocketIO
+    from execnet.xspec import XSpec
+    server = subprocess.Popen([WORKER_PYTHON, "-u", "-c", SOCKET_SERVER,
+                               str(WORKER_PATH), green],
+                              stdout=subprocess.PIPE)
+    try:
+        port = int(server.stdout.readline())
+        sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+        sock.settimeout(None)
+        io = SocketIO(sock, group.execmodel)
+        assert io.read(1) == b"1"
+        gw = execnet.Gateway(io, XSpec("socket=x//id=greensock"))
+        group._register(gw)
+        assert gw.remote_status().execmodel == green
+        ch = gw.remote_exec("""
+            channel.send(channel.gateway.id)
+            channel.send(channel.receive() * 2)
+        """)
+        assert ch.receive(TIMEOUT) == "greensock"
+        ch.send(b"y" * 200000)
+        assert ch.receive(TIMEOUT) == b"y" * 400000
+        gw.exit()
+        gw.join(TIMEOUT)
+        assert server.wait(timeout=TIMEOUT) == 0
+    finally:
+        if server.poll() is None:
+            server.kill()
+        server.wait()
