@@ -67,6 +67,11 @@ import sys
 import time
 
 _perf_counter = time.perf_counter
+#: The worker's own sleep (a green one under execmodel=gevent/eventlet).
+_sleep = time.sleep
+#: The real _thread module (``_thread`` is rebound to a green one under
+#: execmodel=gevent/eventlet, see _GreenKit.install).
+_real_thread = _thread
 
 # threading, queue, weakref, traceback and linecache are not imported at
 # start-up (they cost several milliseconds per interpreter): the worker uses
@@ -1061,7 +1066,7 @@ class ProtocolIO:
             while view:
                 k = self._write(view)
                 if k is None:  # non-blocking file: wait a moment
-                    time.sleep(0.001)
+                    _sleep(0.001)
                     continue
                 view = view[k:]
         if self._flush is not None:
@@ -1110,13 +1115,14 @@ class ProtocolIO:
 STDOUT_MODES = ("stderr", "discard")
 
 
-def init_popen_io(stdout="stderr"):
+def init_popen_io(stdout="stderr", execmodel=None):
     """Protect fds 0/1 and return the ProtocolIO over private duplicates.
 
     fd 0 becomes /dev/null; fd 1 becomes a duplicate of fd 2 (``stdout=
     "stderr"``), so that ``print()`` and ``os.write(1, ...)`` in remote
     code go to stderr, or /dev/null (``"discard"``).
     ``sys.stdin``/``sys.stdout`` are rebound to match (line buffered).
+    Under a green ``execmodel`` the protocol files are its cooperative ones.
     """
     import io
     if stdout not in STDOUT_MODES:
@@ -1153,15 +1159,55 @@ def init_popen_io(stdout="stderr"):
     sys.stdin = text(0, "r")
     sys.stdout = text(1, "w")
     sys.stderr = text(2, "w")
-    rfile = os.fdopen(proto_in, "rb", buffering=1 << 16)
-    wfile = io.FileIO(proto_out, "w")
+    green = getattr(execmodel, "_green", None)
+    if green is not None:
+        rfile = green.read_file(proto_in)
+        wfile = green.write_file(proto_out)
+        _start_hangup_watch(proto_in)
+    else:
+        rfile = os.fdopen(proto_in, "rb", buffering=1 << 16)
+        wfile = io.FileIO(proto_out, "w")
     return ProtocolIO(rfile, wfile, name="stdio")
 
 
-def socket_io(sock):
-    """Return a ProtocolIO over a connected socket."""
+_served_all = False  # a gateway's shutdown ended (for the hangup watch)
+
+
+def _start_hangup_watch(fd):
+    """Green models: a real thread that ends the process when the master is
+    gone (``fd``, the protocol's read end, hangs up) and the worker has not
+    finished shortly after. Under threads the receiver sees the EOF even
+    while remote code spins; a greenlet that never yields keeps the
+    receiver greenlet from ever running, so this thread takes its place."""
+    def watch():
+        try:
+            import select
+            poller = select.poll()
+            poller.register(fd, 0)  # HUP/ERR/NVAL only, never data
+            while not poller.poll():
+                pass
+        except Exception:
+            return
+        time.sleep(EOF_GRACE * 2 + EXIT_WATCHDOG)  # a real sleep: own thread
+        if _served_all:
+            _hard_exit(0)  # served, but the interpreter's exit is slow
+        _log("the master is gone and the worker did not end (remote code"
+             " that never yields to the hub?): exiting")
+        _hard_exit(1)
+    try:
+        _real_thread.start_new_thread(watch, ())
+    except Exception:
+        pass
+
+
+def socket_io(sock, execmodel=None):
+    """Return a ProtocolIO over a connected socket (a cooperative duplicate
+    of it under a green ``execmodel``)."""
     import socket
     sock.setblocking(True)
+    green = getattr(execmodel, "_green", None)
+    if green is not None:
+        sock = green.green_socket(sock)
     rfile = sock.makefile("rb")
     wfile = sock.makefile("wb", buffering=0)
 
@@ -1815,70 +1861,253 @@ class ChannelFactory:
 
 
 # ---------------------------------------------------------------------------
-# Execution model (execnet's ExecModel surface, thread based)
+# Execution model (execnet's ExecModel surface: threads or greenlets)
 # ---------------------------------------------------------------------------
+
+#: The models the worker knows. "gevent" and "eventlet" need that library
+#: on the remote Python; they are imported only when asked for.
+EXECMODELS = ("thread", "main_thread_only", "gevent", "eventlet")
+
+
+class ExecModelUnavailable(ValueError):
+    """A known execution model whose library the remote Python lacks."""
+
+
+class _Namespace:
+    def __init__(self, **attrs):
+        self.__dict__.update(attrs)
+
+
+class _GreenKit:
+    """What the worker itself runs on under a green model: the parts of
+    ``_thread``, ``_queue`` and ``time.sleep`` it uses, and cooperative
+    files for the protocol stream. ``install`` rebinds this module's
+    globals to them (nothing is monkey-patched: remote code sees the
+    standard library as it is, and the green library through
+    ``channel.gateway.execmodel``)."""
+
+    name = None
+
+    def install(self):
+        g = globals()
+        g["_thread"] = self.thread
+        g["_queue"] = self.queue
+        g["_sleep"] = self.sleep
+        g["_trace_lock"] = self.thread.RLock()
+
+
+class _GeventKit(_GreenKit):
+    name = "gevent"
+
+    def __init__(self):
+        import gevent
+        import gevent.event
+        import gevent.fileobject
+        import gevent.lock
+        import gevent.queue
+        import gevent.thread
+        self.gevent = gevent
+        self.thread = gevent.thread  # has RLock too
+        self.queue = _Namespace(SimpleQueue=gevent.queue.SimpleQueue,
+                                Empty=gevent.queue.Empty)
+        self.sleep = gevent.sleep
+        self.queue_module = gevent.queue
+        self.event = gevent.event.Event
+        self.rlock = gevent.lock.RLock
+
+    def spawn(self, func, args):
+        self.gevent.spawn(func, *args)
+
+    def get_ident(self):
+        return self.thread.get_ident()
+
+    def read_file(self, fd):
+        from gevent.fileobject import FileObjectPosix
+        return FileObjectPosix(fd, "rb", 1 << 16)
+
+    def write_file(self, fd):
+        from gevent.fileobject import FileObjectPosix
+        return FileObjectPosix(fd, "wb", 0)
+
+    def green_socket(self, sock):
+        import gevent.socket
+        return gevent.socket.socket(fileno=os.dup(sock.fileno()))
+
+    def fdopen(self, fd, mode, bufsize=1, closefd=True):
+        # execnet's choice: the work is done in gevent's thread pool
+        from gevent.fileobject import FileObjectThread
+        return FileObjectThread(fd, mode, bufsize, closefd=closefd)
+
+    def subprocess(self):
+        import gevent.subprocess
+        return gevent.subprocess
+
+    def socket(self):
+        import gevent.socket
+        return gevent.socket
+
+
+class _EventletKit(_GreenKit):
+    name = "eventlet"
+
+    def __init__(self):
+        import warnings
+        with warnings.catch_warnings():  # "Eventlet is deprecated" (0.36+)
+            warnings.simplefilter("ignore")
+            import eventlet
+            import eventlet.green.thread
+            import eventlet.green.threading
+            import eventlet.greenio
+            import eventlet.queue
+        self.eventlet = eventlet
+        green_threading = eventlet.green.threading
+        thread = eventlet.green.thread
+        self.thread = _Namespace(
+            start_new_thread=thread.start_new_thread,
+            allocate_lock=thread.allocate_lock, get_ident=thread.get_ident,
+            RLock=green_threading.RLock, interrupt_main=thread.interrupt_main)
+        self.queue = _Namespace(SimpleQueue=eventlet.queue.LightQueue,
+                                Empty=eventlet.queue.Empty)
+        self.sleep = eventlet.sleep
+        self.queue_module = eventlet.queue
+        self.event = green_threading.Event
+        self.rlock = green_threading.RLock
+
+    def spawn(self, func, args):
+        self.eventlet.spawn_n(func, *args)
+
+    def get_ident(self):
+        return self.thread.get_ident()
+
+    def read_file(self, fd):
+        import io
+        return io.BufferedReader(self._raw(fd, "rb"), 1 << 16)
+
+    def write_file(self, fd):
+        return self._raw(fd, "wb")
+
+    @staticmethod
+    def _raw(fd, mode):
+        from eventlet.greenio import GreenPipe
+        pipe = GreenPipe(fd, mode, 0)  # unbuffered: eventlet's raw file
+        return getattr(pipe, "raw", pipe)
+
+    def green_socket(self, sock):
+        from eventlet.greenio import GreenSocket
+        import socket
+        return GreenSocket(socket.socket(fileno=os.dup(sock.fileno())))
+
+    def fdopen(self, fd, mode, bufsize=1, closefd=True):
+        import eventlet.green.os
+        return eventlet.green.os.fdopen(fd, mode, bufsize, closefd=closefd)
+
+    def subprocess(self):
+        import eventlet.green.subprocess
+        return eventlet.green.subprocess
+
+    def socket(self):
+        import eventlet.green.socket
+        return eventlet.green.socket
+
+
+_GREEN_KITS = {"gevent": _GeventKit, "eventlet": _EventletKit}
 
 
 class ExecModel:
     """What remote code finds as ``channel.gateway.execmodel``.
 
     ``backend`` is "thread" (executions run in the main thread when it is
-    free, else in new threads) or "main_thread_only" (one execution at a
-    time, in the main thread).
+    free, else in new threads), "main_thread_only" (one execution at a
+    time, in the main thread), "gevent" or "eventlet" (the worker's I/O and
+    executions run in greenlets of that library: the main greenlet takes an
+    execution when it is free, else a new greenlet does). A green model
+    imports its library here: ExecModelUnavailable when it cannot.
     """
 
     def __init__(self, backend="thread"):
-        if backend not in ("thread", "main_thread_only"):
+        if backend not in EXECMODELS:
             raise ValueError("unknown execmodel %r (execdeck's worker supports"
-                             " 'thread' and 'main_thread_only')" % (backend,))
+                             " %s)" % (backend, ", ".join(EXECMODELS)))
         self.backend = backend
+        self._green = None
+        kit = _GREEN_KITS.get(backend)
+        if kit is not None:
+            try:
+                self._green = kit()
+            except ImportError as exc:
+                raise ExecModelUnavailable(
+                    "execmodel %r is not available on this Python (%s %s):"
+                    " %s" % (backend, sys.executable,
+                             sys.version.split()[0], exc)) from None
 
     def __repr__(self):
         return "<ExecModel %r>" % (self.backend,)
 
     @property
     def queue(self):
+        if self._green is not None:
+            return self._green.queue_module
         import queue
         return queue
 
     @property
     def subprocess(self):
+        if self._green is not None:
+            return self._green.subprocess()
         import subprocess
         return subprocess
 
     @property
     def socket(self):
+        if self._green is not None:
+            return self._green.socket()
         import socket
         return socket
 
     def start(self, func, args=()):
-        _thread.start_new_thread(func, tuple(args))
+        if self._green is not None:
+            self._green.spawn(func, tuple(args))
+        else:
+            _real_thread.start_new_thread(func, tuple(args))
 
     def get_ident(self):
-        return _thread.get_ident()
+        if self._green is not None:
+            return self._green.get_ident()
+        return _real_thread.get_ident()
 
     def sleep(self, delay):
-        time.sleep(delay)
+        if self._green is not None:
+            self._green.sleep(delay)
+        else:
+            time.sleep(delay)
 
     def fdopen(self, fd, mode, bufsize=1, closefd=True):
+        if self._green is not None:
+            return self._green.fdopen(fd, mode, bufsize, closefd)
         if "b" in mode:
             return os.fdopen(fd, mode, bufsize, closefd=closefd)
         return os.fdopen(fd, mode, bufsize, encoding="utf-8", closefd=closefd)
 
     def Lock(self):
-        return _thread.RLock()  # as execnet: its Lock() is reentrant
+        return self.RLock()  # as execnet: its Lock() is reentrant
 
     def RLock(self):
-        return _thread.RLock()  # what threading.RLock() returns
+        if self._green is not None:
+            return self._green.rlock()
+        return _real_thread.RLock()  # what threading.RLock() returns
 
     def Event(self):
+        if self._green is not None:
+            return self._green.event()
         import threading
         return threading.Event()
 
 
 def get_execmodel(backend):
-    """ExecModel for "thread"/"main_thread_only" or any object with a
-    ``backend`` attribute (e.g. an execnet ExecModel); ExecModels pass."""
+    """ExecModel for a name in EXECMODELS or any object with a ``backend``
+    attribute (e.g. an execnet ExecModel); ExecModels pass. ValueError for
+    an unknown name, ExecModelUnavailable (a ValueError) when its library
+    cannot be imported."""
     if isinstance(backend, ExecModel):
         return backend
     return ExecModel(getattr(backend, "backend", backend))
@@ -2414,6 +2643,8 @@ class WorkerGateway:
         self._close_write()
         self._io.close_read()
         self._done.set()
+        global _served_all
+        _served_all = True
         if not self._exit_process:
             return
         _flush_std()
@@ -2422,7 +2653,7 @@ class WorkerGateway:
             _hard_exit(0)
         # the serving thread returns and the interpreter exits normally;
         # if that hangs (non-daemon threads, atexit handlers), end it here
-        time.sleep(EXIT_WATCHDOG)
+        _sleep(EXIT_WATCHDOG)
         self._trace("os._exit: interpreter exit took too long")
         _hard_exit(0)
 
@@ -2563,7 +2794,7 @@ def _threading_imported(threading):
         wrong = main.ident
         if wrong == _MAIN_IDENT:
             return
-        alive = _thread.allocate_lock()  # held while the main thread runs,
+        alive = _real_thread.allocate_lock()  # held while main runs,
         alive.acquire()                  # as its thread-state lock would be
         with threading._active_limbo_lock:
             if threading._active.get(wrong) is main:
@@ -2710,6 +2941,9 @@ def serve(io, id=None, execmodel="thread", exit_process=False):
     until the connection ends. The handshake byte must already be written.
     """
     setup_tracing()
+    execmodel = get_execmodel(execmodel)
+    if execmodel._green is not None:
+        execmodel._green.install()
     if sys.version_info < (3, 13) and "threading" not in sys.modules:
         _IMPORT_WATCH.watch("threading", _threading_imported)
     if not faulthandler.is_enabled():
@@ -2730,7 +2964,9 @@ def serve_stdio(id=None, execmodel="thread", marker=False, stdout="stderr"):
     ``stdout``, see STDOUT_MODES), write [marker+] ``b"1"`` on the protocol
     stdout, serve, and end the process when the connection ends."""
     execmodel = get_execmodel(execmodel)  # fail before the handshake
-    io = init_popen_io(stdout)
+    if execmodel._green is not None:
+        execmodel._green.install()
+    io = init_popen_io(stdout, execmodel)
     setup_tracing()
     if _tracing:
         _trace(id, "worker starts (stdio) pid=%d" % os.getpid(),
@@ -2744,7 +2980,9 @@ def serve_socket(sock, id=None, execmodel="thread", exit_process=False):
     Returns when the connection ended (or ends the process when
     ``exit_process``)."""
     execmodel = get_execmodel(execmodel)
-    io = socket_io(sock)
+    if execmodel._green is not None:
+        execmodel._green.install()
+    io = socket_io(sock, execmodel)
     io.write(b"1")
     try:
         serve(io, id, execmodel, exit_process=exit_process)
@@ -2756,11 +2994,12 @@ def serve_socket(sock, id=None, execmodel="thread", exit_process=False):
             pass
 
 
-_USAGE = ("usage: worker.py [--id ID] [--execmodel thread|main_thread_only]"
+_USAGE = ("usage: worker.py [--id ID] [--execmodel %s]"
           " [--stdout discard|stderr]\n"
           "Serves the execnet/execdeck protocol on stdin/stdout after writing"
           " b'1'.\nWhat remote code writes to fd 1 is discarded as in"
-          " execnet's worker, or\nwith --stdout stderr written to stderr.\n")
+          " execnet's worker, or\nwith --stdout stderr written to stderr.\n"
+          % "|".join(EXECMODELS))
 
 
 def main(argv=None):
@@ -2804,7 +3043,14 @@ def _boot(config):
     """Boot mode (1): config is the EXECDECK_BOOT dict."""
     if config.get("debug"):
         setup_tracing(config["debug"])
-    serve_stdio(config.get("id"), config.get("execmodel") or "thread",
+    try:
+        execmodel = get_execmodel(config.get("execmodel") or "thread")
+    except ValueError as exc:
+        # the message names the model; no handshake, so the master sees
+        # the worker end before it and shows this stderr
+        _log(str(exc))
+        _hard_exit(1)
+    serve_stdio(config.get("id"), execmodel,
                 marker=config.get("marker", True),
                 stdout=config.get("stdout") or "stderr")
 

@@ -631,3 +631,92 @@ async fn restart_gives_a_fresh_worker_under_the_same_id() {
     assert!(group.restart("nope", Duration::from_secs(1)).await.is_err());
     group.terminate(Duration::from_secs(5)).await;
 }
+
+/// Whether the test interpreter can import `module`.
+fn python_imports(module: &str) -> bool {
+    std::process::Command::new(python())
+        .args(["-W", "ignore", "-c", &format!("import {module}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[tokio::test]
+async fn gevent_execmodel_runs_channels_callbacks_and_terminates() {
+    if !python_imports("gevent") {
+        eprintln!("skipped: {} cannot import gevent", python());
+        return;
+    }
+    let group = Group::new();
+    let gw = within(20, group.makegateway(&popen("//execmodel=gevent")))
+        .await
+        .unwrap();
+    assert_eq!(gw.remote_status(T).await.unwrap().execmodel, "gevent");
+    // execnet's test_regression_gevent_hangs (no status in between)
+    let ch = gw.remote_exec("channel.send(1234)").await.unwrap();
+    let quick = Some(Duration::from_millis(500));
+    assert_eq!(ch.receive(quick).await.unwrap(), Value::Int(1234));
+    // receive with a timeout, on both sides
+    let echo = gw
+        .remote_exec(
+            "try:\n    channel.receive(0.3)\nexcept channel.TimeoutError:\n    \
+             channel.send('timed out')\nchannel.send(channel.receive() * 2)",
+        )
+        .await
+        .unwrap();
+    let early = echo.receive(Some(Duration::from_millis(50))).await;
+    assert!(early.as_ref().is_err_and(|e| e.is_timeout()), "{early:?}");
+    assert_eq!(echo.receive(T).await.unwrap(), s("timed out"));
+    echo.send(21).await.unwrap();
+    assert_eq!(echo.receive(T).await.unwrap(), Value::Int(42));
+    // a callback gets what greenlets send, then the endmarker
+    let cb = gw
+        .remote_exec(
+            "em = channel.gateway.execmodel\nfor i in range(3):\n    channel.send(i)\n    \
+             em.sleep(0.01)",
+        )
+        .await
+        .unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    cb.set_callback(move |v| sink.lock().unwrap().push(v), Some(s("END")));
+    within(20, async {
+        while seen.lock().unwrap().last() != Some(&s("END")) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![Value::Int(0), Value::Int(1), Value::Int(2), s("END")]
+    );
+    // terminate ends the worker although an execution waits forever
+    let pid = gw.pid().unwrap();
+    let _busy = gw.remote_exec("channel.receive()").await.unwrap();
+    let started = std::time::Instant::now();
+    group.terminate(Duration::from_secs(5)).await;
+    assert!(started.elapsed() < Duration::from_secs(8));
+    assert!(wait_gone(pid, 5).await);
+}
+
+#[tokio::test]
+async fn unavailable_execmodel_is_a_clear_error_naming_it() {
+    // python -S: no site-packages, so gevent cannot be imported
+    let dir = tempfile::tempdir().unwrap();
+    let nosite = dir.path().join("nosite-python");
+    std::fs::write(&nosite, format!("#!/bin/sh\nexec {} -S \"$@\"\n", python())).unwrap();
+    std::fs::set_permissions(&nosite, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let spec = format!("popen//python={}//execmodel=gevent", nosite.display());
+    let started = std::time::Instant::now();
+    let err = within(20, Group::new().makegateway(&spec))
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("execmodel 'gevent' is not available"),
+        "{text}"
+    );
+    assert!(text.contains("No module named 'gevent'"), "{text}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}

@@ -47,6 +47,8 @@ const CASES: &[(&str, Expect)] = &[
     ("popen//foo//bar=baz", Same),
     ("popen//dont_write_bytecode", Same),
     ("popen//execmodel=main_thread_only", Same),
+    ("popen//execmodel=gevent", Same),
+    ("popen//execmodel=eventlet//id=e", Same),
     ("popen//execmodel=thread//nice=-3", Same),
     ("popen//nice= 5", Same),
     ("popen//nice=1_0", Same),
@@ -82,10 +84,6 @@ const CASES: &[(&str, Expect)] = &[
         Stricter("nice must be an integer (execnet: int() fails later)"),
     ),
     ("socket=foo", Stricter("socket must be host:port")),
-    (
-        "popen//execmodel=eventlet",
-        Stricter("eventlet not supported by execdeck"),
-    ),
     (
         "popen//execmodel=bogus",
         Stricter("unknown execmodel (execnet fails later)"),

@@ -29,8 +29,8 @@
 //! no gateway type or two of them (execnet silently prefers `popen`); a known
 //! key that needs a value given as a flag or with an empty value; `popen` or
 //! `dont_write_bytecode` given a value; a `nice` that is not an integer; a
-//! `socket` that is not `host:port`; an `execmodel` other than `thread` or
-//! `main_thread_only`; `vagrant_ssh`; `env:NAME` without a value or with an
+//! `socket` that is not `host:port`; an `execmodel` other than `thread`,
+//! `main_thread_only`, `gevent` or `eventlet`; `vagrant_ssh`; `env:NAME` without a value or with an
 //! empty name; and the combinations `via`+`socket`, `python`+`socket`,
 //! `installvia` without `socket`, `socket=host:port`+`installvia`, and
 //! `ssh_config` without `ssh`.
@@ -80,14 +80,23 @@ pub enum ExecModel {
     Thread,
     /// `main_thread_only`: remote code runs only in the worker's main thread.
     MainThreadOnly,
+    /// `gevent`: the worker's I/O and remote code run in gevent greenlets
+    /// (gevent must be importable by the remote Python).
+    Gevent,
+    /// `eventlet`: the worker's I/O and remote code run in eventlet
+    /// greenthreads (eventlet must be importable by the remote Python).
+    Eventlet,
 }
 
 impl ExecModel {
-    /// The name execnet uses for this model (`thread`, `main_thread_only`).
+    /// The name execnet uses for this model (`thread`, `main_thread_only`,
+    /// `gevent`, `eventlet`).
     pub fn as_str(self) -> &'static str {
         match self {
             ExecModel::Thread => "thread",
             ExecModel::MainThreadOnly => "main_thread_only",
+            ExecModel::Gevent => "gevent",
+            ExecModel::Eventlet => "eventlet",
         }
     }
 }
@@ -227,15 +236,8 @@ pub enum SpecErrorKind {
         /// The value given.
         value: String,
     },
-    /// An `execmodel=` value execnet knows but execdeck does not support
-    /// (`eventlet`, `gevent`).
-    #[error("execmodel={value} is not supported by execdeck (use thread or main_thread_only)")]
-    UnsupportedExecModel {
-        /// The value given.
-        value: String,
-    },
     /// An unknown `execmodel=` value.
-    #[error("execmodel={value} is unknown (expected thread or main_thread_only)")]
+    #[error("execmodel={value} is unknown (expected thread, main_thread_only, gevent or eventlet)")]
     UnknownExecModel {
         /// The value given.
         value: String,
@@ -288,7 +290,7 @@ const VALUE_KEYS: &[(&str, &str)] = &[
     ("python", "<interpreter command>"),
     ("chdir", "<directory>"),
     ("nice", "<integer>"),
-    ("execmodel", "thread|main_thread_only"),
+    ("execmodel", "thread|main_thread_only|gevent|eventlet"),
     ("via", "<gateway id>"),
     ("installvia", "<gateway id>"),
     ("ssh_config", "<path>"),
@@ -414,11 +416,8 @@ impl XSpec {
                     execmodel = Some(match value {
                         "thread" => ExecModel::Thread,
                         "main_thread_only" => ExecModel::MainThreadOnly,
-                        "eventlet" | "gevent" => {
-                            return Err(err(SpecErrorKind::UnsupportedExecModel {
-                                value: value.to_owned(),
-                            }));
-                        }
+                        "gevent" => ExecModel::Gevent,
+                        "eventlet" => ExecModel::Eventlet,
                         _ => {
                             return Err(err(SpecErrorKind::UnknownExecModel {
                                 value: value.to_owned(),
@@ -1115,14 +1114,17 @@ mod tests {
 
     #[test]
     fn execmodel_values() {
-        bad_msg(
-            "popen//execmodel=eventlet",
-            "execmodel=eventlet is not supported by execdeck",
+        assert_eq!(
+            ok("popen//execmodel=gevent").execmodel(),
+            Some(ExecModel::Gevent)
         );
-        bad_msg(
-            "popen//execmodel=gevent",
-            "execmodel=gevent is not supported by execdeck",
+        assert_eq!(
+            ok("popen//execmodel=eventlet").execmodel(),
+            Some(ExecModel::Eventlet)
         );
+        assert_eq!(ExecModel::Gevent.to_string(), "gevent");
+        assert_eq!(ExecModel::Eventlet.as_str(), "eventlet");
+        bad_msg("popen//execmodel=asyncio", "execmodel=asyncio is unknown");
         bad_msg("popen//execmodel=bogus", "execmodel=bogus is unknown");
         bad_msg("popen//execmodel=Thread", "execmodel=Thread is unknown");
     }

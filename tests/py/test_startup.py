@@ -63,8 +63,8 @@ def test_plain_script_arguments():
     assert r.returncode == 0 and b"usage" in r.stdout
     r = run("--bogus")
     assert r.returncode == 2 and b"unknown argument" in r.stderr
-    r = run("--execmodel", "gevent")
-    assert r.returncode == 2 and b"gevent" in r.stderr
+    r = run("--execmodel", "nosuchmodel")
+    assert r.returncode == 2 and b"nosuchmodel" in r.stderr
     r = run("--id")
     assert r.returncode == 2
     r = run("--stdout", "bogus")
@@ -671,5 +671,5 @@ def test_execmodel_names(worker):
     assert worker.get_execmodel("thread").backend == "thread"
     assert worker.get_execmodel(execnet.gateway_base.get_execmodel(
         "main_thread_only")).backend == "main_thread_only"
-    with pytest.raises(ValueError):
-        worker.get_execmodel("eventlet")
+    with pytest.raises(ValueError, match="unknown execmodel 'eventlets'"):
+        worker.get_execmodel("eventlets")
