@@ -644,10 +644,11 @@ fn python_imports(module: &str) -> bool {
 
 #[tokio::test]
 async fn gevent_execmodel_runs_channels_callbacks_and_terminates() {
-    if !python_imports("gevent") {
-        eprintln!("skipped: {} cannot import gevent", python());
-        return;
-    }
+    assert!(
+        python_imports("gevent"),
+        "{} cannot import gevent: scripts/venv.sh installs it",
+        python()
+    );
     let group = Group::new();
     let gw = within(20, group.makegateway(&popen("//execmodel=gevent")))
         .await

@@ -26,8 +26,8 @@ GREEN = ["gevent", "eventlet"]
 def green(request):
     """A gateway to our worker with a green execution model."""
     if not _importable(request.param):
-        pytest.skip("%s is not importable by %s" % (request.param,
-                                                    WORKER_PYTHON))
+        pytest.fail("%s is not importable by %s: scripts/venv.sh installs it"
+                    % (request.param, WORKER_PYTHON))
     return request.param
 
 
@@ -43,7 +43,7 @@ def ggw(green, makegateway):
                               "no-interleave-remote-status"])
 def test_regression_gevent_hangs(makegateway, interleave_getstatus):
     if not _importable("gevent"):
-        pytest.skip("gevent is not importable")
+        pytest.fail("gevent is not importable: scripts/venv.sh installs it")
     gw = makegateway("popen//execmodel=gevent")
     assert gw.remote_status().execmodel == "gevent"
 
