@@ -620,3 +620,47 @@ fn an_undecodable_item_is_reported_while_the_command_still_runs() {
     assert!(worker_alive, "the error came only as the command ended");
     assert_eq!(status.code(), Some(1));
 }
+
+#[test]
+fn vagrant_ssh_runs_vagrant_ssh_with_the_boot_line_as_execnet_does() {
+    // A stand-in `vagrant` that records its arguments and runs the remote
+    // command line it was given (its last argument) locally.
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("args");
+    script(
+        dir.path(),
+        "vagrant",
+        "#!/bin/sh\nprintf '%s\\n' \"$@\" > \"$RECORD\"\nfor last; do :; done\nexec /bin/sh -c \"$last\"\n",
+    );
+    let path = format!(
+        "{}:{}",
+        dir.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let spec = format!("vagrant_ssh=box//python={}//ssh_config=/etc/cfg", python());
+    let out = run(execdeck()
+        .args(["exec", "-g", &spec, "-c", "import os; channel.send(6 * 7)"])
+        .env("PATH", &path)
+        .env("RECORD", &record));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "42\n");
+    let args = std::fs::read_to_string(&record).unwrap();
+    assert_eq!(
+        args,
+        format!(
+            "ssh\nbox\n--\n-C\n-F\n/etc/cfg\n{} -c \"import sys;exec(eval(sys.stdin.readline()))\"\n",
+            python()
+        )
+    );
+
+    // Without vagrant on PATH: an error naming it.
+    let out = run(execdeck()
+        .args(["exec", "-g", "vagrant_ssh=box", "-c", "pass"])
+        .env("PATH", dir.path().join("nothing-here")));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("vagrant"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -88,9 +88,11 @@ const CASES: &[(&str, Expect)] = &[
         "popen//execmodel=bogus",
         Stricter("unknown execmodel (execnet fails later)"),
     ),
+    ("vagrant_ssh=default", Same),
+    ("vagrant_ssh=box//python=python3.11//ssh_config=/c", Same),
     (
-        "vagrant_ssh=default",
-        Stricter("vagrant_ssh not supported by execdeck"),
+        "popen//ssh_config=/c",
+        Stricter("ssh_config applies only to ssh and vagrant_ssh"),
     ),
     ("popen//env:A", Stricter("env:NAME needs a value")),
     ("popen//env:=x", Stricter("empty env name cannot be set")),
@@ -143,6 +145,8 @@ fn our_fields(x: &XSpec) -> Value {
         "socket": field("socket"),
         "via": field("via"),
         "popen": field("popen"),
+        "vagrant_ssh": field("vagrant_ssh"),
+        "ssh_config": field("ssh_config"),
         "env": env,
         "nice_int": x.nice(),
     })

@@ -283,6 +283,9 @@ impl Group {
         match spec.kind() {
             GatewayKind::Popen => popen::spawn(spec, id, &opts).await,
             GatewayKind::Cmd(command) => popen::spawn_cmd(spec, command, &opts).await,
+            GatewayKind::VagrantSsh(machine) => {
+                popen::spawn_vagrant(spec, machine, id, &opts).await
+            }
             GatewayKind::Socket(Some(address)) => socket::connect(spec, address, id, &opts).await,
             GatewayKind::Socket(None) => Err(ConnectError::Unsupported {
                 spec: spec.to_string(),

@@ -30,10 +30,10 @@
 //! key that needs a value given as a flag or with an empty value; `popen` or
 //! `dont_write_bytecode` given a value; a `nice` that is not an integer; a
 //! `socket` that is not `host:port`; an `execmodel` other than `thread`,
-//! `main_thread_only`, `gevent` or `eventlet`; `vagrant_ssh`; `env:NAME` without a value or with an
-//! empty name; and the combinations `via`+`socket`, `python`+`socket`,
+//! `main_thread_only`, `gevent` or `eventlet`; `env:NAME` without a value or
+//! with an empty name; and the combinations `via`+`socket`, `python`+`socket`,
 //! `installvia` without `socket`, `socket=host:port`+`installvia`, and
-//! `ssh_config` without `ssh`.
+//! `ssh_config` without `ssh` or `vagrant_ssh`.
 
 use std::borrow::Borrow;
 use std::fmt;
@@ -59,16 +59,21 @@ pub enum GatewayKind {
     /// `cmd=<command line>` (execdeck only): start the worker with an arbitrary
     /// command line.
     Cmd(String),
+    /// `vagrant_ssh=<machine>`: `vagrant ssh <machine> -- -C <python> -c …`,
+    /// as execnet runs it.
+    VagrantSsh(String),
 }
 
 impl GatewayKind {
-    /// The spec key that selects this kind: `popen`, `ssh`, `socket` or `cmd`.
+    /// The spec key that selects this kind: `popen`, `ssh`, `socket`, `cmd`
+    /// or `vagrant_ssh`.
     pub fn key(&self) -> &'static str {
         match self {
             GatewayKind::Popen => "popen",
             GatewayKind::Ssh(_) => "ssh",
             GatewayKind::Socket(_) => "socket",
             GatewayKind::Cmd(_) => "cmd",
+            GatewayKind::VagrantSsh(_) => "vagrant_ssh",
         }
     }
 }
@@ -242,12 +247,6 @@ pub enum SpecErrorKind {
         /// The value given.
         value: String,
     },
-    /// A gateway type execnet has but execdeck does not (`vagrant_ssh`).
-    #[error("key {key:?}: gateway type not supported by execdeck")]
-    UnsupportedGateway {
-        /// The key.
-        key: String,
-    },
     /// A key that does not apply together with another key or gateway type.
     #[error("key {key:?} {reason}")]
     Conflict {
@@ -296,6 +295,7 @@ const VALUE_KEYS: &[(&str, &str)] = &[
     ("ssh_config", "<path>"),
     ("token_file", "<path of the socket server's shared secret>"),
     ("ssh", "<ssh options and host>"),
+    ("vagrant_ssh", "<vagrant machine name>"),
     ("cmd", "<command line>"),
     ("socket", "host:port, or socket//installvia=<gateway id>"),
 ];
@@ -372,9 +372,6 @@ impl XSpec {
         let mut types: Vec<GatewayKind> = Vec::new();
         for (key, value) in &entries {
             let key_s = key.as_str();
-            if key_s == "vagrant_ssh" {
-                return Err(err(SpecErrorKind::UnsupportedGateway { key: key.clone() }));
-            }
             if FLAG_KEYS.contains(&key_s) {
                 if let Some(v) = value {
                     return Err(err(SpecErrorKind::FlagWithValue {
@@ -426,6 +423,7 @@ impl XSpec {
                     })
                 }
                 "ssh" => types.push(GatewayKind::Ssh(value.to_owned())),
+                "vagrant_ssh" => types.push(GatewayKind::VagrantSsh(value.to_owned())),
                 "cmd" => types.push(GatewayKind::Cmd(value.to_owned())),
                 "socket" => {
                     if !is_host_port(value) {
@@ -479,8 +477,13 @@ impl XSpec {
                 ));
             }
         }
-        if lookup("ssh_config").is_some() && !matches!(kind, GatewayKind::Ssh(_)) {
-            return Err(conflict("ssh_config", "applies only to ssh gateways"));
+        if lookup("ssh_config").is_some()
+            && !matches!(kind, GatewayKind::Ssh(_) | GatewayKind::VagrantSsh(_))
+        {
+            return Err(conflict(
+                "ssh_config",
+                "applies only to ssh and vagrant_ssh gateways",
+            ));
         }
         if lookup("token_file").is_some() && !is_socket {
             return Err(conflict("token_file", "applies only to socket gateways"));
@@ -647,6 +650,7 @@ impl XSpec {
                 Some(host.to_owned())
             }
             GatewayKind::Socket(None) => None,
+            GatewayKind::VagrantSsh(machine) => Some(machine.clone()),
         }
     }
 
@@ -1011,11 +1015,11 @@ mod tests {
             x.keys().collect::<Vec<_>>(),
             ["popen", "foo", "flag", "weird key", "a/b", "é"]
         );
-        // cmd is known to execdeck; vagrant_ssh is refused.
-        bad_msg(
-            "vagrant_ssh=default",
-            "key \"vagrant_ssh\": gateway type not supported",
-        );
+        // vagrant_ssh is a gateway type, with ssh_config.
+        let v = ok("vagrant_ssh=box//ssh_config=/c");
+        assert_eq!(v.kind(), &GatewayKind::VagrantSsh("box".into()));
+        assert_eq!(v.host().as_deref(), Some("box"));
+        bad_msg("vagrant_ssh", "key \"vagrant_ssh\" needs a value");
     }
 
     #[test]
@@ -1139,7 +1143,7 @@ mod tests {
         );
         bad_msg(
             "popen//ssh_config=x",
-            "key \"ssh_config\" applies only to ssh gateways",
+            "key \"ssh_config\" applies only to ssh and vagrant_ssh gateways",
         );
     }
 

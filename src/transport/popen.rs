@@ -136,6 +136,28 @@ pub async fn spawn_cmd(
     start(cmd, spec, command, "", None, &opts).await
 }
 
+/// Starts a worker on a Vagrant machine (`vagrant_ssh=<machine>`) as
+/// execnet does: `vagrant ssh <machine> -- -C [-F <ssh_config>] "<python> -c
+/// \"<boot line>\""`, then sends execdeck's worker over stdin. The remote
+/// interpreter is the spec's `python=`, else `python3`.
+pub async fn spawn_vagrant(
+    spec: &XSpec,
+    machine: &str,
+    id: &str,
+    opts: &LaunchOptions,
+) -> Result<Connection, ConnectError> {
+    let python = spec.python().unwrap_or("python3");
+    let mut cmd = Command::new("vagrant");
+    cmd.args(["ssh", machine, "--", "-C"]);
+    if let Some(config) = spec.ssh_config() {
+        cmd.args(["-F", config]);
+    }
+    cmd.arg(format!("{python} -c \"{BOOT_LINE}\""));
+    let execmodel = spec.execmodel().map_or("thread", |m| m.as_str());
+    let source = opts.boot.source(id, execmodel, opts.debug);
+    start(cmd, spec, "vagrant", &source, None, opts).await
+}
+
 /// Spawns `cmd` with piped stdio, sends `source` as the boot line (when not
 /// empty), and reads the handshake within the startup timeout. When the
 /// worker asks for its source ([`super::bootstrap::SOURCE_REQUEST`], after a cached boot

@@ -13,7 +13,8 @@ import sys
 
 import execnet
 
-COMMON = ("python", "chdir", "nice", "id", "ssh", "socket", "via", "popen")
+COMMON = ("python", "chdir", "nice", "id", "ssh", "socket", "via", "popen",
+          "vagrant_ssh", "ssh_config")
 
 
 def describe(spec):
