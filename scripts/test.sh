@@ -23,6 +23,17 @@ if ! command -v tmux >/dev/null 2>&1; then
 fi
 tmux -V
 
+step "OpenSSH server (the ssh gateway tests run a real sshd on 127.0.0.1)"
+if [ ! -x /usr/sbin/sshd ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server >/dev/null
+  else
+    echo "sshd is missing: install openssh-server (the ssh gateway tests need it)" >&2
+    exit 1
+  fi
+fi
+/usr/sbin/sshd -V 2>&1 | head -1 || true
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

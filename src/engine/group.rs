@@ -15,6 +15,7 @@ use crate::transport::bootstrap::BootSource;
 use crate::transport::bootstrap::{DebugMode, REMOTE_TRACE_PREFIX};
 use crate::transport::popen::{self, LaunchOptions};
 use crate::transport::socket;
+use crate::transport::ssh;
 use crate::transport::worker_cache::WorkerCache;
 use crate::transport::{ConnectError, Connection, StderrSink};
 use crate::wire::Value;
@@ -287,13 +288,10 @@ impl Group {
                 popen::spawn_vagrant(spec, machine, id, &opts).await
             }
             GatewayKind::Socket(Some(address)) => socket::connect(spec, address, id, &opts).await,
+            GatewayKind::Ssh(value) => ssh::connect(spec, value, id, &opts).await,
             GatewayKind::Socket(None) => Err(ConnectError::Unsupported {
                 spec: spec.to_string(),
                 kind: "socket//installvia".into(),
-            }),
-            other => Err(ConnectError::Unsupported {
-                spec: spec.to_string(),
-                kind: other.key().into(),
             }),
         }
     }

@@ -6,10 +6,15 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::process::StderrTail;
 use super::{ExitInfo, ProcessHandle};
 
 /// How to stop a remote worker from this side (e.g. shut the socket down).
 pub type StopFn = Arc<dyn Fn() + Send + Sync>;
+
+/// How a remote worker ended, once its transport knows (an ssh channel's
+/// exit status or signal, e.g. `exit status 1`).
+pub type EndStatus = Arc<std::sync::OnceLock<String>>;
 
 /// A worker reached over a connection, with no local process of its own.
 #[derive(Clone)]
@@ -18,6 +23,8 @@ pub struct RemoteHandle {
     address: String,
     pid: Option<u32>,
     stop: StopFn,
+    stderr: Option<Arc<StderrTail>>,
+    status: Option<EndStatus>,
 }
 
 impl fmt::Debug for RemoteHandle {
@@ -40,7 +47,30 @@ impl RemoteHandle {
             address: address.into(),
             pid: None,
             stop,
+            stderr: None,
+            status: None,
         }
+    }
+
+    /// The same handle with the worker's stderr as the transport relays it
+    /// (an ssh channel's extended data), and how the worker ended once known.
+    pub fn with_stderr_and_status(
+        mut self,
+        stderr: Arc<StderrTail>,
+        status: EndStatus,
+    ) -> RemoteHandle {
+        self.stderr = Some(stderr);
+        self.status = Some(status);
+        self
+    }
+
+    /// How the worker ended, when the transport was told (ssh: the exit
+    /// status or signal the server reported).
+    pub fn end_status(&self) -> Option<&str> {
+        self.status
+            .as_ref()
+            .and_then(|s| s.get())
+            .map(String::as_str)
     }
 
     /// The same handle knowing the worker's process id (on its own host).
@@ -130,20 +160,25 @@ impl WorkerHandle {
         }
     }
 
-    /// The last `n` lines of the worker's stderr (none for a remote worker:
-    /// its stderr stays on its own host).
+    /// The last `n` lines of the worker's stderr (none for a remote worker
+    /// whose stderr stays on its own host, e.g. a socket server's).
     pub fn stderr_tail(&self, n: usize) -> Vec<String> {
         match self {
             WorkerHandle::Process(p) => p.stderr_tail(n),
-            WorkerHandle::Remote(_) => Vec::new(),
+            WorkerHandle::Remote(r) => r.stderr.as_ref().map_or_else(Vec::new, |t| t.last(n)),
         }
     }
 
     /// Waits up to `timeout` until every stderr line has been read (at once
     /// when there is no stderr).
     pub async fn wait_stderr_closed(&self, timeout: Duration) {
-        if let WorkerHandle::Process(p) = self {
-            p.wait_stderr_closed(timeout).await;
+        match self {
+            WorkerHandle::Process(p) => p.wait_stderr_closed(timeout).await,
+            WorkerHandle::Remote(r) => {
+                if let Some(tail) = &r.stderr {
+                    tail.wait_closed(timeout).await;
+                }
+            }
         }
     }
 
@@ -156,10 +191,16 @@ impl WorkerHandle {
                 Some(status) => format!("worker pid {}: {status}", p.pid()),
                 None => format!("worker pid {} still running", p.pid()),
             },
-            WorkerHandle::Remote(r) => match r.pid {
-                Some(pid) => format!("{} {}, worker pid {pid}", r.kind, r.address),
-                None => format!("{} {}", r.kind, r.address),
-            },
+            WorkerHandle::Remote(r) => {
+                let mut text = format!("{} {}", r.kind, r.address);
+                if let Some(pid) = r.pid {
+                    text.push_str(&format!(", worker pid {pid}"));
+                }
+                if let Some(status) = r.end_status() {
+                    text.push_str(&format!(": {status}"));
+                }
+                text
+            }
         }
     }
 }

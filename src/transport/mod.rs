@@ -12,13 +12,15 @@ pub mod handshake;
 pub mod popen;
 pub mod process;
 pub mod socket;
+pub mod ssh;
 pub mod token;
 pub mod worker_cache;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
-pub use handle::{RemoteHandle, WorkerHandle};
+pub use handle::{EndStatus, RemoteHandle, WorkerHandle};
 pub use process::{ExitInfo, ProcessHandle, StderrSink};
+pub use ssh::SshAt;
 
 /// The read half of a connection.
 pub type BoxedReader = Box<dyn AsyncRead + Send + Unpin>;
@@ -176,6 +178,173 @@ pub enum ConnectError {
         /// What the server sent meanwhile.
         received: String,
     },
+    /// An `ssh=` value (or one of its `-o` options) that cannot be used.
+    #[error("{spec}: bad ssh options: {message}")]
+    SshOptions {
+        /// The spec string.
+        spec: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The ssh host name could not be resolved.
+    #[error("{spec}: cannot resolve the ssh host of {at}: {message}")]
+    SshHostNotFound {
+        /// The spec string.
+        spec: String,
+        /// User, host and port.
+        at: SshAt,
+        /// The resolver's error text.
+        message: String,
+    },
+    /// Nobody listens at the ssh host's port.
+    #[error("{spec}: ssh connection to {at} refused (is an ssh server listening on port {}?)", .at.port)]
+    SshRefused {
+        /// The spec string.
+        spec: String,
+        /// User, host and port.
+        at: SshAt,
+    },
+    /// Connecting to the ssh host failed otherwise (no route, …).
+    #[error("{spec}: cannot connect to the ssh server of {at}: {message}")]
+    SshConnectFailed {
+        /// The spec string.
+        spec: String,
+        /// User, host and port.
+        at: SshAt,
+        /// The OS error text.
+        message: String,
+    },
+    /// No ssh connection (or no answer from the resolver) within the connect
+    /// timeout (`-o ConnectTimeout=`, else the startup timeout).
+    #[error("{spec}: no ssh connection to {at} within {secs}s")]
+    SshConnectTimeout {
+        /// The spec string.
+        spec: String,
+        /// User, host and port.
+        at: SshAt,
+        /// The timeout in seconds.
+        secs: f64,
+    },
+    /// The server's host key is in no known_hosts entry for this host and
+    /// the policy (`StrictHostKeyChecking`) does not accept new keys.
+    #[error(
+        "{spec}: the host key of {at} is not known: it offers a {key_type} key with fingerprint \
+         {fingerprint}, which {known_hosts} does not list; if that is the right key, connect once \
+         with `-o StrictHostKeyChecking=accept-new` in the ssh= value (it is then recorded there)"
+    )]
+    SshHostKeyUnknown {
+        /// The spec string.
+        spec: String,
+        /// User, host and port.
+        at: SshAt,
+        /// The key's algorithm, e.g. `ssh-ed25519`.
+        key_type: String,
+        /// `SHA256:…`, as `ssh-keygen -lf` prints it.
+        fingerprint: String,
+        /// The known_hosts file that was read.
+        known_hosts: String,
+    },
+    /// The server offers a different key than the one recorded for this
+    /// host: possibly a man-in-the-middle attack; never accepted.
+    #[error(
+        "{spec}: THE HOST KEY OF {at} HAS CHANGED: it now offers a {key_type} key with fingerprint \
+         {fingerprint}, but {known_hosts} line {line} records another; refusing to connect (someone \
+         may be intercepting the connection). If the change is expected, remove that line \
+         (ssh-keygen -R) and accept the new key"
+    )]
+    SshHostKeyChanged {
+        /// The spec string.
+        spec: String,
+        /// User, host and port.
+        at: SshAt,
+        /// The offered key's algorithm.
+        key_type: String,
+        /// The offered key's `SHA256:…` fingerprint.
+        fingerprint: String,
+        /// The known_hosts file that holds the other key.
+        known_hosts: String,
+        /// The line (from 1) of that entry.
+        line: usize,
+    },
+    /// The known_hosts file could not be read, or a new key not recorded.
+    #[error("{spec}: cannot check the host key of {at} against {known_hosts}: {message}")]
+    SshKnownHosts {
+        /// The spec string.
+        spec: String,
+        /// User, host and port.
+        at: SshAt,
+        /// The known_hosts file.
+        known_hosts: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// No authentication method was accepted.
+    #[error(
+        "{spec}: ssh authentication to {at} refused; tried: {}; the server accepts: {server_methods}",
+        .tried.join(", ")
+    )]
+    SshAuthRefused {
+        /// The spec string.
+        spec: String,
+        /// User, host and port.
+        at: SshAt,
+        /// Each method and key tried, with its outcome.
+        tried: Vec<String>,
+        /// The methods the server said it accepts.
+        server_methods: String,
+    },
+    /// The ssh session failed after the connection was made (key exchange,
+    /// the server closing the connection, a channel refused).
+    #[error("{spec}: ssh session with {at} failed: {message}")]
+    SshSession {
+        /// The spec string.
+        spec: String,
+        /// User, host and port.
+        at: SshAt,
+        /// What failed.
+        message: String,
+    },
+    /// The remote command ended before the worker's handshake (the remote
+    /// python missing, a crash), with what it printed.
+    #[error("{spec}: the remote interpreter on {at} ended before the worker started ({status}){}", describe_output(.stdout, .stderr))]
+    SshRemoteExit {
+        /// The spec string.
+        spec: String,
+        /// User, host and port.
+        at: SshAt,
+        /// The remote exit status or signal, or why it is not known.
+        status: String,
+        /// What it printed on stdout.
+        stdout: String,
+        /// The last lines it printed on stderr.
+        stderr: String,
+    },
+    /// The remote worker sent no handshake within the startup timeout.
+    #[error("{spec}: the worker on {at} did not start within {secs}s{}", describe_output(.stdout, .stderr))]
+    SshStartupTimeout {
+        /// The spec string.
+        spec: String,
+        /// User, host and port.
+        at: SshAt,
+        /// The timeout in seconds.
+        secs: f64,
+        /// What it printed on stdout.
+        stdout: String,
+        /// The last lines it printed on stderr.
+        stderr: String,
+    },
+    /// Bytes other than the handshake came from the remote command.
+    #[error("{spec}: expected the handshake byte '1' from the worker on {at}{}", describe_output(.stdout, .stderr))]
+    SshBadHandshake {
+        /// The spec string.
+        spec: String,
+        /// User, host and port.
+        at: SshAt,
+        /// What came instead.
+        stdout: String,
+        /// The last lines of stderr.
+        stderr: String,
+    },
     /// Applying `chdir`, `nice` or `env:` on the new worker failed.
     #[error("{spec}: setting up the worker failed: {message}")]
     Setup {
@@ -195,6 +364,8 @@ impl ConnectError {
             ConnectError::StartupTimeout { .. }
                 | ConnectError::ConnectTimeout { .. }
                 | ConnectError::SocketStartupTimeout { .. }
+                | ConnectError::SshConnectTimeout { .. }
+                | ConnectError::SshStartupTimeout { .. }
         )
     }
 }

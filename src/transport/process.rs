@@ -86,6 +86,13 @@ impl StderrTail {
         }
     }
 
+    /// Waits up to `timeout` until the stream feeding this tail has been
+    /// read to its end.
+    pub async fn wait_closed(&self, timeout: Duration) {
+        let mut rx = self.closed.subscribe();
+        let _ = tokio::time::timeout(timeout, rx.wait_for(|closed| *closed)).await;
+    }
+
     /// The last `n` lines.
     pub fn last(&self, n: usize) -> Vec<String> {
         match self.lines.lock() {
@@ -187,8 +194,7 @@ impl ProcessHandle {
     /// Waits up to `timeout` until the stderr pipe has been read to its end,
     /// so that every line has reached the tail and the sink.
     pub async fn wait_stderr_closed(&self, timeout: Duration) {
-        let mut rx = self.stderr.closed.subscribe();
-        let _ = tokio::time::timeout(timeout, rx.wait_for(|closed| *closed)).await;
+        self.stderr.wait_closed(timeout).await;
     }
 
     /// The last `n` lines of stderr.
@@ -210,7 +216,14 @@ fn kill_group(pid: u32) {
     }
 }
 
-async fn read_stderr(err: impl AsyncRead + Unpin, tail: Arc<StderrTail>, sink: Option<StderrSink>) {
+/// Reads `err` line by line (each cut at a bounded length) into `tail` and
+/// `sink` until it ends, then marks the tail closed. Shared with transports
+/// whose stderr is not a local pipe (ssh: the channel's extended data).
+pub(crate) async fn read_stderr(
+    err: impl AsyncRead + Unpin,
+    tail: Arc<StderrTail>,
+    sink: Option<StderrSink>,
+) {
     // Small: every idle gateway keeps one.
     let mut reader = BufReader::with_capacity(2048, err);
     let mut buf = Vec::new();

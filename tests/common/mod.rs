@@ -236,3 +236,4 @@ pub fn corpus() -> Vec<Value> {
         Value::FrozenSet(vec![Value::Int(1), Value::FrozenSet(vec![])]),
     ]
 }
+pub mod sshd;

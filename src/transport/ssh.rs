@@ -1,0 +1,912 @@
+//! ssh gateways (`ssh=[options] [user@]host`) with an in-process ssh client
+//! (russh): connect, check the server's host key against a known_hosts
+//! file, authenticate with identity files, run `<python> -c "<boot line>"`
+//! on an exec channel, and boot execdeck's worker over the channel's
+//! stdin/stdout (PROTOCOL.md §1). The channel's stderr (extended data) goes
+//! to the group's stderr sink line by line, and its exit status is kept for
+//! the description of the worker's end.
+//!
+//! The `ssh=` value is read as OpenSSH reads its command line
+//! ([`crate::spec::parse_ssh_value`]); [`settings`] turns it into what this
+//! client uses. Options it does not support are named in one warning.
+//!
+//! Host keys: the key must be listed for the host (`host`, or `[host]:port`
+//! for a port other than 22; plain or hashed entries) in the known_hosts
+//! file (`-o UserKnownHostsFile=`, else `~/.ssh/known_hosts`). An unknown
+//! key is refused unless `-o StrictHostKeyChecking=accept-new` (or `no`),
+//! which records it; a changed key is always refused.
+
+use std::fmt;
+use std::io::ErrorKind;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use russh::client::{self, Handle};
+use russh::keys::{HashAlg, PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate};
+use russh::{ChannelMsg, Disconnect, Sig};
+use tokio::io::{AsyncWriteExt, BufReader, DuplexStream};
+use tokio::net::TcpStream;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use super::bootstrap::{BOOT_LINE, Handshake};
+use super::handle::EndStatus;
+use super::handshake::{BootOutcome, BootPlan, boot_stream};
+use super::popen::{DEFAULT_STARTUP_TIMEOUT, LaunchOptions};
+use super::process::{StderrTail, read_stderr};
+use super::{ConnectError, Connection, RemoteHandle, WorkerHandle};
+use crate::spec::{XSpec, parse_ssh_value};
+
+/// What an ssh gateway's [`RemoteHandle`] calls its worker.
+pub const PEER_KIND: &str = "ssh";
+
+/// The ssh port when none is given.
+pub const DEFAULT_PORT: u16 = 22;
+
+/// Buffer between the channel and the gateway's reader (stdout), and for
+/// stderr lines on their way to the sink.
+const PIPE_BUFFER: usize = 256 * 1024;
+
+/// How long a stop waits for the channel to report the worker's end, and a
+/// disconnect for the server's answer.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
+
+/// The identity files tried when none is given, in OpenSSH's order.
+const DEFAULT_IDENTITIES: [&str; 3] = ["id_ed25519", "id_ecdsa", "id_rsa"];
+
+/// Where an ssh gateway connects: `user@host:port`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SshAt {
+    /// The remote user name.
+    pub user: String,
+    /// The host as written in the spec.
+    pub host: String,
+    /// The port.
+    pub port: u16,
+}
+
+impl fmt::Display for SshAt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "{}@[{}]:{}", self.user, self.host, self.port)
+        } else {
+            write!(f, "{}@{}:{}", self.user, self.host, self.port)
+        }
+    }
+}
+
+/// What to do with a host key the known_hosts file does not list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostKeyPolicy {
+    /// Refuse it (`StrictHostKeyChecking=yes` or `ask`, the default: there
+    /// is nobody to ask).
+    Strict,
+    /// Accept it and record it (`accept-new`; `no` too, except that a
+    /// changed key is still refused).
+    AcceptNew,
+}
+
+/// What this client makes of an `ssh=` value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SshSettings {
+    /// User, host and port.
+    pub at: SshAt,
+    /// Identity files given (`-i`, `-o IdentityFile=`), in order; when
+    /// empty, the default ones that exist are tried.
+    pub identity_files: Vec<PathBuf>,
+    /// The known_hosts file.
+    pub known_hosts: PathBuf,
+    /// The unknown-host policy.
+    pub policy: HostKeyPolicy,
+    /// `-o ConnectTimeout=`: bounds the TCP connection (the startup timeout
+    /// bounds the whole start in any case).
+    pub connect_timeout: Option<Duration>,
+    /// Options read but not supported, as written (`-4`, `-o ForwardAgent=yes`).
+    pub unsupported: Vec<String>,
+    /// Notes on options taken in a narrower sense than OpenSSH's.
+    pub notes: Vec<String>,
+}
+
+/// Reads an `ssh=` value: `home` is the local home directory (for `~` and
+/// the default files), `local_user` the user name used when none is given.
+/// Fails with a message naming the option that cannot be used.
+pub fn settings(value: &str, home: Option<&Path>, local_user: &str) -> Result<SshSettings, String> {
+    let target = parse_ssh_value(value)?;
+    let expand = |path: &str| -> PathBuf {
+        match (path.strip_prefix("~/"), home) {
+            (Some(rest), Some(home)) => home.join(rest),
+            _ => PathBuf::from(path),
+        }
+    };
+    let mut identity_files = Vec::new();
+    let mut known_hosts: Option<PathBuf> = None;
+    let mut policy: Option<HostKeyPolicy> = None;
+    let mut connect_timeout: Option<Duration> = None;
+    let mut unsupported = Vec::new();
+    let mut notes = Vec::new();
+    for (flag, argument) in &target.options {
+        match flag {
+            // Read by parse_ssh_value; -T (no terminal) is what we do anyway.
+            'p' | 'l' | 'T' => {}
+            'i' => identity_files.push(expand(argument)),
+            'o' => {
+                let (key, val) = argument
+                    .split_once(['=', ' '])
+                    .map(|(k, v)| (k.trim(), v.trim()))
+                    .unwrap_or((argument.as_str(), ""));
+                match key.to_ascii_lowercase().as_str() {
+                    "port" | "user" => {}
+                    // We never prompt.
+                    "batchmode" => {}
+                    "identityfile" => identity_files.push(expand(val)),
+                    // The first value counts, as in OpenSSH; only the first
+                    // file of a list is read.
+                    "userknownhostsfile" => {
+                        if known_hosts.is_none() {
+                            let first = val.split_whitespace().next().unwrap_or("");
+                            if first.is_empty() {
+                                return Err("UserKnownHostsFile needs a file name".into());
+                            }
+                            known_hosts = Some(expand(first));
+                        }
+                    }
+                    "stricthostkeychecking" => {
+                        let p = match val.to_ascii_lowercase().as_str() {
+                            "yes" | "ask" => HostKeyPolicy::Strict,
+                            "accept-new" => HostKeyPolicy::AcceptNew,
+                            "no" | "off" => {
+                                notes.push(
+                                    "StrictHostKeyChecking=no is taken as accept-new: a changed \
+                                     host key is still refused"
+                                        .to_owned(),
+                                );
+                                HostKeyPolicy::AcceptNew
+                            }
+                            other => {
+                                return Err(format!(
+                                    "StrictHostKeyChecking={other}: expected yes, ask, accept-new or no"
+                                ));
+                            }
+                        };
+                        policy.get_or_insert(p);
+                    }
+                    "connecttimeout" => {
+                        let secs = val.parse::<u64>().ok().filter(|s| *s > 0).ok_or_else(|| {
+                            format!(
+                                "ConnectTimeout={val}: expected a whole number of seconds above 0"
+                            )
+                        })?;
+                        connect_timeout.get_or_insert(Duration::from_secs(secs));
+                    }
+                    _ => unsupported.push(format!("-o {argument}")),
+                }
+            }
+            _ if argument.is_empty() => unsupported.push(format!("-{flag}")),
+            _ => unsupported.push(format!("-{flag} {argument}")),
+        }
+    }
+    let known_hosts = match known_hosts {
+        Some(path) => path,
+        None => home
+            .map(|h| h.join(".ssh/known_hosts"))
+            .ok_or("no home directory for ~/.ssh/known_hosts: give -o UserKnownHostsFile=FILE")?,
+    };
+    Ok(SshSettings {
+        at: SshAt {
+            user: target.user.unwrap_or_else(|| local_user.to_owned()),
+            host: target.host,
+            port: target.port.unwrap_or(DEFAULT_PORT),
+        },
+        identity_files,
+        known_hosts,
+        policy: policy.unwrap_or(HostKeyPolicy::Strict),
+        connect_timeout,
+        unsupported,
+        notes,
+    })
+}
+
+/// The local user's name: `USER`, `LOGNAME`, else the password database.
+fn local_user() -> String {
+    for var in ["USER", "LOGNAME"] {
+        if let Ok(name) = std::env::var(var)
+            && !name.is_empty()
+        {
+            return name;
+        }
+    }
+    passwd_name().unwrap_or_else(|| "root".to_owned())
+}
+
+fn passwd_name() -> Option<String> {
+    let mut buf = vec![0 as libc::c_char; 4096];
+    // SAFETY: an all-zero passwd is a valid value to be filled in.
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: getpwuid_r writes into `pwd` and `buf` (of the length given)
+    // and sets `result` to `&pwd` on success, else to null.
+    let rc = unsafe {
+        libc::getpwuid_r(
+            libc::getuid(),
+            &mut pwd,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut result,
+        )
+    };
+    if rc != 0 || result.is_null() || pwd.pw_name.is_null() {
+        return None;
+    }
+    // SAFETY: on success pw_name points to a NUL-terminated string in `buf`.
+    let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
+    Some(name.to_string_lossy().into_owned())
+}
+
+/// What the host key check found, for the error after a refused key exchange.
+#[derive(Debug, Clone)]
+enum KeyVerdict {
+    Known,
+    Learned {
+        key_type: String,
+        fingerprint: String,
+    },
+    Unknown {
+        key_type: String,
+        fingerprint: String,
+    },
+    Changed {
+        key_type: String,
+        fingerprint: String,
+        line: usize,
+    },
+    Certificate,
+    Failed(String),
+}
+
+/// russh's handler: checks the host key and records what it found.
+struct Client {
+    host: String,
+    port: u16,
+    known_hosts: PathBuf,
+    policy: HostKeyPolicy,
+    verdict: Arc<Mutex<Option<KeyVerdict>>>,
+}
+
+impl Client {
+    /// Looks `key` up in the known_hosts file (off the runtime's threads)
+    /// and records it there when the policy allows.
+    async fn check(&self, key: PublicKey) -> KeyVerdict {
+        let (host, port, path, policy) = (
+            self.host.clone(),
+            self.port,
+            self.known_hosts.clone(),
+            self.policy,
+        );
+        let checked = tokio::task::spawn_blocking(move || {
+            let key_type = key.algorithm().as_str().to_owned();
+            let fingerprint = key.fingerprint(HashAlg::Sha256).to_string();
+            match russh::keys::check_known_hosts_path(&host, port, &key, &path) {
+                Ok(true) => KeyVerdict::Known,
+                Ok(false) if policy == HostKeyPolicy::AcceptNew => {
+                    match russh::keys::known_hosts::learn_known_hosts_path(&host, port, &key, &path)
+                    {
+                        Ok(()) => KeyVerdict::Learned {
+                            key_type,
+                            fingerprint,
+                        },
+                        Err(e) => KeyVerdict::Failed(format!("cannot record the new key: {e}")),
+                    }
+                }
+                Ok(false) => KeyVerdict::Unknown {
+                    key_type,
+                    fingerprint,
+                },
+                Err(russh::keys::Error::KeyChanged { line }) => KeyVerdict::Changed {
+                    key_type,
+                    fingerprint,
+                    line,
+                },
+                Err(e) => KeyVerdict::Failed(e.to_string()),
+            }
+        })
+        .await;
+        checked.unwrap_or_else(|e| KeyVerdict::Failed(e.to_string()))
+    }
+}
+
+impl client::Handler for Client {
+    type Error = russh::Error;
+
+    async fn check_server_key(
+        &mut self,
+        server_public_key: &PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
+        let verdict = match server_public_key {
+            PublicKeyOrCertificate::PublicKey { key, .. } => self.check(key.clone()).await,
+            PublicKeyOrCertificate::Certificate(_) => KeyVerdict::Certificate,
+        };
+        let accepted = matches!(verdict, KeyVerdict::Known | KeyVerdict::Learned { .. });
+        if let Ok(mut slot) = self.verdict.lock() {
+            *slot = Some(verdict);
+        }
+        Ok(accepted)
+    }
+}
+
+/// Connects gateway `id` of `spec` over ssh as `value` (the `ssh=` value)
+/// says and boots execdeck's worker there with the spec's `python=` (else
+/// `python3`).
+///
+/// The whole start is bounded by the startup timeout of `opts` (the TCP
+/// connection also by `-o ConnectTimeout=`). Every failure is its own
+/// [`ConnectError`] variant naming user, host and port: `SshHostNotFound`,
+/// `SshRefused`, `SshConnectFailed`, `SshConnectTimeout`,
+/// `SshHostKeyUnknown`, `SshHostKeyChanged`, `SshKnownHosts`,
+/// `SshAuthRefused`, `SshSession`, `SshRemoteExit` (e.g. no such python,
+/// quoting what the remote printed), `SshStartupTimeout`, `SshBadHandshake`;
+/// a bad value is `SshOptions`.
+pub async fn connect(
+    spec: &XSpec,
+    value: &str,
+    id: &str,
+    opts: &LaunchOptions,
+) -> Result<Connection, ConnectError> {
+    let timeout = opts.startup_timeout.unwrap_or(DEFAULT_STARTUP_TIMEOUT);
+    let deadline = Instant::now() + timeout;
+    let home = directories::BaseDirs::new().map(|d| d.home_dir().to_path_buf());
+    let s = settings(value, home.as_deref(), &local_user()).map_err(|message| {
+        ConnectError::SshOptions {
+            spec: spec.to_string(),
+            message,
+        }
+    })?;
+    let at = s.at.clone();
+    let mut warnings = Vec::new();
+    if !s.unsupported.is_empty() {
+        warnings.push(format!(
+            "{spec}: ssh options the built-in ssh client does not support yet (ignored): {}",
+            s.unsupported.join(", ")
+        ));
+    }
+    if let Some(config) = spec.ssh_config() {
+        warnings.push(format!(
+            "{spec}: ssh_config={config} is not read by the built-in ssh client yet (ignored)"
+        ));
+    }
+    for note in &s.notes {
+        warnings.push(format!("{spec}: {note}"));
+    }
+    let session_failed = |message: String| ConnectError::SshSession {
+        spec: spec.to_string(),
+        at: at.clone(),
+        message,
+    };
+
+    let connect_timeout = s.connect_timeout.map_or(timeout, |t| t.min(timeout));
+    let tcp = open(spec, &at, connect_timeout).await?;
+    let verdict = Arc::new(Mutex::new(None));
+    let handler = Client {
+        host: at.host.clone(),
+        port: at.port,
+        known_hosts: s.known_hosts.clone(),
+        policy: s.policy,
+        verdict: verdict.clone(),
+    };
+    let config = Arc::new(client::Config {
+        nodelay: true,
+        ..client::Config::default()
+    });
+    let started = tokio::time::timeout_at(deadline, client::connect_stream(config, tcp, handler));
+    let verdict_now = || verdict.lock().ok().and_then(|v| v.clone());
+    let mut session = match started.await {
+        Err(_) => {
+            return Err(ConnectError::SshConnectTimeout {
+                spec: spec.to_string(),
+                at: at.clone(),
+                secs: timeout.as_secs_f64(),
+            });
+        }
+        Ok(Err(e)) => {
+            return Err(key_error(spec, &s, verdict_now())
+                .unwrap_or_else(|| session_failed(format!("the key exchange failed: {e}"))));
+        }
+        Ok(Ok(session)) => session,
+    };
+    if let Some(KeyVerdict::Learned {
+        key_type,
+        fingerprint,
+    }) = verdict_now()
+    {
+        warnings.push(format!(
+            "{spec}: permanently added the {key_type} host key of {at} ({fingerprint}) to {}",
+            s.known_hosts.display()
+        ));
+    }
+    match tokio::time::timeout_at(deadline, authenticate(&mut session, &s, home.as_deref())).await {
+        Err(_) => {
+            return Err(ConnectError::SshStartupTimeout {
+                spec: spec.to_string(),
+                at: at.clone(),
+                secs: timeout.as_secs_f64(),
+                stdout: String::new(),
+                stderr: "(still authenticating)".into(),
+            });
+        }
+        Ok(Err(AuthFailure::Refused { tried, methods })) => {
+            return Err(ConnectError::SshAuthRefused {
+                spec: spec.to_string(),
+                at: at.clone(),
+                tried,
+                server_methods: methods,
+            });
+        }
+        Ok(Err(AuthFailure::Session(message))) => return Err(session_failed(message)),
+        Ok(Ok(())) => {}
+    }
+
+    let python = spec.python().unwrap_or("python3");
+    let command = format!("{python} -c \"{BOOT_LINE}\"");
+    let opened = tokio::time::timeout_at(deadline, async {
+        let channel = session.channel_open_session().await?;
+        channel.exec(true, command.as_bytes()).await?;
+        Ok::<_, russh::Error>(channel)
+    })
+    .await;
+    let channel = match opened {
+        Err(_) => {
+            return Err(ConnectError::SshStartupTimeout {
+                spec: spec.to_string(),
+                at: at.clone(),
+                secs: timeout.as_secs_f64(),
+                stdout: String::new(),
+                stderr: "(no session channel yet)".into(),
+            });
+        }
+        Ok(Err(e)) => return Err(session_failed(format!("cannot run {command:?}: {e}"))),
+        Ok(Ok(channel)) => channel,
+    };
+
+    let remote = Relay::start(channel, session, opts.stderr_sink.clone());
+    let mut reader = BufReader::with_capacity(8 * 1024, remote.stdout);
+    let mut writer = remote.stdin;
+    let execmodel = spec.execmodel().map_or("thread", |m| m.as_str());
+    let source = opts.boot.source(id, execmodel, opts.debug);
+    let plan = BootPlan {
+        source: &source,
+        on_request: None,
+        marker: opts.boot.has_marker(),
+        timeout: deadline.saturating_duration_since(Instant::now()),
+    };
+    let outcome = boot_stream(&mut reader, &mut writer, &plan).await;
+    let stop = remote.stop.clone();
+    let tail = remote.tail.clone();
+    let failed = |stdout: &[u8]| {
+        (
+            String::from_utf8_lossy(stdout).into_owned(),
+            tail.last(20).join("\n"),
+        )
+    };
+    match outcome {
+        BootOutcome::Read(Handshake::Ready { banner }) => {
+            if !banner.is_empty() {
+                warnings.push(format!(
+                    "{spec}: the remote interpreter printed on stdout before the worker started (ignored): {:?}",
+                    String::from_utf8_lossy(&banner)
+                ));
+            }
+            let stopper = remote.stop.clone();
+            let handle = RemoteHandle::new(
+                PEER_KIND,
+                at.to_string(),
+                Arc::new(move || stopper.notify_one()),
+            )
+            .with_stderr_and_status(remote.tail.clone(), remote.status.clone());
+            let reader: super::BoxedReader = if reader.buffer().is_empty() {
+                Box::new(reader.into_inner())
+            } else {
+                Box::new(reader)
+            };
+            Ok(Connection {
+                reader,
+                writer,
+                worker: WorkerHandle::Remote(handle),
+                warnings,
+            })
+        }
+        BootOutcome::Read(Handshake::Eof { seen }) => {
+            // The relay ends with the channel: stderr is then complete and
+            // the exit status known, if the server sent one.
+            remote.tail.wait_closed(CLOSE_WAIT).await;
+            stop.notify_one();
+            let (stdout, stderr) = failed(&seen);
+            Err(ConnectError::SshRemoteExit {
+                spec: spec.to_string(),
+                at,
+                status: remote
+                    .status
+                    .get()
+                    .cloned()
+                    .unwrap_or_else(|| "no exit status reported".into()),
+                stdout,
+                stderr,
+            })
+        }
+        BootOutcome::Read(
+            Handshake::Unexpected { seen } | Handshake::SourceRequested { banner: seen },
+        ) => {
+            stop.notify_one();
+            remote.tail.wait_closed(CLOSE_WAIT).await;
+            let (stdout, stderr) = failed(&seen);
+            Err(ConnectError::SshBadHandshake {
+                spec: spec.to_string(),
+                at,
+                stdout,
+                stderr,
+            })
+        }
+        BootOutcome::TimedOut { printed } => {
+            stop.notify_one();
+            remote.tail.wait_closed(CLOSE_WAIT).await;
+            let (stdout, stderr) = failed(&printed);
+            Err(ConnectError::SshStartupTimeout {
+                spec: spec.to_string(),
+                at,
+                secs: timeout.as_secs_f64(),
+                stdout,
+                stderr,
+            })
+        }
+    }
+}
+
+/// The error for a key exchange that the host key check refused.
+fn key_error(spec: &XSpec, s: &SshSettings, verdict: Option<KeyVerdict>) -> Option<ConnectError> {
+    let known_hosts = s.known_hosts.display().to_string();
+    let at = s.at.clone();
+    let spec = spec.to_string();
+    Some(match verdict? {
+        KeyVerdict::Known | KeyVerdict::Learned { .. } => return None,
+        KeyVerdict::Unknown {
+            key_type,
+            fingerprint,
+        } => ConnectError::SshHostKeyUnknown {
+            spec,
+            at,
+            key_type,
+            fingerprint,
+            known_hosts,
+        },
+        KeyVerdict::Changed {
+            key_type,
+            fingerprint,
+            line,
+        } => ConnectError::SshHostKeyChanged {
+            spec,
+            at,
+            key_type,
+            fingerprint,
+            known_hosts,
+            line,
+        },
+        KeyVerdict::Certificate => ConnectError::SshKnownHosts {
+            spec,
+            at,
+            known_hosts,
+            message: "the server offered a host certificate, which is not supported yet".into(),
+        },
+        KeyVerdict::Failed(message) => ConnectError::SshKnownHosts {
+            spec,
+            at,
+            known_hosts,
+            message,
+        },
+    })
+}
+
+/// Resolves the host and connects to the first of its addresses that
+/// accepts, within `timeout`.
+async fn open(spec: &XSpec, at: &SshAt, timeout: Duration) -> Result<TcpStream, ConnectError> {
+    let deadline = Instant::now() + timeout;
+    let timed_out = || ConnectError::SshConnectTimeout {
+        spec: spec.to_string(),
+        at: at.clone(),
+        secs: timeout.as_secs_f64(),
+    };
+    let resolved = tokio::time::timeout_at(
+        deadline,
+        tokio::net::lookup_host((at.host.as_str(), at.port)),
+    )
+    .await
+    .map_err(|_| timed_out())?;
+    let not_found = |message: String| ConnectError::SshHostNotFound {
+        spec: spec.to_string(),
+        at: at.clone(),
+        message,
+    };
+    let addrs: Vec<SocketAddr> = resolved.map_err(|e| not_found(e.to_string()))?.collect();
+    if addrs.is_empty() {
+        return Err(not_found("the name has no addresses".into()));
+    }
+    // Refused everywhere is a refusal; any other failure is reported as such.
+    let mut other: Option<std::io::Error> = None;
+    for addr in addrs {
+        match tokio::time::timeout_at(deadline, TcpStream::connect(addr)).await {
+            Err(_) => return Err(timed_out()),
+            Ok(Ok(stream)) => return Ok(stream),
+            Ok(Err(e)) if e.kind() == ErrorKind::ConnectionRefused => {}
+            Ok(Err(e)) => other = Some(e),
+        }
+    }
+    match other {
+        Some(e) => Err(ConnectError::SshConnectFailed {
+            spec: spec.to_string(),
+            at: at.clone(),
+            message: e.to_string(),
+        }),
+        None => Err(ConnectError::SshRefused {
+            spec: spec.to_string(),
+            at: at.clone(),
+        }),
+    }
+}
+
+/// Why authentication did not succeed.
+enum AuthFailure {
+    /// Every method was refused: what was tried, what the server accepts.
+    Refused { tried: Vec<String>, methods: String },
+    /// The session failed meanwhile.
+    Session(String),
+}
+
+/// Tries each identity file (the given ones, else the default ones that
+/// exist) until one is accepted.
+async fn authenticate(
+    session: &mut Handle<Client>,
+    s: &SshSettings,
+    home: Option<&Path>,
+) -> Result<(), AuthFailure> {
+    let files: Vec<PathBuf> = if s.identity_files.is_empty() {
+        home.map(|h| {
+            DEFAULT_IDENTITIES
+                .iter()
+                .map(|name| h.join(".ssh").join(name))
+                .collect()
+        })
+        .unwrap_or_default()
+    } else {
+        s.identity_files.clone()
+    };
+    let explicit = !s.identity_files.is_empty();
+    let mut tried = Vec::new();
+    let mut methods = String::from("(not told)");
+    for file in files {
+        let path = file.clone();
+        let loaded = tokio::task::spawn_blocking(move || {
+            if !path.exists() {
+                return Err(None);
+            }
+            russh::keys::load_secret_key(&path, None).map_err(|e| Some(e.to_string()))
+        })
+        .await
+        .unwrap_or_else(|e| Err(Some(e.to_string())));
+        let key = match loaded {
+            Ok(key) => key,
+            Err(None) => {
+                if explicit {
+                    tried.push(format!("{} (no such file)", file.display()));
+                }
+                continue;
+            }
+            Err(Some(message)) => {
+                tried.push(format!("{} (cannot load: {message})", file.display()));
+                continue;
+            }
+        };
+        let hash = if key.algorithm().is_rsa() {
+            session
+                .best_supported_rsa_hash()
+                .await
+                .ok()
+                .flatten()
+                .flatten()
+        } else {
+            None
+        };
+        let key = PrivateKeyWithHashAlg::new(Arc::new(key), hash);
+        match session
+            .authenticate_publickey(s.at.user.as_str(), key)
+            .await
+        {
+            Ok(client::AuthResult::Success) => return Ok(()),
+            Ok(client::AuthResult::Failure {
+                remaining_methods, ..
+            }) => {
+                tried.push(format!("publickey {} (refused)", file.display()));
+                methods = remaining_methods
+                    .iter()
+                    .map(<&str>::from)
+                    .collect::<Vec<_>>()
+                    .join(",");
+            }
+            Err(e) => return Err(AuthFailure::Session(format!("while authenticating: {e}"))),
+        }
+    }
+    if tried.is_empty() {
+        tried.push(format!(
+            "no identity file ({} missing; give one with -i FILE)",
+            home.map_or_else(
+                || "~/.ssh/id_ed25519, id_ecdsa, id_rsa".to_owned(),
+                |h| format!("{}/.ssh/id_ed25519, id_ecdsa, id_rsa", h.display())
+            )
+        ));
+    }
+    Err(AuthFailure::Refused { tried, methods })
+}
+
+/// The exec channel seen as a process: stdin, stdout, stderr lines into a
+/// tail and the sink, the exit status, and a way to stop it.
+struct Relay {
+    stdin: super::BoxedWriter,
+    stdout: DuplexStream,
+    tail: Arc<StderrTail>,
+    status: EndStatus,
+    stop: Arc<Notify>,
+}
+
+impl Relay {
+    /// Starts the task that owns `session` and moves the channel's output
+    /// into the streams; it ends when the channel closes or on a stop
+    /// (which sends SIGKILL to the remote command, closes the channel and
+    /// disconnects).
+    fn start(
+        channel: russh::Channel<client::Msg>,
+        session: Handle<Client>,
+        sink: Option<super::StderrSink>,
+    ) -> Relay {
+        let (mut read_half, write_half) = channel.split();
+        let stdin: super::BoxedWriter = Box::new(Box::pin(write_half.make_writer()));
+        let (stdout, mut stdout_in) = tokio::io::duplex(PIPE_BUFFER);
+        let (stderr_out, mut stderr_in) = tokio::io::duplex(PIPE_BUFFER);
+        let tail = Arc::new(StderrTail::default());
+        tokio::spawn(read_stderr(stderr_out, tail.clone(), sink));
+        let status: EndStatus = Arc::default();
+        let stop = Arc::new(Notify::new());
+        let (status_in, stop_in) = (status.clone(), stop.clone());
+        tokio::spawn(async move {
+            let relay = async move {
+                while let Some(msg) = read_half.wait().await {
+                    match msg {
+                        // A gateway that went away stops reading; the rest
+                        // is drained, not kept.
+                        ChannelMsg::Data { data } => {
+                            let _ = stdout_in.write_all(&data).await;
+                        }
+                        ChannelMsg::ExtendedData { data, ext: 1 } => {
+                            let _ = stderr_in.write_all(&data).await;
+                        }
+                        ChannelMsg::ExitStatus { exit_status } => {
+                            let _ = status_in.set(format!("exit status {exit_status}"));
+                        }
+                        ChannelMsg::ExitSignal {
+                            signal_name,
+                            error_message,
+                            ..
+                        } => {
+                            let mut text =
+                                format!("killed by signal {}", signal_text(&signal_name));
+                            if !error_message.is_empty() {
+                                text.push_str(&format!(" ({error_message})"));
+                            }
+                            let _ = status_in.set(text);
+                        }
+                        _ => {}
+                    }
+                }
+            };
+            tokio::pin!(relay);
+            let stopped = tokio::select! {
+                _ = &mut relay => false,
+                _ = stop_in.notified() => true,
+            };
+            if stopped {
+                let _ = write_half.signal(Sig::KILL).await;
+                let _ = write_half.eof().await;
+                let _ = write_half.close().await;
+                let _ = tokio::time::timeout(CLOSE_WAIT, &mut relay).await;
+            }
+            let bye = session.disconnect(Disconnect::ByApplication, "", "en");
+            let _ = tokio::time::timeout(CLOSE_WAIT, bye).await;
+        });
+        Relay {
+            stdin,
+            stdout,
+            tail,
+            status,
+            stop,
+        }
+    }
+}
+
+/// `SIGKILL` for [`Sig::KILL`], the name as sent for others.
+fn signal_text(sig: &Sig) -> String {
+    let name = match sig {
+        Sig::ABRT => "ABRT",
+        Sig::ALRM => "ALRM",
+        Sig::FPE => "FPE",
+        Sig::HUP => "HUP",
+        Sig::ILL => "ILL",
+        Sig::INT => "INT",
+        Sig::KILL => "KILL",
+        Sig::PIPE => "PIPE",
+        Sig::QUIT => "QUIT",
+        Sig::SEGV => "SEGV",
+        Sig::TERM => "TERM",
+        Sig::USR1 => "USR1",
+        Sig::Custom(name) => name.as_str(),
+    };
+    format!("SIG{name}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_read_openssh_options() {
+        let home = Path::new("/home/ann");
+        let s = settings(
+            "-p 2222 -i ~/k1 -o IdentityFile=/k2 -o UserKnownHostsFile=~/kh \
+             -o StrictHostKeyChecking=accept-new -o ConnectTimeout=7 bob@h",
+            Some(home),
+            "ann",
+        )
+        .unwrap();
+        assert_eq!(
+            s.at,
+            SshAt {
+                user: "bob".into(),
+                host: "h".into(),
+                port: 2222
+            }
+        );
+        assert_eq!(s.at.to_string(), "bob@h:2222");
+        assert_eq!(
+            s.identity_files,
+            vec![PathBuf::from("/home/ann/k1"), PathBuf::from("/k2")]
+        );
+        assert_eq!(s.known_hosts, PathBuf::from("/home/ann/kh"));
+        assert_eq!(s.policy, HostKeyPolicy::AcceptNew);
+        assert_eq!(s.connect_timeout, Some(Duration::from_secs(7)));
+        assert!(s.unsupported.is_empty());
+    }
+
+    #[test]
+    fn defaults_and_unsupported_options() {
+        let s = settings("-4 -o ForwardAgent=yes -T h", Some(Path::new("/r")), "root").unwrap();
+        assert_eq!(s.at.to_string(), "root@h:22");
+        assert_eq!(s.known_hosts, PathBuf::from("/r/.ssh/known_hosts"));
+        assert_eq!(s.policy, HostKeyPolicy::Strict);
+        assert_eq!(s.unsupported, vec!["-4", "-o ForwardAgent=yes"]);
+        let s = settings(
+            "-o StrictHostKeyChecking=no ::1",
+            Some(Path::new("/r")),
+            "u",
+        )
+        .unwrap();
+        assert_eq!(s.policy, HostKeyPolicy::AcceptNew);
+        assert_eq!(s.notes.len(), 1);
+        assert_eq!(s.at.to_string(), "u@[::1]:22");
+    }
+
+    #[test]
+    fn bad_option_values_are_named() {
+        let e = settings("-o ConnectTimeout=soon h", None, "u").unwrap_err();
+        assert!(e.contains("ConnectTimeout=soon"), "{e}");
+        let e = settings("-o StrictHostKeyChecking=maybe h", None, "u").unwrap_err();
+        assert!(e.contains("StrictHostKeyChecking=maybe"), "{e}");
+        let e = settings("h", None, "u").unwrap_err();
+        assert!(e.contains("UserKnownHostsFile"), "{e}");
+    }
+}
