@@ -18,7 +18,11 @@ const T: Option<Duration> = Some(Duration::from_secs(20));
 /// The start error of `spec`, within 30 s.
 async fn start_error(group: &Group, spec: &str) -> ConnectError {
     match within(30, group.makegateway(spec)).await {
-        Err(Error::Connect(e)) => e,
+        Err(Error::Connect(e)) => {
+            // Shown when a test fails (and with --nocapture).
+            eprintln!("{spec}\n  -> {e}");
+            e
+        }
         Err(other) => panic!("{spec}: expected a connect error, got {other}"),
         Ok(_) => panic!("{spec}: the gateway started"),
     }
@@ -60,5 +64,359 @@ async fn key_auth_runs_code_and_moves_every_value() {
         gw.worker().address(),
         Some(format!("{}@127.0.0.1:{}", user(), sshd.port).as_str())
     );
+    group.terminate(Duration::from_secs(5)).await;
+}
+
+/// An ssh spec for `sshd` with `options` before the destination (no key or
+/// known_hosts file unless they say so) and `python`.
+fn spec_with(sshd: &Sshd, options: &str, python: &str) -> String {
+    format!(
+        "ssh=-p {} {options} {}@127.0.0.1//python={python}",
+        sshd.port,
+        user()
+    )
+}
+
+/// The `SHA256:…` fingerprint `ssh-keygen -lf` prints for a public key line.
+fn keygen_fingerprint(public_key_line: &str, dir: &std::path::Path) -> String {
+    let file = dir.join("fp.pub");
+    std::fs::write(&file, format!("{public_key_line}\n")).unwrap();
+    let out = std::process::Command::new("ssh-keygen")
+        .arg("-lf")
+        .arg(&file)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn remote_print_and_fd1_output_reach_the_stderr_events() {
+    let sshd = Sshd::start();
+    let group = Group::new();
+    let mut events = group.subscribe();
+    let gw = within(30, group.makegateway(&sshd.spec(""))).await.unwrap();
+    let ch = gw
+        .remote_exec(
+            "import os, sys\nprint('printed line')\nos.write(1, b'raw fd1 line\\n')\n\
+             sys.stderr.write('stderr line\\n'); sys.stderr.flush()\nchannel.send(1)",
+        )
+        .await
+        .unwrap();
+    assert_eq!(ch.receive(T).await.unwrap(), Value::Int(1));
+    let mut lines: Vec<String> = Vec::new();
+    let wanted = ["printed line", "raw fd1 line", "stderr line"];
+    within(20, async {
+        while !wanted.iter().all(|w| lines.iter().any(|l| l.contains(w))) {
+            if let Some(Received::Event(ev)) = events.recv().await
+                && let EventKind::Stderr { line } = ev.kind
+            {
+                assert_eq!(&*ev.gateway, "gw0");
+                lines.push(line);
+            }
+        }
+    })
+    .await;
+    assert!(gw.stderr_tail(10).iter().any(|l| l.contains("stderr line")));
+    group.terminate(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn an_unknown_host_is_refused_with_its_fingerprint_then_accepted_with_accept_new() {
+    let sshd = Sshd::start();
+    let group = Group::new();
+    let known_hosts = sshd.dir.path().join("fresh_known_hosts");
+    let base = format!(
+        "-i {} -o UserKnownHostsFile={}",
+        sshd.user_key.display(),
+        known_hosts.display()
+    );
+    let fingerprint = keygen_fingerprint(&sshd.host_public_key, sshd.dir.path());
+    assert!(fingerprint.starts_with("SHA256:"), "{fingerprint}");
+    let e = start_error(&group, &spec_with(&sshd, &base, &python())).await;
+    match &e {
+        ConnectError::SshHostKeyUnknown {
+            key_type,
+            fingerprint: fp,
+            known_hosts: file,
+            at,
+            ..
+        } => {
+            assert_eq!(key_type, "ssh-ed25519");
+            assert_eq!(fp, &fingerprint);
+            assert_eq!(file, &known_hosts.display().to_string());
+            assert_eq!(at.port, sshd.port);
+        }
+        other => panic!("expected SshHostKeyUnknown, got {other:?}"),
+    }
+    let text = e.to_string();
+    assert!(text.contains(&fingerprint), "{text}");
+    assert!(text.contains("StrictHostKeyChecking=accept-new"), "{text}");
+    assert!(!known_hosts.exists(), "nothing is recorded on a refusal");
+
+    let accept = format!("{base} -o StrictHostKeyChecking=accept-new");
+    let gw = within(30, group.makegateway(&spec_with(&sshd, &accept, &python())))
+        .await
+        .unwrap();
+    assert!(
+        gw.warnings()
+            .iter()
+            .any(|w| w.contains("permanently added") && w.contains(&fingerprint)),
+        "{:?}",
+        gw.warnings()
+    );
+    let recorded = std::fs::read_to_string(&known_hosts).unwrap();
+    assert!(
+        recorded.contains(&format!("[127.0.0.1]:{}", sshd.port))
+            && recorded.contains(sshd.host_public_key.split_whitespace().nth(1).unwrap()),
+        "{recorded}"
+    );
+    // Now known: the default policy lets it in.
+    let again = within(30, group.makegateway(&spec_with(&sshd, &base, &python())))
+        .await
+        .unwrap();
+    assert!(again.warnings().is_empty(), "{:?}", again.warnings());
+    group.terminate(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn a_changed_host_key_is_refused_naming_the_file_and_line() {
+    let sshd = Sshd::start();
+    let group = Group::new();
+    let other = sshd.dir.path().join("other_host_key");
+    keygen(&other, "ed25519");
+    let other_pub = std::fs::read_to_string(other.with_extension("pub")).unwrap();
+    let other_pub: Vec<&str> = other_pub.split_whitespace().take(2).collect();
+    let known_hosts = sshd.dir.path().join("changed_known_hosts");
+    std::fs::write(
+        &known_hosts,
+        format!(
+            "# a comment\nelsewhere.example {}\n[127.0.0.1]:{} {} {}\n",
+            sshd.host_public_key, sshd.port, other_pub[0], other_pub[1]
+        ),
+    )
+    .unwrap();
+    // Even accept-new never takes a changed key.
+    let options = format!(
+        "-i {} -o UserKnownHostsFile={} -o StrictHostKeyChecking=accept-new",
+        sshd.user_key.display(),
+        known_hosts.display()
+    );
+    let e = start_error(&group, &spec_with(&sshd, &options, &python())).await;
+    let fingerprint = keygen_fingerprint(&sshd.host_public_key, sshd.dir.path());
+    match &e {
+        ConnectError::SshHostKeyChanged {
+            known_hosts: file,
+            line,
+            fingerprint: fp,
+            ..
+        } => {
+            assert_eq!(file, &known_hosts.display().to_string());
+            // The comment counts: the entry is the third line of the file.
+            assert_eq!(*line, 3);
+            assert_eq!(fp, &fingerprint);
+        }
+        other => panic!("expected SshHostKeyChanged, got {other:?}"),
+    }
+    let text = e.to_string();
+    assert!(
+        text.contains("HAS CHANGED") && text.contains(&known_hosts.display().to_string()),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_key_the_server_does_not_know_is_refused_listing_what_was_tried() {
+    let sshd = Sshd::start();
+    let group = Group::new();
+    let stranger = sshd.dir.path().join("stranger_key");
+    keygen(&stranger, "ed25519");
+    let missing = sshd.dir.path().join("no_such_key");
+    let options = format!(
+        "-i {} -i {} -o UserKnownHostsFile={}",
+        missing.display(),
+        stranger.display(),
+        sshd.known_hosts.display()
+    );
+    let e = start_error(&group, &spec_with(&sshd, &options, &python())).await;
+    match &e {
+        ConnectError::SshAuthRefused {
+            tried,
+            server_methods,
+            at,
+            ..
+        } => {
+            assert!(
+                tried
+                    .iter()
+                    .any(|t| t.contains("no_such_key") && t.contains("no such file")),
+                "{tried:?}"
+            );
+            assert!(
+                tried
+                    .iter()
+                    .any(|t| t.contains("stranger_key") && t.contains("refused")),
+                "{tried:?}"
+            );
+            assert!(server_methods.contains("publickey"), "{server_methods}");
+            assert_eq!(at.user, user());
+        }
+        other => panic!("expected SshAuthRefused, got {other:?}"),
+    }
+    assert!(e.to_string().contains("authentication"), "{e}");
+}
+
+#[tokio::test]
+async fn a_missing_remote_python_is_reported_with_what_the_remote_printed() {
+    let sshd = Sshd::start();
+    let group = Group::new();
+    let options = format!(
+        "-i {} -o UserKnownHostsFile={}",
+        sshd.user_key.display(),
+        sshd.known_hosts.display()
+    );
+    let e = start_error(&group, &spec_with(&sshd, &options, "/nonexistent/python3")).await;
+    match &e {
+        ConnectError::SshRemoteExit { status, stderr, .. } => {
+            assert_eq!(status, "exit status 127", "{e}");
+            assert!(stderr.contains("/nonexistent/python3"), "{stderr}");
+        }
+        other => panic!("expected SshRemoteExit, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn refused_and_unresolvable_hosts_are_named() {
+    let group = Group::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let spec = format!("ssh=-p {port} -o UserKnownHostsFile=/dev/null someone@127.0.0.1");
+    let e = start_error(&group, &spec).await;
+    assert!(matches!(e, ConnectError::SshRefused { .. }), "{e:?}");
+    assert!(
+        e.to_string().contains(&format!("someone@127.0.0.1:{port}")),
+        "{e}"
+    );
+    let e = start_error(
+        &group,
+        "ssh=-o UserKnownHostsFile=/dev/null nobody@no-such-host.invalid",
+    )
+    .await;
+    assert!(
+        matches!(
+            e,
+            ConnectError::SshHostNotFound { .. } | ConnectError::SshConnectTimeout { .. }
+        ),
+        "{e:?}"
+    );
+    assert!(
+        e.to_string().contains("nobody@no-such-host.invalid:22"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn killing_the_server_fails_a_pending_receive_promptly() {
+    let mut sshd = Sshd::start();
+    let group = Group::new();
+    let gw = within(30, group.makegateway(&sshd.spec(""))).await.unwrap();
+    let ch = gw
+        .remote_exec("import os\nchannel.send(os.getpid())\nchannel.receive()")
+        .await
+        .unwrap();
+    let pid = match ch.receive(T).await.unwrap() {
+        Value::Int(pid) => pid as u32,
+        other => panic!("{other:?}"),
+    };
+    let waiting = tokio::spawn({
+        let ch = ch.clone();
+        async move {
+            let started = Instant::now();
+            let result = ch.receive(Some(Duration::from_secs(30))).await;
+            (result, started.elapsed())
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    sshd.kill_all();
+    let (result, waited) = within(15, waiting).await.unwrap();
+    assert!(result.is_err(), "{result:?}");
+    assert!(
+        waited < Duration::from_secs(10),
+        "the receive took {waited:?}"
+    );
+    assert!(
+        wait_gone(pid, 10).await,
+        "worker pid {pid} outlived its connection"
+    );
+}
+
+#[tokio::test]
+async fn terminate_leaves_no_worker_process() {
+    let sshd = Sshd::start();
+    let group = Group::new();
+    let mut pids = Vec::new();
+    for _ in 0..2 {
+        let gw = within(30, group.makegateway(&sshd.spec(""))).await.unwrap();
+        let ch = gw
+            .remote_exec("import os\nchannel.send(os.getpid())")
+            .await
+            .unwrap();
+        match ch.receive(T).await.unwrap() {
+            Value::Int(pid) => pids.push(pid as u32),
+            other => panic!("{other:?}"),
+        }
+    }
+    // One busy: terminate must still end it (the stop sends SIGKILL).
+    let busy = group.gateways()[1].clone();
+    busy.remote_exec("while 1: pass").await.unwrap();
+    within(30, group.terminate(Duration::from_secs(3))).await;
+    for pid in pids {
+        assert!(wait_gone(pid, 10).await, "worker pid {pid} still runs");
+    }
+    let left: Vec<u32> = sshd.descendants();
+    let pythons: Vec<u32> = left
+        .into_iter()
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.contains("python"))
+        })
+        .collect();
+    assert!(
+        pythons.is_empty(),
+        "python processes left under sshd: {pythons:?}"
+    );
+}
+
+#[tokio::test]
+async fn chdir_env_and_unsupported_options() {
+    let sshd = Sshd::start();
+    let group = Group::new();
+    let dir = sshd.dir.path().canonicalize().unwrap();
+    let spec = sshd
+        .spec(&format!(
+            "//chdir={}//env:EXECDECK_SSH_TEST=yes",
+            dir.display()
+        ))
+        .replacen("ssh=", "ssh=-4 -o ForwardAgent=no ", 1);
+    let gw = within(30, group.makegateway(&spec)).await.unwrap();
+    let ch = gw
+        .remote_exec("import os\nchannel.send((os.getcwd(), os.environ.get('EXECDECK_SSH_TEST')))")
+        .await
+        .unwrap();
+    assert_eq!(
+        ch.receive(T).await.unwrap(),
+        Value::Tuple(vec![s(&dir.display().to_string()), s("yes")])
+    );
+    let warned: Vec<&String> = gw
+        .warnings()
+        .iter()
+        .filter(|w| w.contains("-4") && w.contains("-o ForwardAgent=no"))
+        .collect();
+    assert_eq!(warned.len(), 1, "{:?}", gw.warnings());
     group.terminate(Duration::from_secs(5)).await;
 }

@@ -191,8 +191,8 @@ pub enum ConnectError {
     SshHostNotFound {
         /// The spec string.
         spec: String,
-        /// User, host and port.
-        at: SshAt,
+        /// User, host and port (boxed: errors stay small).
+        at: Box<SshAt>,
         /// The resolver's error text.
         message: String,
     },
@@ -202,7 +202,7 @@ pub enum ConnectError {
         /// The spec string.
         spec: String,
         /// User, host and port.
-        at: SshAt,
+        at: Box<SshAt>,
     },
     /// Connecting to the ssh host failed otherwise (no route, …).
     #[error("{spec}: cannot connect to the ssh server of {at}: {message}")]
@@ -210,7 +210,7 @@ pub enum ConnectError {
         /// The spec string.
         spec: String,
         /// User, host and port.
-        at: SshAt,
+        at: Box<SshAt>,
         /// The OS error text.
         message: String,
     },
@@ -221,14 +221,14 @@ pub enum ConnectError {
         /// The spec string.
         spec: String,
         /// User, host and port.
-        at: SshAt,
+        at: Box<SshAt>,
         /// The timeout in seconds.
         secs: f64,
     },
     /// The server's host key is in no known_hosts entry for this host and
     /// the policy (`StrictHostKeyChecking`) does not accept new keys.
     #[error(
-        "{spec}: the host key of {at} is not known: it offers a {key_type} key with fingerprint \
+        "{spec}: the host key of {at} is not known: it offers a host key of type {key_type} with fingerprint \
          {fingerprint}, which {known_hosts} does not list; if that is the right key, connect once \
          with `-o StrictHostKeyChecking=accept-new` in the ssh= value (it is then recorded there)"
     )]
@@ -236,7 +236,7 @@ pub enum ConnectError {
         /// The spec string.
         spec: String,
         /// User, host and port.
-        at: SshAt,
+        at: Box<SshAt>,
         /// The key's algorithm, e.g. `ssh-ed25519`.
         key_type: String,
         /// `SHA256:…`, as `ssh-keygen -lf` prints it.
@@ -247,7 +247,7 @@ pub enum ConnectError {
     /// The server offers a different key than the one recorded for this
     /// host: possibly a man-in-the-middle attack; never accepted.
     #[error(
-        "{spec}: THE HOST KEY OF {at} HAS CHANGED: it now offers a {key_type} key with fingerprint \
+        "{spec}: THE HOST KEY OF {at} HAS CHANGED: it now offers a host key of type {key_type} with fingerprint \
          {fingerprint}, but {known_hosts} line {line} records another; refusing to connect (someone \
          may be intercepting the connection). If the change is expected, remove that line \
          (ssh-keygen -R) and accept the new key"
@@ -256,7 +256,7 @@ pub enum ConnectError {
         /// The spec string.
         spec: String,
         /// User, host and port.
-        at: SshAt,
+        at: Box<SshAt>,
         /// The offered key's algorithm.
         key_type: String,
         /// The offered key's `SHA256:…` fingerprint.
@@ -272,7 +272,7 @@ pub enum ConnectError {
         /// The spec string.
         spec: String,
         /// User, host and port.
-        at: SshAt,
+        at: Box<SshAt>,
         /// The known_hosts file.
         known_hosts: String,
         /// What went wrong.
@@ -287,7 +287,7 @@ pub enum ConnectError {
         /// The spec string.
         spec: String,
         /// User, host and port.
-        at: SshAt,
+        at: Box<SshAt>,
         /// Each method and key tried, with its outcome.
         tried: Vec<String>,
         /// The methods the server said it accepts.
@@ -300,7 +300,7 @@ pub enum ConnectError {
         /// The spec string.
         spec: String,
         /// User, host and port.
-        at: SshAt,
+        at: Box<SshAt>,
         /// What failed.
         message: String,
     },
@@ -311,7 +311,7 @@ pub enum ConnectError {
         /// The spec string.
         spec: String,
         /// User, host and port.
-        at: SshAt,
+        at: Box<SshAt>,
         /// The remote exit status or signal, or why it is not known.
         status: String,
         /// What it printed on stdout.
@@ -325,7 +325,7 @@ pub enum ConnectError {
         /// The spec string.
         spec: String,
         /// User, host and port.
-        at: SshAt,
+        at: Box<SshAt>,
         /// The timeout in seconds.
         secs: f64,
         /// What it printed on stdout.
@@ -339,7 +339,7 @@ pub enum ConnectError {
         /// The spec string.
         spec: String,
         /// User, host and port.
-        at: SshAt,
+        at: Box<SshAt>,
         /// What came instead.
         stdout: String,
         /// The last lines of stderr.

@@ -306,7 +306,7 @@ impl Client {
                 Err(russh::keys::Error::KeyChanged { line }) => KeyVerdict::Changed {
                     key_type,
                     fingerprint,
-                    line,
+                    line: physical_line(&path, line),
                 },
                 Err(e) => KeyVerdict::Failed(e.to_string()),
             }
@@ -314,6 +314,21 @@ impl Client {
         .await;
         checked.unwrap_or_else(|e| KeyVerdict::Failed(e.to_string()))
     }
+}
+
+/// The line number, counting every line, of the `entry`-th line that is
+/// not a comment: russh counts only those when it reports a changed key,
+/// OpenSSH (and an editor) count all. `entry` itself when the file cannot
+/// be read again.
+fn physical_line(path: &Path, entry: usize) -> usize {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return entry;
+    };
+    text.split_inclusive('\n')
+        .enumerate()
+        .filter(|(_, line)| !line.starts_with('#'))
+        .nth(entry.saturating_sub(1))
+        .map_or(entry, |(at, _)| at + 1)
 }
 
 impl client::Handler for Client {
@@ -380,7 +395,7 @@ pub async fn connect(
     }
     let session_failed = |message: String| ConnectError::SshSession {
         spec: spec.to_string(),
-        at: at.clone(),
+        at: Box::new(at.clone()),
         message,
     };
 
@@ -404,7 +419,7 @@ pub async fn connect(
         Err(_) => {
             return Err(ConnectError::SshConnectTimeout {
                 spec: spec.to_string(),
-                at: at.clone(),
+                at: Box::new(at.clone()),
                 secs: timeout.as_secs_f64(),
             });
         }
@@ -428,7 +443,7 @@ pub async fn connect(
         Err(_) => {
             return Err(ConnectError::SshStartupTimeout {
                 spec: spec.to_string(),
-                at: at.clone(),
+                at: Box::new(at.clone()),
                 secs: timeout.as_secs_f64(),
                 stdout: String::new(),
                 stderr: "(still authenticating)".into(),
@@ -437,7 +452,7 @@ pub async fn connect(
         Ok(Err(AuthFailure::Refused { tried, methods })) => {
             return Err(ConnectError::SshAuthRefused {
                 spec: spec.to_string(),
-                at: at.clone(),
+                at: Box::new(at.clone()),
                 tried,
                 server_methods: methods,
             });
@@ -458,7 +473,7 @@ pub async fn connect(
         Err(_) => {
             return Err(ConnectError::SshStartupTimeout {
                 spec: spec.to_string(),
-                at: at.clone(),
+                at: Box::new(at.clone()),
                 secs: timeout.as_secs_f64(),
                 stdout: String::new(),
                 stderr: "(no session channel yet)".into(),
@@ -523,7 +538,7 @@ pub async fn connect(
             let (stdout, stderr) = failed(&seen);
             Err(ConnectError::SshRemoteExit {
                 spec: spec.to_string(),
-                at,
+                at: Box::new(at),
                 status: remote
                     .status
                     .get()
@@ -541,7 +556,7 @@ pub async fn connect(
             let (stdout, stderr) = failed(&seen);
             Err(ConnectError::SshBadHandshake {
                 spec: spec.to_string(),
-                at,
+                at: Box::new(at),
                 stdout,
                 stderr,
             })
@@ -552,7 +567,7 @@ pub async fn connect(
             let (stdout, stderr) = failed(&printed);
             Err(ConnectError::SshStartupTimeout {
                 spec: spec.to_string(),
-                at,
+                at: Box::new(at),
                 secs: timeout.as_secs_f64(),
                 stdout,
                 stderr,
@@ -573,7 +588,7 @@ fn key_error(spec: &XSpec, s: &SshSettings, verdict: Option<KeyVerdict>) -> Opti
             fingerprint,
         } => ConnectError::SshHostKeyUnknown {
             spec,
-            at,
+            at: Box::new(at),
             key_type,
             fingerprint,
             known_hosts,
@@ -584,7 +599,7 @@ fn key_error(spec: &XSpec, s: &SshSettings, verdict: Option<KeyVerdict>) -> Opti
             line,
         } => ConnectError::SshHostKeyChanged {
             spec,
-            at,
+            at: Box::new(at),
             key_type,
             fingerprint,
             known_hosts,
@@ -592,13 +607,13 @@ fn key_error(spec: &XSpec, s: &SshSettings, verdict: Option<KeyVerdict>) -> Opti
         },
         KeyVerdict::Certificate => ConnectError::SshKnownHosts {
             spec,
-            at,
+            at: Box::new(at),
             known_hosts,
             message: "the server offered a host certificate, which is not supported yet".into(),
         },
         KeyVerdict::Failed(message) => ConnectError::SshKnownHosts {
             spec,
-            at,
+            at: Box::new(at),
             known_hosts,
             message,
         },
@@ -611,7 +626,7 @@ async fn open(spec: &XSpec, at: &SshAt, timeout: Duration) -> Result<TcpStream, 
     let deadline = Instant::now() + timeout;
     let timed_out = || ConnectError::SshConnectTimeout {
         spec: spec.to_string(),
-        at: at.clone(),
+        at: Box::new(at.clone()),
         secs: timeout.as_secs_f64(),
     };
     let resolved = tokio::time::timeout_at(
@@ -622,7 +637,7 @@ async fn open(spec: &XSpec, at: &SshAt, timeout: Duration) -> Result<TcpStream, 
     .map_err(|_| timed_out())?;
     let not_found = |message: String| ConnectError::SshHostNotFound {
         spec: spec.to_string(),
-        at: at.clone(),
+        at: Box::new(at.clone()),
         message,
     };
     let addrs: Vec<SocketAddr> = resolved.map_err(|e| not_found(e.to_string()))?.collect();
@@ -642,12 +657,12 @@ async fn open(spec: &XSpec, at: &SshAt, timeout: Duration) -> Result<TcpStream, 
     match other {
         Some(e) => Err(ConnectError::SshConnectFailed {
             spec: spec.to_string(),
-            at: at.clone(),
+            at: Box::new(at.clone()),
             message: e.to_string(),
         }),
         None => Err(ConnectError::SshRefused {
             spec: spec.to_string(),
-            at: at.clone(),
+            at: Box::new(at.clone()),
         }),
     }
 }
@@ -898,6 +913,17 @@ mod tests {
         assert_eq!(s.policy, HostKeyPolicy::AcceptNew);
         assert_eq!(s.notes.len(), 1);
         assert_eq!(s.at.to_string(), "u@[::1]:22");
+    }
+
+    #[test]
+    fn changed_key_lines_count_comments_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("kh");
+        std::fs::write(&file, "# one\na k1\n# three\n\nb k2\n").unwrap();
+        // russh's entries: "a k1" is 1, the blank line 2, "b k2" 3.
+        assert_eq!(physical_line(&file, 1), 2);
+        assert_eq!(physical_line(&file, 3), 5);
+        assert_eq!(physical_line(&dir.path().join("none"), 4), 4);
     }
 
     #[test]
