@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::sshd::{Sshd, keygen, user};
+use common::sshd::{Agent, Sshd, keygen, user};
 use common::*;
 use execdeck::engine::{Error, EventKind, Received};
 use execdeck::transport::ConnectError;
@@ -68,10 +68,11 @@ async fn key_auth_runs_code_and_moves_every_value() {
 }
 
 /// An ssh spec for `sshd` with `options` before the destination (no key or
-/// known_hosts file unless they say so) and `python`.
+/// known_hosts file unless they say so, no ssh-agent unless they name one
+/// first) and `python`.
 fn spec_with(sshd: &Sshd, options: &str, python: &str) -> String {
     format!(
-        "ssh=-p {} {options} {}@127.0.0.1//python={python}",
+        "ssh=-p {} {options} -o IdentityAgent=none {}@127.0.0.1//python={python}",
         sshd.port,
         user()
     )
@@ -418,5 +419,47 @@ async fn chdir_env_and_unsupported_options() {
         .filter(|w| w.contains("-4") && w.contains("-o ForwardAgent=no"))
         .collect();
     assert_eq!(warned.len(), 1, "{:?}", gw.warnings());
+    group.terminate(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn keys_of_an_ssh_agent_are_tried_first() {
+    let sshd = Sshd::start();
+    let agent = Agent::start();
+    let group = Group::new();
+    let options = format!(
+        "-o IdentityAgent={} -o UserKnownHostsFile={}",
+        agent.socket.display(),
+        sshd.known_hosts.display()
+    );
+    // An agent without keys, and no identity file given: refused, saying so.
+    let e = start_error(&group, &spec_with(&sshd, &options, &python())).await;
+    match &e {
+        ConnectError::SshAuthRefused { tried, .. } => {
+            assert!(
+                tried
+                    .iter()
+                    .any(|t| t.contains("ssh-agent at") && t.contains("no keys")),
+                "{tried:?}"
+            );
+        }
+        other => panic!("expected SshAuthRefused, got {other:?}"),
+    }
+    // A key the server does not know, then the right one.
+    let stranger = sshd.dir.path().join("stranger_key");
+    keygen(&stranger, "ed25519");
+    agent.add(&stranger);
+    agent.add(&sshd.user_key);
+    let gw = within(
+        30,
+        group.makegateway(&spec_with(&sshd, &options, &python())),
+    )
+    .await
+    .unwrap();
+    let ch = gw
+        .remote_exec("channel.send('via the agent')")
+        .await
+        .unwrap();
+    assert_eq!(ch.receive(T).await.unwrap(), s("via the agent"));
     group.terminate(Duration::from_secs(5)).await;
 }

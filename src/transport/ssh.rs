@@ -1,6 +1,8 @@
 //! ssh gateways (`ssh=[options] [user@]host`) with an in-process ssh client
 //! (russh): connect, check the server's host key against a known_hosts
-//! file, authenticate with identity files, run `<python> -c "<boot line>"`
+//! file, authenticate with the keys of an ssh-agent (`SSH_AUTH_SOCK`, or
+//! `-o IdentityAgent=`), then with identity files (`-i`, else
+//! `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`), run `<python> -c "<boot line>"`
 //! on an exec channel, and boot execdeck's worker over the channel's
 //! stdin/stdout (PROTOCOL.md §1). The channel's stderr (extended data) goes
 //! to the group's stderr sink line by line, and its exit status is kept for
@@ -24,6 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use russh::client::{self, Handle};
+use russh::keys::agent::client::AgentClient;
 use russh::keys::{HashAlg, PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate};
 use russh::{ChannelMsg, Disconnect, Sig};
 use tokio::io::{AsyncWriteExt, BufReader, DuplexStream};
@@ -88,6 +91,17 @@ pub enum HostKeyPolicy {
     AcceptNew,
 }
 
+/// Which ssh-agent to ask for keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgentChoice {
+    /// The one `SSH_AUTH_SOCK` names, if set (the default).
+    Env,
+    /// None (`-o IdentityAgent=none`).
+    Off,
+    /// The agent listening on this socket (`-o IdentityAgent=PATH`).
+    Socket(PathBuf),
+}
+
 /// What this client makes of an `ssh=` value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SshSettings {
@@ -98,6 +112,8 @@ pub struct SshSettings {
     pub identity_files: Vec<PathBuf>,
     /// The known_hosts file.
     pub known_hosts: PathBuf,
+    /// The ssh-agent whose keys are tried before the identity files.
+    pub agent: AgentChoice,
     /// The unknown-host policy.
     pub policy: HostKeyPolicy,
     /// `-o ConnectTimeout=`: bounds the TCP connection (the startup timeout
@@ -124,6 +140,7 @@ pub fn settings(value: &str, home: Option<&Path>, local_user: &str) -> Result<Ss
     let mut known_hosts: Option<PathBuf> = None;
     let mut policy: Option<HostKeyPolicy> = None;
     let mut connect_timeout: Option<Duration> = None;
+    let mut agent: Option<AgentChoice> = None;
     let mut unsupported = Vec::new();
     let mut notes = Vec::new();
     for (flag, argument) in &target.options {
@@ -172,6 +189,15 @@ pub fn settings(value: &str, home: Option<&Path>, local_user: &str) -> Result<Ss
                         };
                         policy.get_or_insert(p);
                     }
+                    "identityagent" => {
+                        let choice = match val {
+                            "" => return Err("IdentityAgent needs a socket path or none".into()),
+                            "none" => AgentChoice::Off,
+                            "SSH_AUTH_SOCK" | "$SSH_AUTH_SOCK" => AgentChoice::Env,
+                            path => AgentChoice::Socket(expand(path)),
+                        };
+                        agent.get_or_insert(choice);
+                    }
                     "connecttimeout" => {
                         let secs = val.parse::<u64>().ok().filter(|s| *s > 0).ok_or_else(|| {
                             format!(
@@ -201,6 +227,7 @@ pub fn settings(value: &str, home: Option<&Path>, local_user: &str) -> Result<Ss
         },
         identity_files,
         known_hosts,
+        agent: agent.unwrap_or(AgentChoice::Env),
         policy: policy.unwrap_or(HostKeyPolicy::Strict),
         connect_timeout,
         unsupported,
@@ -675,13 +702,28 @@ enum AuthFailure {
     Session(String),
 }
 
-/// Tries each identity file (the given ones, else the default ones that
-/// exist) until one is accepted.
+/// The names of the methods a server accepts, e.g. `publickey,password`.
+fn method_names(methods: &russh::MethodSet) -> String {
+    methods
+        .iter()
+        .map(<&str>::from)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Tries the agent's keys (when there is an agent), then each identity
+/// file (the given ones, else the default ones that exist) until one is
+/// accepted.
 async fn authenticate(
     session: &mut Handle<Client>,
     s: &SshSettings,
     home: Option<&Path>,
 ) -> Result<(), AuthFailure> {
+    let mut tried = Vec::new();
+    let mut methods = String::from("(not told)");
+    if try_agent(session, s, &mut tried, &mut methods).await? {
+        return Ok(());
+    }
     let files: Vec<PathBuf> = if s.identity_files.is_empty() {
         home.map(|h| {
             DEFAULT_IDENTITIES
@@ -694,8 +736,6 @@ async fn authenticate(
         s.identity_files.clone()
     };
     let explicit = !s.identity_files.is_empty();
-    let mut tried = Vec::new();
-    let mut methods = String::from("(not told)");
     for file in files {
         let path = file.clone();
         let loaded = tokio::task::spawn_blocking(move || {
@@ -739,16 +779,12 @@ async fn authenticate(
                 remaining_methods, ..
             }) => {
                 tried.push(format!("publickey {} (refused)", file.display()));
-                methods = remaining_methods
-                    .iter()
-                    .map(<&str>::from)
-                    .collect::<Vec<_>>()
-                    .join(",");
+                methods = method_names(&remaining_methods);
             }
             Err(e) => return Err(AuthFailure::Session(format!("while authenticating: {e}"))),
         }
     }
-    if tried.is_empty() {
+    if !tried.iter().any(|t| !t.starts_with("ssh-agent")) && !explicit {
         tried.push(format!(
             "no identity file ({} missing; give one with -i FILE)",
             home.map_or_else(
@@ -758,6 +794,85 @@ async fn authenticate(
         ));
     }
     Err(AuthFailure::Refused { tried, methods })
+}
+
+/// Offers each key of the ssh-agent `s.agent` names; `Ok(true)` when one
+/// is accepted. An agent that cannot be reached is noted in `tried`, not
+/// an error: the identity files come next.
+async fn try_agent(
+    session: &mut Handle<Client>,
+    s: &SshSettings,
+    tried: &mut Vec<String>,
+    methods: &mut String,
+) -> Result<bool, AuthFailure> {
+    let socket = match &s.agent {
+        AgentChoice::Off => return Ok(false),
+        AgentChoice::Socket(path) => path.clone(),
+        AgentChoice::Env => match std::env::var_os("SSH_AUTH_SOCK") {
+            Some(path) if !path.is_empty() => PathBuf::from(path),
+            _ => return Ok(false),
+        },
+    };
+    let mut agent = match AgentClient::connect_uds(&socket).await {
+        Ok(agent) => agent,
+        Err(e) => {
+            tried.push(format!(
+                "ssh-agent at {} (cannot connect: {e})",
+                socket.display()
+            ));
+            return Ok(false);
+        }
+    };
+    let identities = match agent.request_identities().await {
+        Ok(ids) => ids,
+        Err(e) => {
+            tried.push(format!(
+                "ssh-agent at {} (cannot list its keys: {e})",
+                socket.display()
+            ));
+            return Ok(false);
+        }
+    };
+    if identities.is_empty() {
+        tried.push(format!("ssh-agent at {} (no keys)", socket.display()));
+    }
+    for identity in identities {
+        let key = identity.public_key().into_owned();
+        let name = format!(
+            "ssh-agent key {} {}",
+            key.algorithm().as_str(),
+            key.fingerprint(HashAlg::Sha256)
+        );
+        let hash = if key.algorithm().is_rsa() {
+            session
+                .best_supported_rsa_hash()
+                .await
+                .ok()
+                .flatten()
+                .flatten()
+        } else {
+            None
+        };
+        match session
+            .authenticate_publickey_with(s.at.user.as_str(), key, hash, &mut agent)
+            .await
+        {
+            Ok(client::AuthResult::Success) => return Ok(true),
+            Ok(client::AuthResult::Failure {
+                remaining_methods, ..
+            }) => {
+                tried.push(format!("{name} (refused)"));
+                *methods = method_names(&remaining_methods);
+            }
+            Err(e) => tried.push(format!("{name} (the agent did not sign: {e})")),
+        }
+        if session.is_closed() {
+            return Err(AuthFailure::Session(
+                "the server closed the connection while authenticating".into(),
+            ));
+        }
+    }
+    Ok(false)
 }
 
 /// The exec channel seen as a process: stdin, stdout, stderr lines into a
@@ -894,7 +1009,15 @@ mod tests {
         assert_eq!(s.known_hosts, PathBuf::from("/home/ann/kh"));
         assert_eq!(s.policy, HostKeyPolicy::AcceptNew);
         assert_eq!(s.connect_timeout, Some(Duration::from_secs(7)));
+        assert_eq!(s.agent, AgentChoice::Env);
         assert!(s.unsupported.is_empty());
+        let agent = |v: &str| settings(v, Some(home), "ann").unwrap().agent;
+        assert_eq!(agent("-o IdentityAgent=none h"), AgentChoice::Off);
+        assert_eq!(
+            agent("-o IdentityAgent=~/a.sock -o IdentityAgent=none h"),
+            AgentChoice::Socket(PathBuf::from("/home/ann/a.sock"))
+        );
+        assert_eq!(agent("-o IdentityAgent=SSH_AUTH_SOCK h"), AgentChoice::Env);
     }
 
     #[test]

@@ -161,11 +161,13 @@ impl Sshd {
         }
     }
 
-    /// An `ssh=` spec for this server with the user key and known_hosts file,
-    /// the test interpreter as `python=`, plus `extra` spec keys.
+    /// An `ssh=` spec for this server with the user key and known_hosts file
+    /// (and no ssh-agent, whatever `SSH_AUTH_SOCK` says), the test
+    /// interpreter as `python=`, plus `extra` spec keys.
     pub fn spec(&self, extra: &str) -> String {
         format!(
-            "ssh=-p {port} -i {key} -o UserKnownHostsFile={kh} {user}@127.0.0.1//python={py}{extra}",
+            "ssh=-p {port} -i {key} -o UserKnownHostsFile={kh} -o IdentityAgent=none \
+             {user}@127.0.0.1//python={py}{extra}",
             port = self.port,
             key = self.user_key.display(),
             kh = self.known_hosts.display(),
@@ -253,4 +255,68 @@ pub fn descendants(root: u32) -> Vec<u32> {
     }
     found.remove(0);
     found
+}
+
+/// A real `ssh-agent -D` on a socket in a temp dir, killed when dropped.
+pub struct Agent {
+    child: Child,
+    /// Its socket (for `-o IdentityAgent=` or `SSH_AUTH_SOCK`).
+    pub socket: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Agent {
+    /// Starts the agent and waits (at most 10 s) for its socket.
+    pub fn start() -> Agent {
+        let dir = tempfile::tempdir().expect("make a temp dir");
+        let socket = dir.path().join("agent.sock");
+        let mut child = Command::new("ssh-agent")
+            .arg("-D")
+            .arg("-a")
+            .arg(&socket)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start ssh-agent");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !socket.exists() {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("ssh-agent exited: {status}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "ssh-agent made no socket within 10s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Agent {
+            child,
+            socket,
+            _dir: dir,
+        }
+    }
+
+    /// Adds the private key in `key` (`ssh-add`).
+    pub fn add(&self, key: &Path) {
+        let out = super::run_bounded(
+            Command::new("ssh-add")
+                .arg(key)
+                .env("SSH_AUTH_SOCK", &self.socket),
+            None,
+            Duration::from_secs(10),
+        );
+        assert!(
+            out.status.success(),
+            "ssh-add failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
