@@ -69,10 +69,10 @@ async fn key_auth_runs_code_and_moves_every_value() {
 
 /// An ssh spec for `sshd` with `options` before the destination (no key or
 /// known_hosts file unless they say so, no ssh-agent unless they name one
-/// first) and `python`.
+/// first, no `~/.ssh/config`) and `python`.
 fn spec_with(sshd: &Sshd, options: &str, python: &str) -> String {
     format!(
-        "ssh=-p {} {options} -o IdentityAgent=none {}@127.0.0.1//python={python}",
+        "ssh=-p {} {options} -o IdentityAgent=none -F none {}@127.0.0.1//python={python}",
         sshd.port,
         user()
     )
@@ -461,5 +461,55 @@ async fn keys_of_an_ssh_agent_are_tried_first() {
         .await
         .unwrap();
     assert_eq!(ch.receive(T).await.unwrap(), s("via the agent"));
+    group.terminate(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn a_host_alias_from_an_ssh_config_file() {
+    let sshd = Sshd::start();
+    let group = Group::new();
+    let config = sshd.dir.path().join("ssh_config");
+    std::fs::write(
+        &config,
+        format!(
+            "Host other\n    HostName 192.0.2.1\n\n\
+             Host testbox\n    HostName 127.0.0.1\n    Port {port}\n    User {user}\n\
+             \x20   IdentityFile {key}\n    UserKnownHostsFile {kh}\n    IdentityAgent none\n\
+             \x20   ServerAliveInterval 30\n",
+            port = sshd.port,
+            user = user(),
+            key = sshd.user_key.display(),
+            kh = sshd.known_hosts.display(),
+        ),
+    )
+    .unwrap();
+    let spec = format!(
+        "ssh=testbox//ssh_config={}//python={}",
+        config.display(),
+        python()
+    );
+    let gw = within(30, group.makegateway(&spec))
+        .await
+        .unwrap_or_else(|e| panic!("{e}\nsshd log:\n{}", sshd.log_text()));
+    assert_eq!(
+        gw.worker().address(),
+        Some(format!("{}@127.0.0.1:{}", user(), sshd.port).as_str())
+    );
+    assert!(
+        gw.warnings()
+            .iter()
+            .any(|w| w.contains("ServerAliveInterval 30 (config file)")),
+        "{:?}",
+        gw.warnings()
+    );
+    let ch = gw.remote_exec("channel.send(6 * 7)").await.unwrap();
+    assert_eq!(ch.receive(T).await.unwrap(), Value::Int(42));
+    // A named config file that cannot be read is an error, not ignored.
+    let e = start_error(&group, "ssh=testbox//ssh_config=/nonexistent/ssh_config").await;
+    assert!(
+        matches!(e, ConnectError::SshOptions { .. })
+            && e.to_string().contains("/nonexistent/ssh_config"),
+        "{e:?}"
+    );
     group.terminate(Duration::from_secs(5)).await;
 }

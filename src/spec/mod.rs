@@ -41,8 +41,10 @@ use std::hash::{Hash, Hasher};
 use std::str::FromStr;
 
 mod ssh;
+mod ssh_config;
 
 pub use ssh::{SshTarget, parse_ssh_value};
+pub use ssh_config::{ConfigMatch, ssh_config_for};
 
 /// How a gateway's worker process is reached or started.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -40,7 +40,7 @@ use super::handshake::{BootOutcome, BootPlan, boot_stream};
 use super::popen::{DEFAULT_STARTUP_TIMEOUT, LaunchOptions};
 use super::process::{StderrTail, read_stderr};
 use super::{ConnectError, Connection, RemoteHandle, WorkerHandle};
-use crate::spec::{XSpec, parse_ssh_value};
+use crate::spec::{ConfigMatch, XSpec, parse_ssh_value, ssh_config_for};
 
 /// What an ssh gateway's [`RemoteHandle`] calls its worker.
 pub const PEER_KIND: &str = "ssh";
@@ -125,92 +125,156 @@ pub struct SshSettings {
     pub notes: Vec<String>,
 }
 
-/// Reads an `ssh=` value: `home` is the local home directory (for `~` and
-/// the default files), `local_user` the user name used when none is given.
-/// Fails with a message naming the option that cannot be used.
-pub fn settings(value: &str, home: Option<&Path>, local_user: &str) -> Result<SshSettings, String> {
+/// Which config file to read for an `ssh=` value: `-F FILE` in the value,
+/// else the spec's `ssh_config=`, else `~/.ssh/config` (when it exists).
+/// `None` for `-F none`. The flag says whether the file was named (a named
+/// file that cannot be read is an error; a missing `~/.ssh/config` is not).
+pub fn config_file(
+    value: &str,
+    spec_config: Option<&str>,
+    home: Option<&Path>,
+) -> Option<(PathBuf, bool)> {
+    let named = parse_ssh_value(value)
+        .ok()
+        .and_then(|t| t.options.into_iter().find(|(f, _)| *f == 'F'))
+        .map(|(_, file)| file)
+        .or_else(|| spec_config.map(str::to_owned));
+    match named.as_deref() {
+        Some("none") => None,
+        Some(file) => Some((expand_tilde(file, home), true)),
+        None => home.map(|h| (h.join(".ssh/config"), false)),
+    }
+}
+
+fn expand_tilde(path: &str, home: Option<&Path>) -> PathBuf {
+    match (path.strip_prefix("~/"), home) {
+        (Some(rest), Some(home)) => home.join(rest),
+        _ => PathBuf::from(path),
+    }
+}
+
+/// Reads an `ssh=` value, then the directives of a config file that apply
+/// to its host (`config`, from [`ssh_config_for`]): as in OpenSSH the
+/// command line's options come first and the first value of each option
+/// counts, except identity files, which add up. `home` is the local home
+/// directory (for `~` and the default files), `local_user` the user name
+/// used when none is given. Fails with a message naming the option that
+/// cannot be used.
+pub fn settings(
+    value: &str,
+    config: &ConfigMatch,
+    home: Option<&Path>,
+    local_user: &str,
+) -> Result<SshSettings, String> {
     let target = parse_ssh_value(value)?;
-    let expand = |path: &str| -> PathBuf {
-        match (path.strip_prefix("~/"), home) {
-            (Some(rest), Some(home)) => home.join(rest),
-            _ => PathBuf::from(path),
-        }
-    };
+    let expand = |path: &str| expand_tilde(path, home);
     let mut identity_files = Vec::new();
     let mut known_hosts: Option<PathBuf> = None;
     let mut policy: Option<HostKeyPolicy> = None;
     let mut connect_timeout: Option<Duration> = None;
     let mut agent: Option<AgentChoice> = None;
+    let mut host_name: Option<String> = None;
+    let mut user = target.user.clone();
+    let mut port = target.port;
     let mut unsupported = Vec::new();
     let mut notes = Vec::new();
+    // Every `-o Key=Value`, then every config directive, as (key, value,
+    // how to name it in a warning).
+    let mut keyed: Vec<(String, String, String)> = Vec::new();
     for (flag, argument) in &target.options {
         match flag {
-            // Read by parse_ssh_value; -T (no terminal) is what we do anyway.
-            'p' | 'l' | 'T' => {}
+            // Read by parse_ssh_value; -F by config_file; -T (no terminal)
+            // is what we do anyway.
+            'p' | 'l' | 'F' | 'T' => {}
             'i' => identity_files.push(expand(argument)),
             'o' => {
                 let (key, val) = argument
                     .split_once(['=', ' '])
                     .map(|(k, v)| (k.trim(), v.trim()))
                     .unwrap_or((argument.as_str(), ""));
-                match key.to_ascii_lowercase().as_str() {
-                    "port" | "user" => {}
-                    // We never prompt.
-                    "batchmode" => {}
-                    "identityfile" => identity_files.push(expand(val)),
-                    // The first value counts, as in OpenSSH; only the first
-                    // file of a list is read.
-                    "userknownhostsfile" => {
-                        if known_hosts.is_none() {
-                            let first = val.split_whitespace().next().unwrap_or("");
-                            if first.is_empty() {
-                                return Err("UserKnownHostsFile needs a file name".into());
-                            }
-                            known_hosts = Some(expand(first));
-                        }
-                    }
-                    "stricthostkeychecking" => {
-                        let p = match val.to_ascii_lowercase().as_str() {
-                            "yes" | "ask" => HostKeyPolicy::Strict,
-                            "accept-new" => HostKeyPolicy::AcceptNew,
-                            "no" | "off" => {
-                                notes.push(
-                                    "StrictHostKeyChecking=no is taken as accept-new: a changed \
-                                     host key is still refused"
-                                        .to_owned(),
-                                );
-                                HostKeyPolicy::AcceptNew
-                            }
-                            other => {
-                                return Err(format!(
-                                    "StrictHostKeyChecking={other}: expected yes, ask, accept-new or no"
-                                ));
-                            }
-                        };
-                        policy.get_or_insert(p);
-                    }
-                    "identityagent" => {
-                        let choice = match val {
-                            "" => return Err("IdentityAgent needs a socket path or none".into()),
-                            "none" => AgentChoice::Off,
-                            "SSH_AUTH_SOCK" | "$SSH_AUTH_SOCK" => AgentChoice::Env,
-                            path => AgentChoice::Socket(expand(path)),
-                        };
-                        agent.get_or_insert(choice);
-                    }
-                    "connecttimeout" => {
-                        let secs = val.parse::<u64>().ok().filter(|s| *s > 0).ok_or_else(|| {
-                            format!(
-                                "ConnectTimeout={val}: expected a whole number of seconds above 0"
-                            )
-                        })?;
-                        connect_timeout.get_or_insert(Duration::from_secs(secs));
-                    }
-                    _ => unsupported.push(format!("-o {argument}")),
-                }
+                keyed.push((key.to_owned(), val.to_owned(), format!("-o {argument}")));
             }
             _ if argument.is_empty() => unsupported.push(format!("-{flag}")),
             _ => unsupported.push(format!("-{flag} {argument}")),
+        }
+    }
+    for (key, val) in &config.directives {
+        keyed.push((
+            key.clone(),
+            val.clone(),
+            format!("{key} {val} (config file)"),
+        ));
+    }
+    for skipped in &config.skipped {
+        unsupported.push(format!("config file {skipped}"));
+    }
+    for (key, val, written) in keyed {
+        match key.to_ascii_lowercase().as_str() {
+            // The command line's -p, -l and user@ come first.
+            "port" => {
+                if port.is_none() {
+                    port = Some(val.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| {
+                        format!("bad ssh port {val:?}: expected a number from 1 to 65535")
+                    })?);
+                }
+            }
+            "user" => {
+                user.get_or_insert(val);
+            }
+            "hostname" => {
+                host_name.get_or_insert(val);
+            }
+            // We never prompt.
+            "batchmode" => {}
+            "identityfile" => identity_files.push(expand(&val)),
+            // Only the first file of a list is read.
+            "userknownhostsfile" => {
+                if known_hosts.is_none() {
+                    let first = val.split_whitespace().next().unwrap_or("");
+                    if first.is_empty() {
+                        return Err("UserKnownHostsFile needs a file name".into());
+                    }
+                    known_hosts = Some(expand(first));
+                }
+            }
+            "stricthostkeychecking" => {
+                let p = match val.to_ascii_lowercase().as_str() {
+                    "yes" | "ask" => HostKeyPolicy::Strict,
+                    "accept-new" => HostKeyPolicy::AcceptNew,
+                    "no" | "off" => {
+                        if policy.is_none() {
+                            notes.push(
+                                "StrictHostKeyChecking=no is taken as accept-new: a changed \
+                                 host key is still refused"
+                                    .to_owned(),
+                            );
+                        }
+                        HostKeyPolicy::AcceptNew
+                    }
+                    other => {
+                        return Err(format!(
+                            "StrictHostKeyChecking={other}: expected yes, ask, accept-new or no"
+                        ));
+                    }
+                };
+                policy.get_or_insert(p);
+            }
+            "identityagent" => {
+                let choice = match val.as_str() {
+                    "" => return Err("IdentityAgent needs a socket path or none".into()),
+                    "none" => AgentChoice::Off,
+                    "SSH_AUTH_SOCK" | "$SSH_AUTH_SOCK" => AgentChoice::Env,
+                    path => AgentChoice::Socket(expand(path)),
+                };
+                agent.get_or_insert(choice);
+            }
+            "connecttimeout" => {
+                let secs = val.parse::<u64>().ok().filter(|s| *s > 0).ok_or_else(|| {
+                    format!("ConnectTimeout={val}: expected a whole number of seconds above 0")
+                })?;
+                connect_timeout.get_or_insert(Duration::from_secs(secs));
+            }
+            _ => unsupported.push(written),
         }
     }
     let known_hosts = match known_hosts {
@@ -221,9 +285,9 @@ pub fn settings(value: &str, home: Option<&Path>, local_user: &str) -> Result<Ss
     };
     Ok(SshSettings {
         at: SshAt {
-            user: target.user.unwrap_or_else(|| local_user.to_owned()),
-            host: target.host,
-            port: target.port.unwrap_or(DEFAULT_PORT),
+            user: user.unwrap_or_else(|| local_user.to_owned()),
+            host: host_name.unwrap_or(target.host),
+            port: port.unwrap_or(DEFAULT_PORT),
         },
         identity_files,
         known_hosts,
@@ -398,23 +462,33 @@ pub async fn connect(
     let timeout = opts.startup_timeout.unwrap_or(DEFAULT_STARTUP_TIMEOUT);
     let deadline = Instant::now() + timeout;
     let home = directories::BaseDirs::new().map(|d| d.home_dir().to_path_buf());
-    let s = settings(value, home.as_deref(), &local_user()).map_err(|message| {
-        ConnectError::SshOptions {
-            spec: spec.to_string(),
-            message,
-        }
-    })?;
+    let bad = |message: String| ConnectError::SshOptions {
+        spec: spec.to_string(),
+        message,
+    };
+    let config = match config_file(value, spec.ssh_config(), home.as_deref()) {
+        None => ConfigMatch::default(),
+        Some((file, named)) => match tokio::fs::read_to_string(&file).await {
+            Ok(text) => {
+                let host = parse_ssh_value(value).map_err(bad)?.host;
+                ssh_config_for(&text, &host)
+            }
+            Err(e) if named || e.kind() != ErrorKind::NotFound => {
+                return Err(bad(format!(
+                    "cannot read the ssh config file {}: {e}",
+                    file.display()
+                )));
+            }
+            Err(_) => ConfigMatch::default(),
+        },
+    };
+    let s = settings(value, &config, home.as_deref(), &local_user()).map_err(bad)?;
     let at = s.at.clone();
     let mut warnings = Vec::new();
     if !s.unsupported.is_empty() {
         warnings.push(format!(
             "{spec}: ssh options the built-in ssh client does not support yet (ignored): {}",
             s.unsupported.join(", ")
-        ));
-    }
-    if let Some(config) = spec.ssh_config() {
-        warnings.push(format!(
-            "{spec}: ssh_config={config} is not read by the built-in ssh client yet (ignored)"
         ));
     }
     for note in &s.notes {
@@ -986,9 +1060,11 @@ mod tests {
     #[test]
     fn settings_read_openssh_options() {
         let home = Path::new("/home/ann");
+        let none = ConfigMatch::default();
         let s = settings(
             "-p 2222 -i ~/k1 -o IdentityFile=/k2 -o UserKnownHostsFile=~/kh \
              -o StrictHostKeyChecking=accept-new -o ConnectTimeout=7 bob@h",
+            &none,
             Some(home),
             "ann",
         )
@@ -1011,7 +1087,7 @@ mod tests {
         assert_eq!(s.connect_timeout, Some(Duration::from_secs(7)));
         assert_eq!(s.agent, AgentChoice::Env);
         assert!(s.unsupported.is_empty());
-        let agent = |v: &str| settings(v, Some(home), "ann").unwrap().agent;
+        let agent = |v: &str| settings(v, &none, Some(home), "ann").unwrap().agent;
         assert_eq!(agent("-o IdentityAgent=none h"), AgentChoice::Off);
         assert_eq!(
             agent("-o IdentityAgent=~/a.sock -o IdentityAgent=none h"),
@@ -1022,13 +1098,20 @@ mod tests {
 
     #[test]
     fn defaults_and_unsupported_options() {
-        let s = settings("-4 -o ForwardAgent=yes -T h", Some(Path::new("/r")), "root").unwrap();
+        let s = settings(
+            "-4 -o ForwardAgent=yes -T h",
+            &ConfigMatch::default(),
+            Some(Path::new("/r")),
+            "root",
+        )
+        .unwrap();
         assert_eq!(s.at.to_string(), "root@h:22");
         assert_eq!(s.known_hosts, PathBuf::from("/r/.ssh/known_hosts"));
         assert_eq!(s.policy, HostKeyPolicy::Strict);
         assert_eq!(s.unsupported, vec!["-4", "-o ForwardAgent=yes"]);
         let s = settings(
             "-o StrictHostKeyChecking=no ::1",
+            &ConfigMatch::default(),
             Some(Path::new("/r")),
             "u",
         )
@@ -1036,6 +1119,53 @@ mod tests {
         assert_eq!(s.policy, HostKeyPolicy::AcceptNew);
         assert_eq!(s.notes.len(), 1);
         assert_eq!(s.at.to_string(), "u@[::1]:22");
+    }
+
+    #[test]
+    fn a_config_file_fills_in_what_the_command_line_leaves_open() {
+        let config = ssh_config_for(
+            "Host box\n HostName 10.1.2.3\n User alice\n Port 2200\n IdentityFile ~/box\n \
+             UserKnownHostsFile ~/kh\n ConnectTimeout 4\n ProxyJump gw\nMatch all\n",
+            "box",
+        );
+        let home = Path::new("/h");
+        let s = settings("-i /cli -o ConnectTimeout=2 box", &config, Some(home), "me").unwrap();
+        assert_eq!(s.at.to_string(), "alice@10.1.2.3:2200");
+        assert_eq!(
+            s.identity_files,
+            vec![PathBuf::from("/cli"), PathBuf::from("/h/box")]
+        );
+        assert_eq!(s.known_hosts, PathBuf::from("/h/kh"));
+        assert_eq!(s.connect_timeout, Some(Duration::from_secs(2)));
+        assert_eq!(
+            s.unsupported,
+            vec![
+                "config file line 9: Match all".to_owned(),
+                "ProxyJump gw (config file)".to_owned()
+            ]
+        );
+        // The command line wins.
+        let s = settings("-p 22 -l bob box", &config, Some(home), "me").unwrap();
+        assert_eq!(s.at.to_string(), "bob@10.1.2.3:22");
+    }
+
+    #[test]
+    fn which_config_file() {
+        let home = Some(Path::new("/h"));
+        assert_eq!(
+            config_file("h", None, home),
+            Some((PathBuf::from("/h/.ssh/config"), false))
+        );
+        assert_eq!(
+            config_file("h", Some("~/c"), home),
+            Some((PathBuf::from("/h/c"), true))
+        );
+        assert_eq!(
+            config_file("-F /f h", Some("/c"), home),
+            Some((PathBuf::from("/f"), true))
+        );
+        assert_eq!(config_file("-F none h", None, home), None);
+        assert_eq!(config_file("h", None, None), None);
     }
 
     #[test]
@@ -1051,11 +1181,12 @@ mod tests {
 
     #[test]
     fn bad_option_values_are_named() {
-        let e = settings("-o ConnectTimeout=soon h", None, "u").unwrap_err();
+        let none = ConfigMatch::default();
+        let e = settings("-o ConnectTimeout=soon h", &none, None, "u").unwrap_err();
         assert!(e.contains("ConnectTimeout=soon"), "{e}");
-        let e = settings("-o StrictHostKeyChecking=maybe h", None, "u").unwrap_err();
+        let e = settings("-o StrictHostKeyChecking=maybe h", &none, None, "u").unwrap_err();
         assert!(e.contains("StrictHostKeyChecking=maybe"), "{e}");
-        let e = settings("h", None, "u").unwrap_err();
+        let e = settings("h", &none, None, "u").unwrap_err();
         assert!(e.contains("UserKnownHostsFile"), "{e}");
     }
 }

@@ -162,11 +162,12 @@ impl Sshd {
     }
 
     /// An `ssh=` spec for this server with the user key and known_hosts file
-    /// (and no ssh-agent, whatever `SSH_AUTH_SOCK` says), the test
+    /// (and no ssh-agent, whatever `SSH_AUTH_SOCK` says, and no
+    /// `~/.ssh/config`), the test
     /// interpreter as `python=`, plus `extra` spec keys.
     pub fn spec(&self, extra: &str) -> String {
         format!(
-            "ssh=-p {port} -i {key} -o UserKnownHostsFile={kh} -o IdentityAgent=none \
+            "ssh=-p {port} -i {key} -o UserKnownHostsFile={kh} -o IdentityAgent=none -F none \
              {user}@127.0.0.1//python={py}{extra}",
             port = self.port,
             key = self.user_key.display(),
