@@ -513,3 +513,49 @@ async fn a_host_alias_from_an_ssh_config_file() {
     );
     group.terminate(Duration::from_secs(5)).await;
 }
+
+#[tokio::test]
+async fn dropping_a_gateway_without_terminate_ends_its_worker() {
+    let sshd = Sshd::start();
+    let pid = {
+        let group = Group::new();
+        let gw = within(30, group.makegateway(&sshd.spec(""))).await.unwrap();
+        let ch = gw
+            .remote_exec("import os\nchannel.send(os.getpid())")
+            .await
+            .unwrap();
+        match ch.receive(T).await.unwrap() {
+            Value::Int(pid) => pid as u32,
+            other => panic!("{other:?}"),
+        }
+    };
+    assert!(
+        wait_gone(pid, 10).await,
+        "worker pid {pid} outlived its dropped gateway"
+    );
+}
+
+#[tokio::test]
+async fn bulk_bytes_both_ways() {
+    let sshd = Sshd::start();
+    let group = Group::new();
+    let gw = within(30, group.makegateway(&sshd.spec(""))).await.unwrap();
+    let ch = gw
+        .remote_exec("x = channel.receive()\nchannel.send(x[::-1])")
+        .await
+        .unwrap();
+    let data: Vec<u8> = (0..(16usize << 20)).map(|i| (i % 251) as u8).collect();
+    let started = Instant::now();
+    ch.send(Value::Bytes(data.clone())).await.unwrap();
+    let back = within(60, ch.receive(Some(Duration::from_secs(60))))
+        .await
+        .unwrap();
+    let mut reversed = data;
+    reversed.reverse();
+    assert!(
+        back == Value::Bytes(reversed),
+        "the bytes came back changed"
+    );
+    eprintln!("16 MiB each way over ssh: {:?}", started.elapsed());
+    group.terminate(Duration::from_secs(5)).await;
+}

@@ -970,7 +970,11 @@ impl Relay {
         sink: Option<super::StderrSink>,
     ) -> Relay {
         let (mut read_half, write_half) = channel.split();
-        let stdin: super::BoxedWriter = Box::new(Box::pin(write_half.make_writer()));
+        let stdin_dropped = Arc::new(Notify::new());
+        let stdin: super::BoxedWriter = Box::new(ChannelStdin {
+            inner: Box::pin(write_half.make_writer()),
+            dropped: stdin_dropped.clone(),
+        });
         let (stdout, mut stdout_in) = tokio::io::duplex(PIPE_BUFFER);
         let (stderr_out, mut stderr_in) = tokio::io::duplex(PIPE_BUFFER);
         let tail = Arc::new(StderrTail::default());
@@ -1010,9 +1014,18 @@ impl Relay {
                 }
             };
             tokio::pin!(relay);
-            let stopped = tokio::select! {
-                _ = &mut relay => false,
-                _ = stop_in.notified() => true,
+            let mut eof_sent = false;
+            let stopped = loop {
+                tokio::select! {
+                    _ = &mut relay => break false,
+                    _ = stop_in.notified() => break true,
+                    // Stdin dropped without a shutdown: the worker sees its
+                    // end all the same, as a popen worker sees its pipe close.
+                    _ = stdin_dropped.notified(), if !eof_sent => {
+                        eof_sent = true;
+                        let _ = write_half.eof().await;
+                    }
+                }
             };
             if stopped {
                 let _ = write_half.signal(Sig::KILL).await;
@@ -1030,6 +1043,44 @@ impl Relay {
             status,
             stop,
         }
+    }
+}
+
+/// The channel's stdin for the gateway's writer task. A shutdown sends EOF
+/// (russh's writer does that); so does a drop without one (through the
+/// relay), which russh's writer does not do by itself.
+struct ChannelStdin<W> {
+    inner: std::pin::Pin<Box<W>>,
+    dropped: Arc<Notify>,
+}
+
+impl<W> Drop for ChannelStdin<W> {
+    fn drop(&mut self) {
+        self.dropped.notify_one();
+    }
+}
+
+impl<W: tokio::io::AsyncWrite> tokio::io::AsyncWrite for ChannelStdin<W> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        self.inner.as_mut().poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        self.inner.as_mut().poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        self.inner.as_mut().poll_shutdown(cx)
     }
 }
 
