@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use common::sshd::{Agent, Sshd, keygen, user};
 use common::*;
-use execdeck::engine::{Error, EventKind, Received};
+use execdeck::engine::{Error, EventKind, GroupOptions, Received};
 use execdeck::transport::ConnectError;
 use execdeck::wire::pyrepr::same_value;
 use execdeck::{Group, Value};
@@ -346,7 +346,14 @@ async fn killing_the_server_fails_a_pending_receive_promptly() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     sshd.kill_all();
     let (result, waited) = within(15, waiting).await.unwrap();
-    assert!(result.is_err(), "{result:?}");
+    let Err(e) = result else {
+        panic!("the receive succeeded: {result:?}")
+    };
+    eprintln!("receive after the server died: {e}");
+    assert!(
+        e.to_string().contains(&format!("127.0.0.1:{}", sshd.port)),
+        "{e}"
+    );
     assert!(
         waited < Duration::from_secs(10),
         "the receive took {waited:?}"
@@ -558,4 +565,30 @@ async fn bulk_bytes_both_ways() {
     );
     eprintln!("16 MiB each way over ssh: {:?}", started.elapsed());
     group.terminate(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn a_server_that_never_speaks_ssh_is_a_bounded_connect_timeout() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Accepts and keeps the connection open, silent.
+    let keeper = std::thread::spawn(move || listener.accept().map(|(stream, _)| stream));
+    let group = Group::with_options(GroupOptions {
+        startup_timeout: Duration::from_secs(1),
+        ..GroupOptions::default()
+    });
+    let started = Instant::now();
+    let e = start_error(
+        &group,
+        &format!("ssh=-p {port} -o UserKnownHostsFile=/dev/null -F none u@127.0.0.1"),
+    )
+    .await;
+    assert!(matches!(e, ConnectError::SshConnectTimeout { .. }), "{e:?}");
+    assert!(e.is_timeout());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(keeper.join());
 }
