@@ -592,3 +592,53 @@ async fn a_server_that_never_speaks_ssh_is_a_bounded_connect_timeout() {
     );
     drop(keeper.join());
 }
+
+#[tokio::test]
+async fn keepalives_leave_a_healthy_idle_gateway_alone() {
+    let sshd = Sshd::start();
+    let group = Group::new();
+    let spec = sshd.spec("").replacen(
+        "ssh=",
+        "ssh=-o ServerAliveInterval=1 -o ServerAliveCountMax=1 ",
+        1,
+    );
+    let gw = within(30, group.makegateway(&spec)).await.unwrap();
+    assert!(gw.warnings().is_empty(), "{:?}", gw.warnings());
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let ch = gw.remote_exec("channel.send('still here')").await.unwrap();
+    assert_eq!(ch.receive(T).await.unwrap(), s("still here"));
+    group.terminate(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn a_server_that_stops_answering_is_noticed_by_keepalives() {
+    let sshd = Sshd::start();
+    let group = Group::new();
+    let spec = sshd.spec("").replacen(
+        "ssh=",
+        "ssh=-o ServerAliveInterval=1 -o ServerAliveCountMax=2 ",
+        1,
+    );
+    let gw = within(30, group.makegateway(&spec)).await.unwrap();
+    let ch = gw.remote_exec("channel.receive()").await.unwrap();
+    // Freeze every sshd process of the connection: the TCP connection stays
+    // open, nothing answers (a host that vanished without a word).
+    for pid in sshd.descendants() {
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if comm.trim().starts_with("sshd") {
+            // SAFETY: kill has no memory-safety preconditions.
+            unsafe {
+                libc::kill(pid as libc::pid_t, libc::SIGSTOP);
+            }
+        }
+    }
+    let started = Instant::now();
+    let result = within(20, ch.receive(Some(Duration::from_secs(30)))).await;
+    assert!(result.is_err(), "{result:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "noticed after {:?}",
+        started.elapsed()
+    );
+    // Drop kills the frozen processes (SIGKILL works on stopped ones).
+}

@@ -56,6 +56,14 @@ const PIPE_BUFFER: usize = 256 * 1024;
 /// disconnect for the server's answer.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
+/// Keepalive requests when the server has been silent this long (unless
+/// `ServerAliveInterval` says otherwise; 0 turns them off) …
+const DEFAULT_ALIVE_INTERVAL: Duration = Duration::from_secs(30);
+/// … and how many may go unanswered before the connection counts as dead
+/// (`ServerAliveCountMax`): a host that vanished without a word is noticed
+/// in about 90 s instead of never.
+const DEFAULT_ALIVE_COUNT: usize = 3;
+
 /// The identity files tried when none is given, in OpenSSH's order.
 const DEFAULT_IDENTITIES: [&str; 3] = ["id_ed25519", "id_ecdsa", "id_rsa"];
 
@@ -119,6 +127,10 @@ pub struct SshSettings {
     /// `-o ConnectTimeout=`: bounds the TCP connection (the startup timeout
     /// bounds the whole start in any case).
     pub connect_timeout: Option<Duration>,
+    /// `ServerAliveInterval` (`None` for 0: no keepalives).
+    pub alive_interval: Option<Duration>,
+    /// `ServerAliveCountMax`.
+    pub alive_count: usize,
     /// Options read but not supported, as written (`-4`, `-o ForwardAgent=yes`).
     pub unsupported: Vec<String>,
     /// Notes on options taken in a narrower sense than OpenSSH's.
@@ -173,6 +185,8 @@ pub fn settings(
     let mut policy: Option<HostKeyPolicy> = None;
     let mut connect_timeout: Option<Duration> = None;
     let mut agent: Option<AgentChoice> = None;
+    let mut alive_interval: Option<Option<Duration>> = None;
+    let mut alive_count: Option<usize> = None;
     let mut host_name: Option<String> = None;
     let mut user = target.user.clone();
     let mut port = target.port;
@@ -268,6 +282,22 @@ pub fn settings(
                 };
                 agent.get_or_insert(choice);
             }
+            "serveraliveinterval" => {
+                let secs = val.parse::<u64>().map_err(|_| {
+                    format!("ServerAliveInterval={val}: expected a whole number of seconds")
+                })?;
+                alive_interval.get_or_insert((secs > 0).then(|| Duration::from_secs(secs)));
+            }
+            "serveralivecountmax" => {
+                let n = val
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| {
+                        format!("ServerAliveCountMax={val}: expected a whole number above 0")
+                    })?;
+                alive_count.get_or_insert(n);
+            }
             "connecttimeout" => {
                 let secs = val.parse::<u64>().ok().filter(|s| *s > 0).ok_or_else(|| {
                     format!("ConnectTimeout={val}: expected a whole number of seconds above 0")
@@ -294,6 +324,8 @@ pub fn settings(
         agent: agent.unwrap_or(AgentChoice::Env),
         policy: policy.unwrap_or(HostKeyPolicy::Strict),
         connect_timeout,
+        alive_interval: alive_interval.unwrap_or(Some(DEFAULT_ALIVE_INTERVAL)),
+        alive_count: alive_count.unwrap_or(DEFAULT_ALIVE_COUNT),
         unsupported,
         notes,
     })
@@ -512,6 +544,8 @@ pub async fn connect(
     };
     let config = Arc::new(client::Config {
         nodelay: true,
+        keepalive_interval: s.alive_interval,
+        keepalive_max: s.alive_count,
         ..client::Config::default()
     });
     let started = tokio::time::timeout_at(deadline, client::connect_stream(config, tcp, handler));
@@ -1137,6 +1171,16 @@ mod tests {
         assert_eq!(s.policy, HostKeyPolicy::AcceptNew);
         assert_eq!(s.connect_timeout, Some(Duration::from_secs(7)));
         assert_eq!(s.agent, AgentChoice::Env);
+        assert_eq!(s.alive_interval, Some(DEFAULT_ALIVE_INTERVAL));
+        let alive = |v: &str| {
+            let s = settings(v, &none, Some(home), "ann").unwrap();
+            (s.alive_interval, s.alive_count)
+        };
+        assert_eq!(
+            alive("-o ServerAliveInterval=5 -o ServerAliveCountMax=2 h"),
+            (Some(Duration::from_secs(5)), 2)
+        );
+        assert_eq!(alive("-o ServerAliveInterval=0 h").0, None);
         assert!(s.unsupported.is_empty());
         let agent = |v: &str| settings(v, &none, Some(home), "ann").unwrap().agent;
         assert_eq!(agent("-o IdentityAgent=none h"), AgentChoice::Off);
