@@ -384,6 +384,14 @@ async fn terminate_leaves_no_worker_process() {
     let busy = group.gateways()[1].clone();
     busy.remote_exec("while 1: pass").await.unwrap();
     within(30, group.terminate(Duration::from_secs(3))).await;
+    // The channel's exit status (or signal) is part of how the end is told.
+    let end = busy.worker().describe_end(Duration::from_secs(1)).await;
+    eprintln!("end of the busy worker: {end}");
+    assert!(
+        end.starts_with(&format!("ssh {}@127.0.0.1:{}", user(), sshd.port))
+            && (end.contains("exit status") || end.contains("killed by signal")),
+        "{end}"
+    );
     for pid in pids {
         assert!(wait_gone(pid, 10).await, "worker pid {pid} still runs");
     }
@@ -482,7 +490,7 @@ async fn a_host_alias_from_an_ssh_config_file() {
             "Host other\n    HostName 192.0.2.1\n\n\
              Host testbox\n    HostName 127.0.0.1\n    Port {port}\n    User {user}\n\
              \x20   IdentityFile {key}\n    UserKnownHostsFile {kh}\n    IdentityAgent none\n\
-             \x20   ServerAliveInterval 30\n",
+             \x20   Compression yes\n",
             port = sshd.port,
             user = user(),
             key = sshd.user_key.display(),
@@ -505,7 +513,7 @@ async fn a_host_alias_from_an_ssh_config_file() {
     assert!(
         gw.warnings()
             .iter()
-            .any(|w| w.contains("ServerAliveInterval 30 (config file)")),
+            .any(|w| w.contains("Compression yes (config file)")),
         "{:?}",
         gw.warnings()
     );
@@ -641,4 +649,37 @@ async fn a_server_that_stops_answering_is_noticed_by_keepalives() {
         started.elapsed()
     );
     // Drop kills the frozen processes (SIGKILL works on stopped ones).
+}
+
+/// A kill sends SIGKILL over the channel, then closes it. OpenSSH refuses
+/// signals for root logins ("session signalling requires privilege
+/// separation"), as in the test container: then the close ends the worker,
+/// busy as it is.
+#[tokio::test]
+async fn kill_ends_a_busy_remote_worker() {
+    let sshd = Sshd::start();
+    let group = Group::new();
+    let gw = within(30, group.makegateway(&sshd.spec(""))).await.unwrap();
+    let ch = gw
+        .remote_exec("import os\nchannel.send(os.getpid())\nwhile 1: pass")
+        .await
+        .unwrap();
+    let pid = match ch.receive(T).await.unwrap() {
+        Value::Int(pid) => pid as u32,
+        other => panic!("{other:?}"),
+    };
+    gw.kill();
+    assert!(within(10, gw.wait_exit(Duration::from_secs(5))).await);
+    assert!(
+        wait_gone(pid, 10).await,
+        "worker pid {pid} survived the kill"
+    );
+    let end = gw.worker().describe_end(Duration::from_secs(1)).await;
+    if user() != "root" {
+        assert!(
+            end.contains("killed by signal SIGKILL"),
+            "{end}\nsshd log:\n{}",
+            sshd.log_text()
+        );
+    }
 }

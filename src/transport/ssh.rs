@@ -64,6 +64,10 @@ const DEFAULT_ALIVE_INTERVAL: Duration = Duration::from_secs(30);
 /// in about 90 s instead of never.
 const DEFAULT_ALIVE_COUNT: usize = 3;
 
+/// How long a stop waits for the remote command to die of SIGKILL before
+/// it closes the channel anyway.
+const SIGNAL_WAIT: Duration = Duration::from_secs(1);
+
 /// The identity files tried when none is given, in OpenSSH's order.
 const DEFAULT_IDENTITIES: [&str; 3] = ["id_ed25519", "id_ecdsa", "id_rsa"];
 
@@ -1062,10 +1066,15 @@ impl Relay {
                 }
             };
             if stopped {
+                // The server ends the channel once the command is dead, with
+                // its exit signal; closing first would lose that (and a
+                // server that ignores signals gets the close after a while).
                 let _ = write_half.signal(Sig::KILL).await;
-                let _ = write_half.eof().await;
-                let _ = write_half.close().await;
-                let _ = tokio::time::timeout(CLOSE_WAIT, &mut relay).await;
+                if tokio::time::timeout(SIGNAL_WAIT, &mut relay).await.is_err() {
+                    let _ = write_half.eof().await;
+                    let _ = write_half.close().await;
+                    let _ = tokio::time::timeout(CLOSE_WAIT, &mut relay).await;
+                }
             }
             let bye = session.disconnect(Disconnect::ByApplication, "", "en");
             let _ = tokio::time::timeout(CLOSE_WAIT, bye).await;
