@@ -683,3 +683,90 @@ async fn kill_ends_a_busy_remote_worker() {
         );
     }
 }
+
+#[tokio::test]
+async fn rsa_keys_sign_with_sha2_and_hashed_known_hosts_entries_match() {
+    let sshd = Sshd::start();
+    let group = Group::new();
+    let rsa = sshd.dir.path().join("user_rsa");
+    keygen(&rsa, "rsa");
+    let mut authorized = std::fs::read_to_string(sshd.dir.path().join("authorized_keys")).unwrap();
+    authorized.push_str(&std::fs::read_to_string(rsa.with_extension("pub")).unwrap());
+    std::fs::write(sshd.dir.path().join("authorized_keys"), authorized).unwrap();
+    // known_hosts with hashed host names, as HashKnownHosts writes them.
+    let hashed = sshd.dir.path().join("hashed_known_hosts");
+    std::fs::copy(&sshd.known_hosts, &hashed).unwrap();
+    let out = run_bounded(
+        std::process::Command::new("ssh-keygen")
+            .arg("-H")
+            .arg("-f")
+            .arg(&hashed),
+        None,
+        Duration::from_secs(10),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&hashed).unwrap();
+    assert!(text.starts_with("|1|"), "{text}");
+    let options = format!(
+        "-i {} -o UserKnownHostsFile={}",
+        rsa.display(),
+        hashed.display()
+    );
+    let gw = within(
+        30,
+        group.makegateway(&spec_with(&sshd, &options, &python())),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}\nsshd log:\n{}", sshd.log_text()));
+    let ch = gw.remote_exec("channel.send('rsa')").await.unwrap();
+    assert_eq!(ch.receive(T).await.unwrap(), s("rsa"));
+    assert!(
+        sshd.log_text().contains("Accepted publickey") && sshd.log_text().contains("RSA"),
+        "{}",
+        sshd.log_text()
+    );
+    group.terminate(Duration::from_secs(5)).await;
+}
+
+#[test]
+fn the_command_line_runs_code_over_ssh_and_reports_a_refused_host_key() {
+    let sshd = Sshd::start();
+    let exec = |spec: &str| {
+        run_bounded(
+            std::process::Command::new(env!("CARGO_BIN_EXE_execdeck")).args([
+                "exec",
+                "-g",
+                spec,
+                "-c",
+                "import os; channel.send(os.getcwd() != '')",
+            ]),
+            None,
+            Duration::from_secs(60),
+        )
+    };
+    let out = exec(&sshd.spec(""));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "True\n");
+    let empty = sshd.dir.path().join("empty_known_hosts");
+    std::fs::write(&empty, "").unwrap();
+    let spec = sshd.spec("").replace(
+        &format!("UserKnownHostsFile={}", sshd.known_hosts.display()),
+        &format!("UserKnownHostsFile={}", empty.display()),
+    );
+    let out = exec(&spec);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("is not known") && stderr.contains("SHA256:"),
+        "{stderr}"
+    );
+}
