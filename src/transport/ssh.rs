@@ -585,7 +585,7 @@ pub async fn connect(
                 at: Box::new(at.clone()),
                 secs: timeout.as_secs_f64(),
                 stdout: String::new(),
-                stderr: "(still authenticating)".into(),
+                stderr: String::new(),
             });
         }
         Ok(Err(AuthFailure::Refused { tried, methods })) => {
@@ -615,7 +615,7 @@ pub async fn connect(
                 at: Box::new(at.clone()),
                 secs: timeout.as_secs_f64(),
                 stdout: String::new(),
-                stderr: "(no session channel yet)".into(),
+                stderr: String::new(),
             });
         }
         Ok(Err(e)) => return Err(session_failed(format!("cannot run {command:?}: {e}"))),
