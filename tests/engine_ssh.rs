@@ -32,9 +32,11 @@ async fn start_error(group: &Group, spec: &str) -> ConnectError {
 async fn key_auth_runs_code_and_moves_every_value() {
     let sshd = Sshd::start();
     let group = Group::new();
+    let started = Instant::now();
     let gw = within(30, group.makegateway(&sshd.spec("")))
         .await
         .unwrap_or_else(|e| panic!("{e}\nsshd log:\n{}", sshd.log_text()));
+    eprintln!("ssh gateway ready in {:?}", started.elapsed());
     let ch = gw
         .remote_exec(
             "while 1:\n    x = channel.receive()\n    if x == 'stop': break\n    channel.send(x)",
