@@ -190,6 +190,7 @@ impl Group {
                     EventKind::GatewayReady {
                         pid: gateway.pid(),
                         python,
+                        address: gateway.address().map(str::to_owned),
                     },
                 );
             }

@@ -361,8 +361,7 @@ const SOCKETSERVER_SOURCE: &str = include_str!("../../bootstrap/socketserver.py"
 /// 0 for a free one), for one connection (spec key `installvia=`), and
 /// returns the address it is bound to.
 ///
-/// The server's stderr lines go to `opts`' stderr sink until it ends (after
-/// its one connection). Bounded by the startup timeout of `opts`; fails
+/// Bounded by the startup timeout of `opts`; fails
 /// with [`ConnectError::Via`] naming the gateway and what went wrong.
 pub async fn install_socket_server(
     via: &Gateway,
@@ -411,19 +410,9 @@ pub async fn install_socket_server(
         }
         Err(e) => return Err(fail(e.to_string())),
     };
-    let sink = opts.stderr_sink.clone();
-    tokio::spawn(async move {
-        // Until the server ends (it serves one connection) or the gateway
-        // it runs through goes away.
-        while let Ok(item) = channel.receive(None).await {
-            if let (Value::Tuple(t), Some(sink)) = (&item, &sink)
-                && let [Value::Str(tag), Value::Bytes(line)] = t.as_slice()
-                && tag == "err"
-            {
-                let text = String::from_utf8_lossy(line);
-                sink(text.trim_end_matches(['\n', '\r']));
-            }
-        }
-    });
+    // Drain the channel until the server ends (it serves one connection)
+    // or the gateway it runs through goes away. Its log lines ("connection
+    // from …") are not the socket worker's stderr: they are dropped.
+    tokio::spawn(async move { while channel.receive(None).await.is_ok() {} });
     Ok(address)
 }

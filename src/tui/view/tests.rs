@@ -52,6 +52,7 @@ fn sample() -> State {
         EventKind::GatewayReady {
             pid: Some(4242),
             python: Some("3.11.7".into()),
+            address: None,
         },
     ));
     st.apply_event(&event(
