@@ -266,3 +266,41 @@ async fn socket_installvia_starts_a_server_through_the_gateway() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn killing_a_proxied_gateway_leaves_the_via_gateway_working() {
+    within(60, async {
+        let group = Group::new();
+        let gw0 = group.makegateway(&popen("")).await.unwrap();
+        let gw1 = group.makegateway(&popen("//via=gw0")).await.unwrap();
+        let pid1 = pid_of(&gw1).await;
+        let ch = gw1
+            .remote_exec("import time; time.sleep(60)")
+            .await
+            .unwrap();
+        gw1.kill();
+        let err = ch.receive(T).await.unwrap_err();
+        assert!(matches!(err, Error::GatewayDied { .. }), "{err}");
+        assert!(
+            wait_gone(pid1 as u32, 5).await,
+            "proxied worker left running"
+        );
+        assert!(gw1.wait_exit(Duration::from_secs(5)).await);
+        // The proxy's execution on gw0 has ended; gw0 still serves.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let status = gw0.remote_status(T).await.unwrap();
+            if status.numexecuting == 0 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the proxy still runs: {status:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(pid_of(&gw0).await > 0);
+        group.terminate(Duration::from_secs(5)).await;
+    })
+    .await;
+}
