@@ -203,6 +203,17 @@ async fn bad_vias_are_clear_errors() {
         assert!(text.contains("via=gw0") && text.contains("dead"), "{text}");
 
         let gw = group.makegateway(&popen("//id=live")).await.unwrap();
+        // An interpreter that ends at once: its exit status is reported.
+        let err = group
+            .makegateway("popen//python=false//via=live")
+            .await
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            matches!(&err, Error::Connect(ConnectError::DiedDuringStartup { .. })),
+            "{text}"
+        );
+        assert!(text.contains("exit status 1"), "{text}");
         let err = group
             .makegateway("popen//python=/no/such/python//via=live")
             .await

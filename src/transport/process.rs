@@ -285,7 +285,8 @@ impl RemoteProcess {
         self.stderr.push(line);
     }
 
-    /// No more stderr lines will come.
+    /// No more stderr lines will come, and no more reports at all: the
+    /// exit status, if not known by now, never will be.
     pub fn stderr_closed(&self) {
         self.stderr.closed.send_replace(true);
     }
@@ -325,13 +326,20 @@ impl RemoteProcess {
         *self.exit.borrow()
     }
 
-    /// Waits up to `timeout` for the exit status.
+    /// Waits up to `timeout` for the exit status; returns early (with
+    /// `None`) when the reports have ended without one (see
+    /// [`stderr_closed`](Self::stderr_closed): the helper is gone).
     pub async fn wait(&self, timeout: Duration) -> Option<ExitInfo> {
-        let mut rx = self.exit.subscribe();
-        match tokio::time::timeout(timeout, rx.wait_for(Option::is_some)).await {
-            Ok(Ok(info)) => *info,
-            _ => self.exit_info(),
-        }
+        let mut exit = self.exit.subscribe();
+        let mut closed = self.stderr.closed.subscribe();
+        let _ = tokio::time::timeout(timeout, async {
+            tokio::select! {
+                _ = exit.wait_for(Option::is_some) => {}
+                _ = closed.wait_for(|c| *c) => {}
+            }
+        })
+        .await;
+        self.exit_info()
     }
 
     /// Waits up to `timeout` until every stderr line has arrived.
