@@ -202,6 +202,20 @@ async fn bad_vias_are_clear_errors() {
         let text = err.to_string();
         assert!(text.contains("via=gw0") && text.contains("dead"), "{text}");
 
+        group
+            .makegateway(&popen("//id=green//execmodel=gevent"))
+            .await
+            .unwrap();
+        let err = group
+            .makegateway(&popen("//via=green"))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("via=green") && err.contains("execmodel=gevent"),
+            "{err}"
+        );
+
         let gw = group.makegateway(&popen("//id=live")).await.unwrap();
         // An interpreter that ends at once: its exit status is reported.
         let err = group

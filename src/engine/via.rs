@@ -26,7 +26,7 @@ use tokio::time::Instant;
 use super::channel::Channel;
 use super::error::Error;
 use super::gateway::{ExecSource, Gateway};
-use crate::spec::XSpec;
+use crate::spec::{ExecModel, XSpec};
 use crate::transport::bootstrap::{BOOT_LINE, Handshake};
 use crate::transport::handshake::{BootOutcome, BootPlan, boot_stream};
 use crate::transport::popen::{DEFAULT_STARTUP_TIMEOUT, LaunchOptions};
@@ -65,8 +65,11 @@ pub fn route(via: &Gateway) -> String {
 /// Starts gateway `id` of `spec` through the gateway `via` and boots
 /// execdeck's worker (or `opts.boot`) in it.
 ///
-/// The whole start is bounded by the startup timeout of `opts`. Fails with
-/// [`ConnectError::Via`] when the via gateway cannot run the proxy or the
+/// The proxy occupies one execution of the via gateway for the proxied
+/// gateway's life (with `execmodel=main_thread_only` its only one). The
+/// whole start is bounded by the startup timeout of `opts`. Fails with
+/// [`ConnectError::Via`] when the via gateway is dead, has the gevent or
+/// eventlet execution model, cannot run the proxy or the
 /// proxy cannot start the interpreter, and with
 /// [`ConnectError::DiedDuringStartup`], [`ConnectError::BadHandshake`] or
 /// [`ConnectError::StartupTimeout`] (quoting the sub-process's stderr) after.
@@ -90,6 +93,7 @@ pub async fn connect(
             via.death_reason().unwrap_or_default()
         )));
     }
+    needs_threads(via).map_err(fail)?;
     let mut flags = vec![Value::str("-u")];
     if spec.dont_write_bytecode() {
         flags.push(Value::str("-B"));
@@ -226,6 +230,19 @@ pub async fn connect(
                 stderr: process.stderr_tail(20).join("\n"),
             })
         }
+    }
+}
+
+/// `Err` naming the execution model when `via` runs code in greenlets:
+/// `proxy.py` blocks in OS reads, which would stall its event loop.
+fn needs_threads(via: &Gateway) -> Result<(), String> {
+    match via.spec().execmodel() {
+        Some(model @ (ExecModel::Gevent | ExecModel::Eventlet)) => Err(format!(
+            "its execmodel={} cannot run the proxy, which needs OS threads \
+             (start gateways that others go through with the thread execmodel)",
+            model.as_str()
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -382,6 +399,7 @@ pub async fn install_socket_server(
             via.death_reason().unwrap_or_default()
         )));
     }
+    needs_threads(via).map_err(fail)?;
     let source = ExecSource::code(PROXY_SOURCE)
         .call("install_server")
         .kwarg("server_source", SOCKETSERVER_SOURCE)
