@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{ExitInfo, ProcessHandle};
+use super::{ExitInfo, ProcessHandle, RemoteProcess};
 
 /// How to stop a remote worker from this side (e.g. shut the socket down).
 pub type StopFn = Arc<dyn Fn() + Send + Sync>;
@@ -18,6 +18,7 @@ pub struct RemoteHandle {
     address: String,
     pid: Option<u32>,
     stop: StopFn,
+    process: Option<Arc<RemoteProcess>>,
 }
 
 impl fmt::Debug for RemoteHandle {
@@ -40,6 +41,7 @@ impl RemoteHandle {
             address: address.into(),
             pid: None,
             stop,
+            process: None,
         }
     }
 
@@ -47,6 +49,18 @@ impl RemoteHandle {
     pub fn with_pid(mut self, pid: u32) -> RemoteHandle {
         self.pid = Some(pid);
         self
+    }
+
+    /// The same handle with what a helper reports of the worker's process
+    /// (stderr, exit status): see [`RemoteProcess`].
+    pub fn with_process(mut self, process: Arc<RemoteProcess>) -> RemoteHandle {
+        self.process = Some(process);
+        self
+    }
+
+    /// What a helper reports of the worker's process, when there is one.
+    pub fn process(&self) -> Option<&Arc<RemoteProcess>> {
+        self.process.as_ref()
     }
 
     /// What kind of peer this is, e.g. `socket peer`.
@@ -98,7 +112,10 @@ impl WorkerHandle {
 
     /// How the local process ended, if there is one and it has.
     pub fn exit_info(&self) -> Option<ExitInfo> {
-        self.process().and_then(ProcessHandle::exit_info)
+        match self {
+            WorkerHandle::Process(p) => p.exit_info(),
+            WorkerHandle::Remote(r) => r.process.as_ref().and_then(|p| p.exit_info()),
+        }
     }
 
     /// Waits up to `timeout` for the local process to end and returns how it
@@ -106,7 +123,10 @@ impl WorkerHandle {
     pub async fn wait(&self, timeout: Duration) -> Option<ExitInfo> {
         match self {
             WorkerHandle::Process(p) => p.wait(timeout).await,
-            WorkerHandle::Remote(_) => None,
+            WorkerHandle::Remote(r) => match &r.process {
+                Some(p) => p.wait(timeout).await,
+                None => None,
+            },
         }
     }
 
@@ -115,6 +135,11 @@ impl WorkerHandle {
     pub async fn ended(&self) {
         match self {
             WorkerHandle::Process(p) => {
+                p.wait(Duration::MAX).await;
+            }
+            WorkerHandle::Remote(RemoteHandle {
+                process: Some(p), ..
+            }) => {
                 p.wait(Duration::MAX).await;
             }
             WorkerHandle::Remote(_) => std::future::pending::<()>().await,
@@ -130,20 +155,27 @@ impl WorkerHandle {
         }
     }
 
-    /// The last `n` lines of the worker's stderr (none for a remote worker:
-    /// its stderr stays on its own host).
+    /// The last `n` lines of the worker's stderr (for a remote worker only
+    /// what a helper reported: see [`RemoteHandle::with_process`]).
     pub fn stderr_tail(&self, n: usize) -> Vec<String> {
         match self {
             WorkerHandle::Process(p) => p.stderr_tail(n),
-            WorkerHandle::Remote(_) => Vec::new(),
+            WorkerHandle::Remote(r) => r
+                .process
+                .as_ref()
+                .map_or_else(Vec::new, |p| p.stderr_tail(n)),
         }
     }
 
     /// Waits up to `timeout` until every stderr line has been read (at once
     /// when there is no stderr).
     pub async fn wait_stderr_closed(&self, timeout: Duration) {
-        if let WorkerHandle::Process(p) = self {
-            p.wait_stderr_closed(timeout).await;
+        match self {
+            WorkerHandle::Process(p) => p.wait_stderr_closed(timeout).await,
+            WorkerHandle::Remote(RemoteHandle {
+                process: Some(p), ..
+            }) => p.wait_stderr_closed(timeout).await,
+            WorkerHandle::Remote(_) => {}
         }
     }
 
@@ -156,10 +188,21 @@ impl WorkerHandle {
                 Some(status) => format!("worker pid {}: {status}", p.pid()),
                 None => format!("worker pid {} still running", p.pid()),
             },
-            WorkerHandle::Remote(r) => match r.pid {
-                Some(pid) => format!("{} {}, worker pid {pid}", r.kind, r.address),
-                None => format!("{} {}", r.kind, r.address),
-            },
+            WorkerHandle::Remote(r) => {
+                let mut s = match r.pid {
+                    Some(pid) => format!("{} {}, worker pid {pid}", r.kind, r.address),
+                    None => format!("{} {}", r.kind, r.address),
+                };
+                if let Some(p) = &r.process {
+                    if let Some(status) = p.wait(timeout).await {
+                        s.push_str(&format!(": {status}"));
+                    }
+                    if let Some(note) = p.note() {
+                        s.push_str(&format!("; {note}"));
+                    }
+                }
+                s
+            }
         }
     }
 }
