@@ -27,7 +27,7 @@ use super::channel::Channel;
 use super::error::Error;
 use super::gateway::{ExecSource, Gateway};
 use crate::spec::{ExecModel, XSpec};
-use crate::transport::bootstrap::{BOOT_LINE, Handshake};
+use crate::transport::bootstrap::{BOOT_LINE, Handshake, SOCKETSERVER_SOURCE};
 use crate::transport::handshake::{BootOutcome, BootPlan, boot_stream};
 use crate::transport::popen::{DEFAULT_STARTUP_TIMEOUT, LaunchOptions};
 use crate::transport::{
@@ -368,10 +368,6 @@ async fn from_proxy(
         let _ = w.shutdown().await;
     }
 }
-
-/// Source of execdeck's socket server (`bootstrap/socketserver.py`), which
-/// `installvia=` starts through another gateway.
-const SOCKETSERVER_SOURCE: &str = include_str!("../../bootstrap/socketserver.py");
 
 /// Starts execdeck's socket server through the gateway `via`, in a
 /// sub-process of its interpreter listening on `listen` (`host:port`, port
