@@ -66,6 +66,41 @@ fn exec_on_two_gateways_prefixes_lines_with_ids() {
 }
 
 #[test]
+fn exec_through_a_via_gateway() {
+    let out = run(execdeck().args([
+        "exec",
+        "-g",
+        &g(),
+        "-g",
+        &popen("//via=gw0"),
+        "-c",
+        "import os; channel.send([os.getpid(), os.getppid()])",
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let pids = |id: &str| -> Vec<u32> {
+        let line = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{id}: ")))
+            .unwrap_or_else(|| panic!("no line of {id} in {stdout:?}"));
+        line.trim_matches(['[', ']'])
+            .split(", ")
+            .map(|n| n.parse().expect("a pid"))
+            .collect()
+    };
+    let (gw0, gw1) = (pids("gw0"), pids("gw1"));
+    assert_eq!(gw1[1], gw0[0], "gw1 is a child of gw0's worker: {stdout}");
+}
+
+#[test]
+fn exec_with_an_unknown_via_names_the_key_and_value() {
+    let out = run(execdeck().args(["exec", "-g", &popen("//via=gw7"), "-c", "channel.send(1)"]));
+    assert_ne!(out.status.code(), Some(0));
+    let err = text(&out.stderr);
+    assert!(err.contains("via=gw7"), "{err}");
+}
+
+#[test]
 fn exec_sends_literals_in_order() {
     let out = run(execdeck().args([
         "exec",

@@ -19,7 +19,7 @@ fn describe(ev: &Event) -> Option<String> {
         EventKind::GatewayStarting { spec } => {
             format!("{gw} starting {}", spec.split("//").next().unwrap_or(""))
         }
-        EventKind::GatewayReady { pid, python } => {
+        EventKind::GatewayReady { pid, python, .. } => {
             format!(
                 "{gw} ready pid={} python={}",
                 pid.is_some(),

@@ -474,18 +474,36 @@ fn exec_and_status_commands_take_socket_specs() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains(&server.spec()), "{text}");
     assert!(text.contains(&server.child.id().to_string()), "{text}");
-    // installvia is not there yet, and says so (not "socket" as a whole).
+    // installvia through another gateway of the same command works; an
+    // unknown gateway is an error naming the key and the value.
     let out = run_bounded(
-        Command::new(bin).args(["exec", "-g", "socket//installvia=gw0", "-c", "pass"]),
+        Command::new(bin).args([
+            "exec",
+            "-g",
+            &format!("popen//python={}", python()),
+            "-g",
+            "socket//installvia=gw0",
+            "-c",
+            "channel.send(channel.gateway.id)",
+        ]),
+        None,
+        Duration::from_secs(30),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("gw1: 'gw1'"), "{text}");
+    let out = run_bounded(
+        Command::new(bin).args(["exec", "-g", "socket//installvia=gw5", "-c", "pass"]),
         None,
         Duration::from_secs(30),
     );
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("socket//installvia gateways are not supported yet"),
-        "{err}"
-    );
+    assert!(err.contains("installvia=gw5"), "{err}");
     // A bad socket value names the key and the value.
     let out = run_bounded(
         Command::new(bin).args(["exec", "-g", "socket=nowhere", "-c", "pass"]),

@@ -7,8 +7,7 @@ use std::process::Command;
 
 use super::{EXIT_USAGE, Failure};
 
-/// The server program (standard library only, Python 3.8+).
-pub const SOCKETSERVER_SOURCE: &str = include_str!("../../bootstrap/socketserver.py");
+use crate::transport::bootstrap::SOCKETSERVER_SOURCE;
 
 /// Arguments of `execdeck serve`.
 #[derive(Debug, clap::Args)]

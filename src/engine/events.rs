@@ -358,6 +358,11 @@ pub enum EventKind<P = Payload> {
         pid: Option<u32>,
         /// The worker's Python version (`3.11.7`), when it was asked for.
         python: Option<String>,
+        /// Where the worker is, for one without a local process: the
+        /// `host:port` of a socket gateway (also one made with
+        /// `installvia=`), the route of a `via=` gateway (`via gw0 ← gw1`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        address: Option<String>,
     },
     /// A gateway could not be started.
     GatewayFailed {

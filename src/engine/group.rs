@@ -10,6 +10,7 @@ use super::error::{Error, Result};
 use super::events::{EventKind, EventSender, Subscription};
 use super::gateway::{ExecSource, Gateway};
 use super::multi::MultiChannel;
+use super::via;
 use crate::spec::{GatewayKind, XSpec};
 use crate::transport::bootstrap::BootSource;
 use crate::transport::bootstrap::{DebugMode, REMOTE_TRACE_PREFIX};
@@ -69,6 +70,9 @@ struct GroupInner {
     ids: Mutex<HashSet<String>>,
     events: EventSender,
     opts: GroupOptions,
+    /// Woken when a gateway joins the group or a reserved id is freed
+    /// (a start that `via=` may be waiting for ended).
+    changed: tokio::sync::Notify,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -87,6 +91,7 @@ impl Drop for IdReservation {
     fn drop(&mut self) {
         if !self.keep {
             lock(&self.group.ids).remove(&self.id);
+            self.group.changed.notify_waiters();
         }
     }
 }
@@ -186,6 +191,7 @@ impl Group {
                     EventKind::GatewayReady {
                         pid: gateway.pid(),
                         python,
+                        address: gateway.address().map(str::to_owned),
                     },
                 );
             }
@@ -221,6 +227,8 @@ impl Group {
         let mut gateways = lock(&self.inner.gateways);
         let at = gateways.partition_point(|(seq, _)| *seq < reservation.seq);
         gateways.insert(at, (reservation.seq, gateway.clone()));
+        drop(gateways);
+        self.inner.changed.notify_waiters();
         Ok(gateway)
     }
 
@@ -275,11 +283,15 @@ impl Group {
             debug,
             worker_cache: self.inner.opts.worker_cache.clone(),
         };
-        if spec.via().is_some() {
-            return Err(ConnectError::Unsupported {
-                spec: spec.to_string(),
-                kind: "via".into(),
-            });
+        if let Some(via_id) = spec.via() {
+            let via = self.find_via(spec, id, "via", via_id).await?;
+            return match spec.kind() {
+                GatewayKind::Popen => via::connect(&via, spec, id, &opts).await,
+                other => Err(ConnectError::Unsupported {
+                    spec: spec.to_string(),
+                    kind: format!("{}//via", other.key()),
+                }),
+            };
         }
         match spec.kind() {
             GatewayKind::Popen => popen::spawn(spec, id, &opts).await,
@@ -289,11 +301,103 @@ impl Group {
             }
             GatewayKind::Socket(Some(address)) => socket::connect(spec, address, id, &opts).await,
             GatewayKind::Ssh(value) => ssh::connect(spec, value, id, &opts).await,
-            GatewayKind::Socket(None) => Err(ConnectError::Unsupported {
-                spec: spec.to_string(),
-                kind: "socket//installvia".into(),
-            }),
+            GatewayKind::Socket(None) => {
+                let Some(via_id) = spec.installvia() else {
+                    return Err(ConnectError::Unsupported {
+                        spec: spec.to_string(),
+                        kind: "socket without an address".into(),
+                    });
+                };
+                let via = self.find_via(spec, id, "installvia", via_id).await?;
+                if !self.is_local(&via) {
+                    return Err(ConnectError::Via {
+                        spec: spec.to_string(),
+                        key: "installvia",
+                        via: via_id.to_owned(),
+                        message: "installing a socket server is supported only through local \
+                                  (popen, cmd, or via= of those) gateways so far"
+                            .into(),
+                    });
+                }
+                let address = via::install_socket_server(&via, spec, "127.0.0.1:0", &opts).await?;
+                socket::connect(spec, &address, id, &opts).await
+            }
         }
+    }
+
+    /// The gateway `via_id` that gateway `id` (of `spec`) is to be started
+    /// through (spec key `key`): when it is still starting, waits for it,
+    /// within the startup timeout.
+    async fn find_via(
+        &self,
+        spec: &XSpec,
+        id: &str,
+        key: &'static str,
+        via_id: &str,
+    ) -> Result<Gateway, ConnectError> {
+        let fail = |message: String| ConnectError::Via {
+            spec: spec.to_string(),
+            key,
+            via: via_id.to_owned(),
+            message,
+        };
+        if via_id == id {
+            return Err(fail("a gateway cannot be started through itself".into()));
+        }
+        let timeout = self.inner.opts.startup_timeout;
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.inner.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(gw) = self.get(via_id) {
+                return Ok(gw);
+            }
+            if !lock(&self.inner.ids).contains(via_id) {
+                return Err(fail(
+                    "there is no gateway with that id in this group".into(),
+                ));
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return Err(fail(format!(
+                    "that gateway did not finish starting within {}s",
+                    timeout.as_secs_f64()
+                )));
+            }
+        }
+    }
+
+    /// Whether `gw` runs on this host: popen or cmd, directly or through
+    /// other gateways of this group that do.
+    fn is_local(&self, gw: &Gateway) -> bool {
+        let mut spec = gw.spec().clone();
+        // A chain longer than the group is a cycle.
+        for _ in 0..=self.len() {
+            if !matches!(spec.kind(), GatewayKind::Popen | GatewayKind::Cmd(_)) {
+                return false;
+            }
+            match spec.via().and_then(|v| self.get(v)) {
+                Some(next) => spec = next.spec().clone(),
+                None => return spec.via().is_none(),
+            }
+        }
+        false
+    }
+
+    /// How many gateways of `gateways` the gateway `gw` goes through (its
+    /// `via=` or `installvia=` chain); 0 for one started directly.
+    fn depth(gateways: &[(u64, Gateway)], gw: &Gateway) -> usize {
+        let mut depth = 0;
+        let mut current = gw.clone();
+        while depth <= gateways.len() {
+            let next = current.spec().via().or(current.spec().installvia());
+            let Some(next) = next.and_then(|v| gateways.iter().find(|(_, g)| g.id() == v)) else {
+                break;
+            };
+            depth += 1;
+            current = next.1.clone();
+        }
+        depth
     }
 
     /// The gateway with this id, if it is in the group.
@@ -357,23 +461,36 @@ impl Group {
         Ok(MultiChannel::new(channels))
     }
 
-    /// Exits every gateway in parallel, waits up to `timeout` for each, kills
-    /// what has not ended, and removes them all from the group. Returns within
-    /// about twice `timeout`.
+    /// Exits every gateway, waits up to `timeout` for each, kills what has
+    /// not ended, and removes them all from the group. Gateways started
+    /// through others (`via=`, `installvia=`) end first: those at the end of
+    /// the longest chains, in parallel, then the next ones, and so on. Returns
+    /// within about twice `timeout` per level of chain (once for a group
+    /// without `via`).
     pub async fn terminate(&self, timeout: Duration) {
         let gateways = std::mem::take(&mut *lock(&self.inner.gateways));
-        let mut set = JoinSet::new();
-        for (_, gw) in gateways {
+        let mut levels: Vec<Vec<Gateway>> = Vec::new();
+        for (_, gw) in &gateways {
             lock(&self.inner.ids).remove(gw.id());
-            set.spawn(async move {
-                gw.exit();
-                if !gw.wait_exit(timeout).await {
-                    gw.kill();
-                    gw.wait_exit(timeout).await;
-                }
-            });
+            let depth = Self::depth(&gateways, gw);
+            if levels.len() <= depth {
+                levels.resize_with(depth + 1, Vec::new);
+            }
+            levels[depth].push(gw.clone());
         }
-        while set.join_next().await.is_some() {}
+        for level in levels.into_iter().rev() {
+            let mut set = JoinSet::new();
+            for gw in level {
+                set.spawn(async move {
+                    gw.exit();
+                    if !gw.wait_exit(timeout).await {
+                        gw.kill();
+                        gw.wait_exit(timeout).await;
+                    }
+                });
+            }
+            while set.join_next().await.is_some() {}
+        }
     }
 }
 

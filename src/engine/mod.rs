@@ -10,6 +10,7 @@ pub mod group;
 pub mod multi;
 mod outbox;
 pub mod run;
+pub mod via;
 
 pub use channel::{Channel, ItemStream};
 pub use error::{Error, RemoteError, Result};

@@ -250,10 +250,12 @@ pub enum SpecErrorKind {
         value: String,
     },
     /// A key that does not apply together with another key or gateway type.
-    #[error("key {key:?} {reason}")]
+    #[error("key {key:?}{} {reason}", shown_value(.key, .value))]
     Conflict {
         /// The key that does not fit.
         key: String,
+        /// Its value, when worth quoting (the gateway id of `via`/`installvia`).
+        value: Option<String>,
         /// Why, e.g. `cannot be combined with socket`.
         reason: &'static str,
     },
@@ -265,6 +267,14 @@ pub enum SpecErrorKind {
         /// The id given.
         id: String,
     },
+}
+
+/// ` (key=value)` for a conflict that quotes its value, else nothing.
+fn shown_value(key: &str, value: &Option<String>) -> String {
+    match value {
+        Some(v) => format!(" ({key}={v})"),
+        None => String::new(),
+    }
 }
 
 /// A parsed execnet spec string.
@@ -451,8 +461,14 @@ impl XSpec {
         };
 
         let conflict = |key: &str, reason| {
+            // The gateway ids of via/installvia are quoted: which one is wrong.
+            let value = match key {
+                "via" | "installvia" => lookup(key).flatten().map(str::to_owned),
+                _ => None,
+            };
             err(SpecErrorKind::Conflict {
                 key: key.to_owned(),
+                value,
                 reason,
             })
         };
@@ -934,11 +950,11 @@ mod tests {
         bad_msg("socket", "key \"socket\" needs a value");
         bad_msg(
             "socket=h:1//installvia=gw0",
-            "key \"installvia\" cannot be combined",
+            "key \"installvia\" (installvia=gw0) cannot be combined",
         );
         bad_msg(
             "socket=h:1//via=gw0",
-            "key \"via\" cannot be combined with socket",
+            "key \"via\" (via=gw0) cannot be combined with socket",
         );
         bad_msg(
             "socket=h:1//python=p",
@@ -1141,7 +1157,7 @@ mod tests {
         ok("ssh=h//via=gw0");
         bad_msg(
             "popen//installvia=gw0",
-            "key \"installvia\" applies only to socket gateways",
+            "key \"installvia\" (installvia=gw0) applies only to socket gateways",
         );
         bad_msg(
             "popen//ssh_config=x",

@@ -149,7 +149,7 @@ impl Record {
         };
         match kind {
             EventKind::GatewayStarting { spec } => format!("spec {spec}"),
-            EventKind::GatewayReady { pid, python } => format!(
+            EventKind::GatewayReady { pid, python, .. } => format!(
                 "pid {} python {}",
                 pid.map_or_else(|| "?".to_owned(), |p| p.to_string()),
                 python.as_deref().unwrap_or("?")

@@ -494,10 +494,12 @@ mod tests {
             EventKind::GatewayReady {
                 pid: Some(42),
                 python: Some("3.12.1".into()),
+                address: Some("127.0.0.1:8888".into()),
             },
             EventKind::GatewayReady {
                 pid: None,
                 python: None,
+                address: None,
             },
             EventKind::GatewayFailed {
                 error: "a\nb".into(),
@@ -575,7 +577,7 @@ mod tests {
     fn lines_of_every_kind() {
         let want = [
             r#"{"t":0.0015,"gw":"gw0","kind":"gateway_starting","spec":"popen//python=x"}"#,
-            r#"{"t":0.0015,"gw":"gw0","kind":"gateway_ready","pid":42,"python":"3.12.1"}"#,
+            r#"{"t":0.0015,"gw":"gw0","kind":"gateway_ready","pid":42,"python":"3.12.1","address":"127.0.0.1:8888"}"#,
             r#"{"t":0.0015,"gw":"gw0","kind":"gateway_ready","pid":null,"python":null}"#,
             r#"{"t":0.0015,"gw":"gw0","kind":"gateway_failed","error":"a\nb"}"#,
             r#"{"t":0.0015,"gw":"gw0","kind":"gateway_exited","status":null,"reason":"r"}"#,

@@ -3,6 +3,11 @@
 
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 
+/// execdeck's socket server (`bootstrap/socketserver.py`, standard library
+/// only, Python 3.8+): run by `execdeck serve`, and started through another
+/// gateway for `socket//installvia=`.
+pub const SOCKETSERVER_SOURCE: &str = include_str!("../../bootstrap/socketserver.py");
+
 /// Our worker program (`bootstrap/worker.py`).
 pub const WORKER_SOURCE: &str = include_str!("../../bootstrap/worker.py");
 

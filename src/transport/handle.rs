@@ -6,15 +6,10 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::process::StderrTail;
-use super::{ExitInfo, ProcessHandle};
+use super::{ExitInfo, ProcessHandle, RemoteProcess};
 
 /// How to stop a remote worker from this side (e.g. shut the socket down).
 pub type StopFn = Arc<dyn Fn() + Send + Sync>;
-
-/// How a remote worker ended, once its transport knows (an ssh channel's
-/// exit status or signal, e.g. `exit status 1`).
-pub type EndStatus = Arc<std::sync::OnceLock<String>>;
 
 /// A worker reached over a connection, with no local process of its own.
 #[derive(Clone)]
@@ -23,8 +18,7 @@ pub struct RemoteHandle {
     address: String,
     pid: Option<u32>,
     stop: StopFn,
-    stderr: Option<Arc<StderrTail>>,
-    status: Option<EndStatus>,
+    process: Option<Arc<RemoteProcess>>,
 }
 
 impl fmt::Debug for RemoteHandle {
@@ -47,36 +41,26 @@ impl RemoteHandle {
             address: address.into(),
             pid: None,
             stop,
-            stderr: None,
-            status: None,
+            process: None,
         }
-    }
-
-    /// The same handle with the worker's stderr as the transport relays it
-    /// (an ssh channel's extended data), and how the worker ended once known.
-    pub fn with_stderr_and_status(
-        mut self,
-        stderr: Arc<StderrTail>,
-        status: EndStatus,
-    ) -> RemoteHandle {
-        self.stderr = Some(stderr);
-        self.status = Some(status);
-        self
-    }
-
-    /// How the worker ended, when the transport was told (ssh: the exit
-    /// status or signal the server reported).
-    pub fn end_status(&self) -> Option<&str> {
-        self.status
-            .as_ref()
-            .and_then(|s| s.get())
-            .map(String::as_str)
     }
 
     /// The same handle knowing the worker's process id (on its own host).
     pub fn with_pid(mut self, pid: u32) -> RemoteHandle {
         self.pid = Some(pid);
         self
+    }
+
+    /// The same handle with what a helper reports of the worker's process
+    /// (stderr, exit status): see [`RemoteProcess`].
+    pub fn with_process(mut self, process: Arc<RemoteProcess>) -> RemoteHandle {
+        self.process = Some(process);
+        self
+    }
+
+    /// What a helper reports of the worker's process, when there is one.
+    pub fn process(&self) -> Option<&Arc<RemoteProcess>> {
+        self.process.as_ref()
     }
 
     /// What kind of peer this is, e.g. `socket peer`.
@@ -128,7 +112,10 @@ impl WorkerHandle {
 
     /// How the local process ended, if there is one and it has.
     pub fn exit_info(&self) -> Option<ExitInfo> {
-        self.process().and_then(ProcessHandle::exit_info)
+        match self {
+            WorkerHandle::Process(p) => p.exit_info(),
+            WorkerHandle::Remote(r) => r.process.as_ref().and_then(|p| p.exit_info()),
+        }
     }
 
     /// Waits up to `timeout` for the local process to end and returns how it
@@ -136,7 +123,10 @@ impl WorkerHandle {
     pub async fn wait(&self, timeout: Duration) -> Option<ExitInfo> {
         match self {
             WorkerHandle::Process(p) => p.wait(timeout).await,
-            WorkerHandle::Remote(_) => None,
+            WorkerHandle::Remote(r) => match &r.process {
+                Some(p) => p.wait(timeout).await,
+                None => None,
+            },
         }
     }
 
@@ -145,6 +135,11 @@ impl WorkerHandle {
     pub async fn ended(&self) {
         match self {
             WorkerHandle::Process(p) => {
+                p.wait(Duration::MAX).await;
+            }
+            WorkerHandle::Remote(RemoteHandle {
+                process: Some(p), ..
+            }) => {
                 p.wait(Duration::MAX).await;
             }
             WorkerHandle::Remote(_) => std::future::pending::<()>().await,
@@ -160,12 +155,15 @@ impl WorkerHandle {
         }
     }
 
-    /// The last `n` lines of the worker's stderr (none for a remote worker
-    /// whose stderr stays on its own host, e.g. a socket server's).
+    /// The last `n` lines of the worker's stderr (for a remote worker only
+    /// what a helper reported: see [`RemoteHandle::with_process`]).
     pub fn stderr_tail(&self, n: usize) -> Vec<String> {
         match self {
             WorkerHandle::Process(p) => p.stderr_tail(n),
-            WorkerHandle::Remote(r) => r.stderr.as_ref().map_or_else(Vec::new, |t| t.last(n)),
+            WorkerHandle::Remote(r) => r
+                .process
+                .as_ref()
+                .map_or_else(Vec::new, |p| p.stderr_tail(n)),
         }
     }
 
@@ -174,11 +172,10 @@ impl WorkerHandle {
     pub async fn wait_stderr_closed(&self, timeout: Duration) {
         match self {
             WorkerHandle::Process(p) => p.wait_stderr_closed(timeout).await,
-            WorkerHandle::Remote(r) => {
-                if let Some(tail) = &r.stderr {
-                    tail.wait_closed(timeout).await;
-                }
-            }
+            WorkerHandle::Remote(RemoteHandle {
+                process: Some(p), ..
+            }) => p.wait_stderr_closed(timeout).await,
+            WorkerHandle::Remote(_) => {}
         }
     }
 
@@ -192,14 +189,19 @@ impl WorkerHandle {
                 None => format!("worker pid {} still running", p.pid()),
             },
             WorkerHandle::Remote(r) => {
-                let mut text = format!("{} {}", r.kind, r.address);
-                if let Some(pid) = r.pid {
-                    text.push_str(&format!(", worker pid {pid}"));
+                let mut s = match r.pid {
+                    Some(pid) => format!("{} {}, worker pid {pid}", r.kind, r.address),
+                    None => format!("{} {}", r.kind, r.address),
+                };
+                if let Some(p) = &r.process {
+                    if let Some(status) = p.wait(timeout).await {
+                        s.push_str(&format!(": {status}"));
+                    }
+                    if let Some(note) = p.note() {
+                        s.push_str(&format!("; {note}"));
+                    }
                 }
-                if let Some(status) = r.end_status() {
-                    text.push_str(&format!(": {status}"));
-                }
-                text
+                s
             }
         }
     }

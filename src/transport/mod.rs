@@ -18,8 +18,8 @@ pub mod worker_cache;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
-pub use handle::{EndStatus, RemoteHandle, WorkerHandle};
-pub use process::{ExitInfo, ProcessHandle, StderrSink};
+pub use handle::{RemoteHandle, WorkerHandle};
+pub use process::{ExitInfo, ProcessHandle, RemoteProcess, StderrSink};
 pub use ssh::SshAt;
 
 /// The read half of a connection.
@@ -344,6 +344,20 @@ pub enum ConnectError {
         stdout: String,
         /// The last lines of stderr.
         stderr: String,
+    },
+    /// A gateway could not be started through another gateway of the group
+    /// (`via=`, `installvia=`): that gateway is unknown or dead, or the
+    /// helper it runs could not start the interpreter or server.
+    #[error("{spec}: cannot start through gateway {via:?} ({key}={via}): {message}")]
+    Via {
+        /// The spec string.
+        spec: String,
+        /// The spec key: `via` or `installvia`.
+        key: &'static str,
+        /// The id of the gateway it goes through.
+        via: String,
+        /// What went wrong.
+        message: String,
     },
     /// Applying `chdir`, `nice` or `env:` on the new worker failed.
     #[error("{spec}: setting up the worker failed: {message}")]

@@ -86,13 +86,6 @@ impl StderrTail {
         }
     }
 
-    /// Waits up to `timeout` until the stream feeding this tail has been
-    /// read to its end.
-    pub async fn wait_closed(&self, timeout: Duration) {
-        let mut rx = self.closed.subscribe();
-        let _ = tokio::time::timeout(timeout, rx.wait_for(|closed| *closed)).await;
-    }
-
     /// The last `n` lines.
     pub fn last(&self, n: usize) -> Vec<String> {
         match self.lines.lock() {
@@ -194,7 +187,8 @@ impl ProcessHandle {
     /// Waits up to `timeout` until the stderr pipe has been read to its end,
     /// so that every line has reached the tail and the sink.
     pub async fn wait_stderr_closed(&self, timeout: Duration) {
-        self.stderr.wait_closed(timeout).await;
+        let mut rx = self.stderr.closed.subscribe();
+        let _ = tokio::time::timeout(timeout, rx.wait_for(|closed| *closed)).await;
     }
 
     /// The last `n` lines of stderr.
@@ -216,14 +210,7 @@ fn kill_group(pid: u32) {
     }
 }
 
-/// Reads `err` line by line (each cut at a bounded length) into `tail` and
-/// `sink` until it ends, then marks the tail closed. Shared with transports
-/// whose stderr is not a local pipe (ssh: the channel's extended data).
-pub(crate) async fn read_stderr(
-    err: impl AsyncRead + Unpin,
-    tail: Arc<StderrTail>,
-    sink: Option<StderrSink>,
-) {
+async fn read_stderr(err: impl AsyncRead + Unpin, tail: Arc<StderrTail>, sink: Option<StderrSink>) {
     // Small: every idle gateway keeps one.
     let mut reader = BufReader::with_capacity(2048, err);
     let mut buf = Vec::new();
@@ -251,4 +238,134 @@ pub(crate) async fn read_stderr(
         }
     }
     tail.closed.send_replace(true);
+}
+
+/// What is learnt of a worker process on another host through a helper
+/// that reports it (the via proxy, `bootstrap/proxy.py`): its stderr lines,
+/// its exit status, and a note on why the connection to it ended. The
+/// transport that runs the helper feeds it; a [`super::RemoteHandle`] made
+/// [`with_process`](super::RemoteHandle::with_process) reads it.
+pub struct RemoteProcess {
+    stderr: StderrTail,
+    sink: Option<StderrSink>,
+    exit: watch::Sender<Option<ExitInfo>>,
+    note: Mutex<Option<String>>,
+}
+
+impl fmt::Debug for RemoteProcess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RemoteProcess")
+            .field("exit", &*self.exit.borrow())
+            .finish()
+    }
+}
+
+impl RemoteProcess {
+    /// A process not yet known to have ended; each stderr line also goes to `sink`.
+    pub fn new(sink: Option<StderrSink>) -> Arc<RemoteProcess> {
+        Arc::new(RemoteProcess {
+            stderr: StderrTail::default(),
+            sink,
+            exit: watch::channel(None).0,
+            note: Mutex::new(None),
+        })
+    }
+
+    /// One line the process wrote on stderr (a trailing newline is removed,
+    /// a line longer than the kept maximum is cut).
+    pub fn stderr_line(&self, line: &[u8]) {
+        let mut end = line.len();
+        while end > 0 && matches!(line[end - 1], b'\n' | b'\r') {
+            end -= 1;
+        }
+        let line = String::from_utf8_lossy(&line[..end.min(STDERR_MAX_LINE)]).into_owned();
+        if let Some(sink) = &self.sink {
+            sink(&line);
+        }
+        self.stderr.push(line);
+    }
+
+    /// No more stderr lines will come, and no more reports at all: the
+    /// exit status, if not known by now, never will be.
+    pub fn stderr_closed(&self) {
+        self.stderr.closed.send_replace(true);
+    }
+
+    /// The process ended with the `subprocess` return code `returncode`
+    /// (negative: killed by that signal).
+    pub fn exited(&self, returncode: i64) {
+        let info = match returncode {
+            rc if rc < 0 => ExitInfo {
+                code: None,
+                signal: i32::try_from(-rc).ok(),
+            },
+            rc => ExitInfo {
+                code: i32::try_from(rc).ok(),
+                signal: None,
+            },
+        };
+        self.exit.send_replace(Some(info));
+    }
+
+    /// The connection to the process is gone and no exit status came (an
+    /// ssh channel closed without one): it counts as ended, for an unknown
+    /// reason. Does nothing when the status is known.
+    pub fn ended_without_status(&self) {
+        self.exit.send_if_modified(|exit| {
+            let unknown = exit.is_none();
+            if unknown {
+                *exit = Some(ExitInfo {
+                    code: None,
+                    signal: None,
+                });
+            }
+            unknown
+        });
+    }
+
+    /// Records why the connection to the process ended (the first note wins).
+    pub fn set_note(&self, note: String) {
+        if let Ok(mut n) = self.note.lock()
+            && n.is_none()
+        {
+            *n = Some(note);
+        }
+    }
+
+    /// Why the connection ended, when the transport knows.
+    pub fn note(&self) -> Option<String> {
+        self.note.lock().ok().and_then(|n| n.clone())
+    }
+
+    /// How the process ended, if that is known.
+    pub fn exit_info(&self) -> Option<ExitInfo> {
+        *self.exit.borrow()
+    }
+
+    /// Waits up to `timeout` for the exit status; returns early (with
+    /// `None`) when the reports have ended without one (see
+    /// [`stderr_closed`](Self::stderr_closed): the helper is gone).
+    pub async fn wait(&self, timeout: Duration) -> Option<ExitInfo> {
+        let mut exit = self.exit.subscribe();
+        let mut closed = self.stderr.closed.subscribe();
+        let _ = tokio::time::timeout(timeout, async {
+            tokio::select! {
+                _ = exit.wait_for(Option::is_some) => {}
+                _ = closed.wait_for(|c| *c) => {}
+            }
+        })
+        .await;
+        self.exit_info()
+    }
+
+    /// Waits up to `timeout` until every stderr line has arrived.
+    pub async fn wait_stderr_closed(&self, timeout: Duration) {
+        let mut rx = self.stderr.closed.subscribe();
+        let _ = tokio::time::timeout(timeout, rx.wait_for(|closed| *closed)).await;
+    }
+
+    /// The last `n` stderr lines.
+    pub fn stderr_tail(&self, n: usize) -> Vec<String> {
+        self.stderr.last(n)
+    }
 }

@@ -35,10 +35,9 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::bootstrap::{BOOT_LINE, Handshake};
-use super::handle::EndStatus;
 use super::handshake::{BootOutcome, BootPlan, boot_stream};
 use super::popen::{DEFAULT_STARTUP_TIMEOUT, LaunchOptions};
-use super::process::{StderrTail, read_stderr};
+use super::process::RemoteProcess;
 use super::{ConnectError, Connection, RemoteHandle, WorkerHandle};
 use crate::spec::{ConfigMatch, XSpec, parse_ssh_value, ssh_config_for};
 
@@ -48,9 +47,13 @@ pub const PEER_KIND: &str = "ssh";
 /// The ssh port when none is given.
 pub const DEFAULT_PORT: u16 = 22;
 
-/// Buffer between the channel and the gateway's reader (stdout), and for
-/// stderr lines on their way to the sink.
+/// Buffer between the channel and the gateway's reader (stdout).
 const PIPE_BUFFER: usize = 256 * 1024;
+
+/// A stderr "line" longer than this is passed on in pieces, so that a
+/// worker writing without newlines cannot make the master buffer without
+/// limit.
+const STDERR_LINE_LIMIT: usize = 16 * 1024;
 
 /// How long a stop waits for the channel to report the worker's end, and a
 /// disconnect for the server's answer.
@@ -635,11 +638,11 @@ pub async fn connect(
     };
     let outcome = boot_stream(&mut reader, &mut writer, &plan).await;
     let stop = remote.stop.clone();
-    let tail = remote.tail.clone();
+    let process = remote.process.clone();
     let failed = |stdout: &[u8]| {
         (
             String::from_utf8_lossy(stdout).into_owned(),
-            tail.last(20).join("\n"),
+            process.stderr_tail(20).join("\n"),
         )
     };
     match outcome {
@@ -656,7 +659,7 @@ pub async fn connect(
                 at.to_string(),
                 Arc::new(move || stopper.notify_one()),
             )
-            .with_stderr_and_status(remote.tail.clone(), remote.status.clone());
+            .with_process(remote.process.clone());
             let reader: super::BoxedReader = if reader.buffer().is_empty() {
                 Box::new(reader.into_inner())
             } else {
@@ -672,17 +675,14 @@ pub async fn connect(
         BootOutcome::Read(Handshake::Eof { seen }) => {
             // The relay ends with the channel: stderr is then complete and
             // the exit status known, if the server sent one.
-            remote.tail.wait_closed(CLOSE_WAIT).await;
+            let status = remote.process.wait(CLOSE_WAIT).await;
+            remote.process.wait_stderr_closed(CLOSE_WAIT).await;
             stop.notify_one();
             let (stdout, stderr) = failed(&seen);
             Err(ConnectError::SshRemoteExit {
                 spec: spec.to_string(),
                 at: Box::new(at),
-                status: remote
-                    .status
-                    .get()
-                    .cloned()
-                    .unwrap_or_else(|| "no exit status reported".into()),
+                status: status.map_or_else(|| "no exit status reported".into(), |s| s.to_string()),
                 stdout,
                 stderr,
             })
@@ -691,7 +691,7 @@ pub async fn connect(
             Handshake::Unexpected { seen } | Handshake::SourceRequested { banner: seen },
         ) => {
             stop.notify_one();
-            remote.tail.wait_closed(CLOSE_WAIT).await;
+            remote.process.wait_stderr_closed(CLOSE_WAIT).await;
             let (stdout, stderr) = failed(&seen);
             Err(ConnectError::SshBadHandshake {
                 spec: spec.to_string(),
@@ -702,7 +702,7 @@ pub async fn connect(
         }
         BootOutcome::TimedOut { printed } => {
             stop.notify_one();
-            remote.tail.wait_closed(CLOSE_WAIT).await;
+            remote.process.wait_stderr_closed(CLOSE_WAIT).await;
             let (stdout, stderr) = failed(&printed);
             Err(ConnectError::SshStartupTimeout {
                 spec: spec.to_string(),
@@ -987,13 +987,13 @@ async fn try_agent(
     Ok(false)
 }
 
-/// The exec channel seen as a process: stdin, stdout, stderr lines into a
-/// tail and the sink, the exit status, and a way to stop it.
+/// The exec channel seen as a process: stdin, stdout, what is known of the
+/// remote process (stderr lines, which also go to the sink, and the exit
+/// status), and a way to stop it.
 struct Relay {
     stdin: super::BoxedWriter,
     stdout: DuplexStream,
-    tail: Arc<StderrTail>,
-    status: EndStatus,
+    process: Arc<RemoteProcess>,
     stop: Arc<Notify>,
 }
 
@@ -1014,14 +1014,12 @@ impl Relay {
             dropped: stdin_dropped.clone(),
         });
         let (stdout, mut stdout_in) = tokio::io::duplex(PIPE_BUFFER);
-        let (stderr_out, mut stderr_in) = tokio::io::duplex(PIPE_BUFFER);
-        let tail = Arc::new(StderrTail::default());
-        tokio::spawn(read_stderr(stderr_out, tail.clone(), sink));
-        let status: EndStatus = Arc::default();
+        let process = RemoteProcess::new(sink);
         let stop = Arc::new(Notify::new());
-        let (status_in, stop_in) = (status.clone(), stop.clone());
+        let (reports, stop_in) = (process.clone(), stop.clone());
         tokio::spawn(async move {
-            let relay = async move {
+            let relay = async {
+                let mut stderr = StderrLines::default();
                 while let Some(msg) = read_half.wait().await {
                     match msg {
                         // A gateway that went away stops reading; the rest
@@ -1030,26 +1028,31 @@ impl Relay {
                             let _ = stdout_in.write_all(&data).await;
                         }
                         ChannelMsg::ExtendedData { data, ext: 1 } => {
-                            let _ = stderr_in.write_all(&data).await;
+                            stderr.push(&data, &reports);
                         }
                         ChannelMsg::ExitStatus { exit_status } => {
-                            let _ = status_in.set(format!("exit status {exit_status}"));
+                            reports.exited(i64::from(exit_status));
                         }
                         ChannelMsg::ExitSignal {
                             signal_name,
                             error_message,
                             ..
                         } => {
-                            let mut text =
-                                format!("killed by signal {}", signal_text(&signal_name));
-                            if !error_message.is_empty() {
-                                text.push_str(&format!(" ({error_message})"));
+                            match signal_number(&signal_name) {
+                                Some(signo) => reports.exited(-i64::from(signo)),
+                                None => reports.set_note(format!(
+                                    "killed by signal {}",
+                                    signal_text(&signal_name)
+                                )),
                             }
-                            let _ = status_in.set(text);
+                            if !error_message.is_empty() {
+                                reports.set_note(error_message);
+                            }
                         }
                         _ => {}
                     }
                 }
+                stderr.finish(&reports);
             };
             tokio::pin!(relay);
             let mut eof_sent = false;
@@ -1076,14 +1079,19 @@ impl Relay {
                     let _ = tokio::time::timeout(CLOSE_WAIT, &mut relay).await;
                 }
             }
+            // Whatever was not reported by now never will be.
+            if reports.exit_info().is_none() {
+                reports.set_note("the ssh channel closed without an exit status".into());
+                reports.ended_without_status();
+            }
+            reports.stderr_closed();
             let bye = session.disconnect(Disconnect::ByApplication, "", "en");
             let _ = tokio::time::timeout(CLOSE_WAIT, bye).await;
         });
         Relay {
             stdin,
             stdout,
-            tail,
-            status,
+            process,
             stop,
         }
     }
@@ -1125,6 +1133,55 @@ impl<W: tokio::io::AsyncWrite> tokio::io::AsyncWrite for ChannelStdin<W> {
     ) -> std::task::Poll<std::io::Result<()>> {
         self.inner.as_mut().poll_shutdown(cx)
     }
+}
+
+/// Splits the channel's stderr bytes into lines for a [`RemoteProcess`].
+#[derive(Default)]
+struct StderrLines {
+    partial: Vec<u8>,
+}
+
+impl StderrLines {
+    /// Passes on every complete line of `data` (and a piece of an overlong one).
+    fn push(&mut self, data: &[u8], to: &RemoteProcess) {
+        self.partial.extend_from_slice(data);
+        while let Some(at) = self.partial.iter().position(|b| *b == b'\n') {
+            to.stderr_line(&self.partial[..at]);
+            self.partial.drain(..=at);
+        }
+        while self.partial.len() >= STDERR_LINE_LIMIT {
+            to.stderr_line(&self.partial[..STDERR_LINE_LIMIT]);
+            self.partial.drain(..STDERR_LINE_LIMIT);
+        }
+    }
+
+    /// Passes on a last line that had no newline.
+    fn finish(&mut self, to: &RemoteProcess) {
+        if !self.partial.is_empty() {
+            to.stderr_line(&self.partial);
+            self.partial.clear();
+        }
+    }
+}
+
+/// The number of a signal named in an exit-signal message, when it has one
+/// here.
+fn signal_number(sig: &Sig) -> Option<i32> {
+    Some(match sig {
+        Sig::ABRT => libc::SIGABRT,
+        Sig::ALRM => libc::SIGALRM,
+        Sig::FPE => libc::SIGFPE,
+        Sig::HUP => libc::SIGHUP,
+        Sig::ILL => libc::SIGILL,
+        Sig::INT => libc::SIGINT,
+        Sig::KILL => libc::SIGKILL,
+        Sig::PIPE => libc::SIGPIPE,
+        Sig::QUIT => libc::SIGQUIT,
+        Sig::SEGV => libc::SIGSEGV,
+        Sig::TERM => libc::SIGTERM,
+        Sig::USR1 => libc::SIGUSR1,
+        Sig::Custom(_) => return None,
+    })
 }
 
 /// `SIGKILL` for [`Sig::KILL`], the name as sent for others.
@@ -1270,6 +1327,22 @@ mod tests {
         );
         assert_eq!(config_file("-F none h", None, home), None);
         assert_eq!(config_file("h", None, None), None);
+    }
+
+    #[test]
+    fn stderr_bytes_become_lines() {
+        let process = RemoteProcess::new(None);
+        let mut lines = StderrLines::default();
+        lines.push(b"one\ntw", &process);
+        lines.push(b"o\r\nthree", &process);
+        lines.push(&vec![b'x'; STDERR_LINE_LIMIT + 1], &process);
+        lines.finish(&process);
+        let tail = process.stderr_tail(10);
+        assert_eq!(&tail[..2], ["one", "two"]);
+        assert_eq!(tail[2].len(), STDERR_LINE_LIMIT);
+        assert!(tail[2].starts_with("threex"));
+        assert_eq!(tail[3], "xxxxxx");
+        assert_eq!(tail.len(), 4);
     }
 
     #[test]

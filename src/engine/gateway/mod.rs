@@ -509,13 +509,18 @@ impl Gateway {
         {
             return false;
         }
-        match self.inner.worker.process() {
-            Some(p) => p
-                .wait(deadline.saturating_duration_since(tokio::time::Instant::now()))
-                .await
-                .is_some(),
-            None => true,
+        let reports_exit = match &self.inner.worker {
+            WorkerHandle::Process(_) => true,
+            WorkerHandle::Remote(r) => r.process().is_some(),
+        };
+        if !reports_exit {
+            return true;
         }
+        self.inner
+            .worker
+            .wait(deadline.saturating_duration_since(tokio::time::Instant::now()))
+            .await
+            .is_some()
     }
 
     /// Stops the worker at once: SIGKILL to a local process, shutting the

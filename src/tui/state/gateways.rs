@@ -53,7 +53,10 @@ pub struct GatewayView {
     pub group: String,
     /// Where it runs: `localhost` for popen and cmd, else the host of the spec.
     pub host: String,
-    /// The `host:port` a socket gateway connects to (`None` for other kinds).
+    /// Where a worker without a local process is: the `host:port` a socket
+    /// gateway connects to (for `installvia=`, known once it is ready), or
+    /// the route of a via gateway (`via gw0 ← gw1`: through gw1, itself
+    /// started through gw0); `None` for other kinds.
     pub address: Option<String>,
     /// Life-cycle status.
     pub status: GwStatus,
@@ -84,7 +87,14 @@ impl GatewayView {
             .as_ref()
             .and_then(|s| s.host())
             .unwrap_or_else(|| "?".to_owned());
-        let address = parsed.as_ref().and_then(|s| s.socket()).map(str::to_owned);
+        let address = match &parsed {
+            Some(s) => match s.via() {
+                // The whole route comes with the ready event.
+                Some(via) => Some(format!("via {via}")),
+                None => s.socket().map(str::to_owned),
+            },
+            None => None,
+        };
         GatewayView {
             id: id.to_owned(),
             spec: spec.to_owned(),
@@ -149,9 +159,16 @@ impl Gateways {
             return;
         };
         match kind {
-            EventKind::GatewayReady { pid, python } => {
+            EventKind::GatewayReady {
+                pid,
+                python,
+                address,
+            } => {
                 g.status = GwStatus::Live;
                 g.pid = *pid;
+                if address.is_some() {
+                    g.address.clone_from(address);
+                }
                 if python.is_some() {
                     g.python.clone_from(python);
                 }
@@ -209,6 +226,7 @@ mod tests {
             &EventKind::GatewayReady {
                 pid: Some(7),
                 python: None,
+                address: None,
             },
         );
         assert!(gws.list[0].is_live());
@@ -232,9 +250,30 @@ mod tests {
             &EventKind::GatewayReady {
                 pid: None,
                 python: None,
+                address: None,
             },
         );
         assert_eq!(gws.list.len(), 1, "events of unknown gateways are ignored");
+    }
+
+    #[test]
+    fn via_and_installvia_gateways_show_their_route_and_address() {
+        let mut gws = Gateways::default();
+        let starting = |spec: &str| EventKind::GatewayStarting { spec: spec.into() };
+        let ready = |address: &str| EventKind::GatewayReady {
+            pid: Some(9),
+            python: None,
+            address: Some(address.into()),
+        };
+        gws.apply("gw2", &starting("popen//via=gw1"));
+        assert_eq!(gws.list[0].kind, "via");
+        assert_eq!(gws.list[0].address.as_deref(), Some("via gw1"));
+        gws.apply("gw2", &ready("via gw0 ← gw1"));
+        assert_eq!(gws.list[0].address.as_deref(), Some("via gw0 ← gw1"));
+        gws.apply("s1", &starting("socket//installvia=gw0"));
+        assert_eq!(gws.list[1].address, None);
+        gws.apply("s1", &ready("127.0.0.1:40123"));
+        assert_eq!(gws.list[1].address.as_deref(), Some("127.0.0.1:40123"));
     }
 
     #[test]

@@ -52,6 +52,7 @@ fn sample() -> State {
         EventKind::GatewayReady {
             pid: Some(4242),
             python: Some("3.11.7".into()),
+            address: None,
         },
     ));
     st.apply_event(&event(
@@ -380,4 +381,26 @@ fn dialog_hints_come_from_the_keymap() {
     st.overlay = Overlay::Help;
     let text = screen_with(&st, 100, 40, &keymap);
     assert!(text.contains("Ctrl-G closes this help."), "{text}");
+}
+
+#[test]
+fn details_show_the_route_of_a_via_gateway_and_an_installvia_address() {
+    let mut st = State::default();
+    for (gw, spec, address) in [
+        ("gw2", "popen//via=gw1", "via gw0 ← gw1"),
+        ("s1", "socket//installvia=gw0", "127.0.0.1:40123"),
+    ] {
+        st.apply_event(&event(gw, EventKind::GatewayStarting { spec: spec.into() }));
+        st.apply_event(&event(
+            gw,
+            EventKind::GatewayReady {
+                pid: Some(77),
+                python: None,
+                address: Some(address.into()),
+            },
+        ));
+    }
+    let text = screen(&st, 120, 40);
+    assert!(text.contains("route via gw0 ← gw1"), "{text}");
+    assert!(text.contains("gw2 via"), "{text}");
 }

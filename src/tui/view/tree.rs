@@ -113,7 +113,11 @@ fn details<'a>(gw: &'a GatewayView, state: &'a State, theme: &Theme) -> Vec<Line
         field("host", gw.host.clone()),
     ];
     if let Some(address) = &gw.address {
-        lines.push(field("address", address.clone()));
+        let label = match gw.kind.as_str() {
+            "via" => "route",
+            _ => "address",
+        };
+        lines.push(field(label, address.clone()));
     }
     lines.extend([
         field("pid", gw.pid.map_or_else(|| "-".into(), |p| p.to_string())),
