@@ -41,6 +41,10 @@ pub struct GroupOptions {
     /// the worker, so that Python keeps its compiled code (see
     /// [`WorkerCache`]).
     pub worker_cache: WorkerCache,
+    /// Who answers passphrase and password prompts of ssh gateways (`None`,
+    /// the default: nobody can be asked; encrypted keys are skipped and
+    /// passwords not tried).
+    pub prompter: Option<crate::transport::SharedPrompter>,
 }
 
 impl Default for GroupOptions {
@@ -51,6 +55,7 @@ impl Default for GroupOptions {
             boot: BootSource::Execdeck,
             event_buffer: super::events::EVENT_BUFFER,
             worker_cache: WorkerCache::Default,
+            prompter: None,
         }
     }
 }
@@ -282,6 +287,7 @@ impl Group {
             stderr_sink: Some(sink),
             debug,
             worker_cache: self.inner.opts.worker_cache.clone(),
+            prompter: self.inner.opts.prompter.clone(),
         };
         if let Some(via_id) = spec.via() {
             let via = self.find_via(spec, id, "via", via_id).await?;

@@ -11,6 +11,7 @@ pub mod handle;
 pub mod handshake;
 pub mod popen;
 pub mod process;
+pub mod prompt;
 pub mod socket;
 pub mod ssh;
 pub mod token;
@@ -20,6 +21,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 pub use handle::{RemoteHandle, WorkerHandle};
 pub use process::{ExitInfo, ProcessHandle, RemoteProcess, StderrSink};
+pub use prompt::{FixedAnswers, Prompter, SharedPrompter, TerminalPrompter};
 pub use ssh::SshAt;
 
 /// The read half of a connection.

@@ -36,6 +36,9 @@ pub struct LaunchOptions {
     /// Where popen gateways of execdeck's worker boot from (see
     /// [`worker_cache`]); the source goes over stdin when that fails.
     pub worker_cache: WorkerCache,
+    /// Who answers passphrase and password prompts of ssh gateways; `None`:
+    /// nobody can be asked (see [`super::prompt`]).
+    pub prompter: Option<super::prompt::SharedPrompter>,
 }
 
 /// Default time allowed from spawn to handshake.

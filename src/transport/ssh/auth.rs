@@ -1,8 +1,11 @@
-//! Authentication: the keys of an ssh-agent first, then identity files;
-//! every refusal is kept for the error message.
+//! Authentication: the keys of an ssh-agent first, then identity files
+//! (asking for the passphrase of an encrypted one), then a password when
+//! the server takes one and someone can be asked; every refusal is kept
+//! for the error message.
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use russh::client::{self, Handle};
 use russh::keys::agent::client::AgentClient;
@@ -16,6 +19,92 @@ pub(super) enum AuthFailure {
     Refused { tried: Vec<String>, methods: String },
     /// The session failed meanwhile.
     Session(String),
+}
+
+/// How many times a passphrase or password is asked (OpenSSH's
+/// `NumberOfPasswordPrompts` default).
+const PROMPT_TRIES: u32 = 3;
+
+/// Who may be asked for secrets during one start, and for how long they
+/// have been asked: the startup timeout does not run while a prompt is
+/// open.
+#[derive(Default)]
+pub(super) struct Prompts {
+    prompter: Option<SharedPrompter>,
+    /// Time spent in finished prompts, and the start of an open one.
+    clock: Mutex<(Duration, Option<Instant>)>,
+}
+
+impl Prompts {
+    /// `prompter` when `s` allows prompts (not `BatchMode yes`).
+    pub(super) fn new(prompter: Option<SharedPrompter>) -> Prompts {
+        Prompts {
+            prompter,
+            clock: Mutex::new((Duration::ZERO, None)),
+        }
+    }
+
+    /// The prompter, if the settings allow asking.
+    fn asker(&self, s: &SshSettings) -> Option<&SharedPrompter> {
+        self.prompter.as_ref().filter(|_| s.prompts)
+    }
+
+    /// Why nobody is asked, for the list of what was tried.
+    fn why_not(&self, s: &SshSettings) -> &'static str {
+        if self.prompter.is_some() && !s.prompts {
+            "BatchMode yes: no prompts"
+        } else {
+            "no terminal to ask"
+        }
+    }
+
+    /// Waits for `answer`, with the clock stopped meanwhile.
+    async fn wait<F: Future<Output = Option<String>>>(&self, answer: F) -> Option<String> {
+        if let Ok(mut clock) = self.clock.lock() {
+            clock.1 = Some(Instant::now());
+        }
+        let answer = answer.await;
+        if let Ok(mut clock) = self.clock.lock()
+            && let Some(since) = clock.1.take()
+        {
+            clock.0 += since.elapsed();
+        }
+        answer
+    }
+
+    /// Time spent in prompts so far, and whether one is open.
+    pub(super) fn paused(&self) -> (Duration, bool) {
+        match self.clock.lock() {
+            Ok(clock) => match clock.1 {
+                Some(since) => (clock.0 + since.elapsed(), true),
+                None => (clock.0, false),
+            },
+            Err(_) => (Duration::ZERO, false),
+        }
+    }
+
+    /// Runs `work` until `deadline`, moved on by the time spent in prompts
+    /// (a prompt that is open never times out); `None` on timeout.
+    pub(super) async fn until<F: Future>(&self, deadline: Instant, work: F) -> Option<F::Output> {
+        tokio::pin!(work);
+        loop {
+            let (paused, open) = self.paused();
+            let wake = if open {
+                Instant::now() + Duration::from_millis(500)
+            } else {
+                deadline + paused
+            };
+            tokio::select! {
+                out = &mut work => return Some(out),
+                _ = tokio::time::sleep_until(wake) => {
+                    let (paused, open) = self.paused();
+                    if !open && Instant::now() >= deadline + paused {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The names of the methods a server accepts, e.g. `publickey,password`.
@@ -34,9 +123,10 @@ pub(super) async fn authenticate(
     session: &mut Handle<Client>,
     s: &SshSettings,
     home: Option<&Path>,
+    prompts: &Prompts,
 ) -> Result<(), AuthFailure> {
     let mut tried = Vec::new();
-    let mut methods = String::from("(not told)");
+    let mut methods = String::from(NOT_TOLD);
     if try_agent(session, s, &mut tried, &mut methods).await? {
         return Ok(());
     }
@@ -54,24 +144,22 @@ pub(super) async fn authenticate(
     let explicit = !s.identity_files.is_empty();
     for file in files {
         let path = file.clone();
-        let loaded = tokio::task::spawn_blocking(move || {
-            if !path.exists() {
-                return Err(None);
+        if !path.exists() {
+            if explicit {
+                tried.push(format!("{} (no such file)", file.display()));
             }
-            russh::keys::load_secret_key(&path, None).map_err(|e| Some(e.to_string()))
-        })
-        .await
-        .unwrap_or_else(|e| Err(Some(e.to_string())));
-        let key = match loaded {
+            continue;
+        }
+        let key = match load_key(&file, None).await {
             Ok(key) => key,
-            Err(None) => {
-                if explicit {
-                    tried.push(format!("{} (no such file)", file.display()));
+            Err(russh::keys::Error::KeyIsEncrypted) => {
+                match unlock(&file, s, prompts, &mut tried).await {
+                    Some(key) => key,
+                    None => continue,
                 }
-                continue;
             }
-            Err(Some(message)) => {
-                tried.push(format!("{} (cannot load: {message})", file.display()));
+            Err(e) => {
+                tried.push(format!("{} (cannot load: {e})", file.display()));
                 continue;
             }
         };
@@ -100,7 +188,27 @@ pub(super) async fn authenticate(
             Err(e) => return Err(AuthFailure::Session(format!("while authenticating: {e}"))),
         }
     }
-    if !tried.iter().any(|t| !t.starts_with("ssh-agent")) && !explicit {
+    if methods == NOT_TOLD {
+        // Nothing was offered yet: ask the server what it takes.
+        match session.authenticate_none(s.at.user.as_str()).await {
+            Ok(client::AuthResult::Success) => return Ok(()),
+            Ok(client::AuthResult::Failure {
+                remaining_methods, ..
+            }) => methods = method_names(&remaining_methods),
+            Err(e) => return Err(AuthFailure::Session(format!("while authenticating: {e}"))),
+        }
+    }
+    if s.password_auth
+        && methods.split(',').any(|m| m == "password")
+        && try_password(session, s, prompts, &mut tried, &mut methods).await?
+    {
+        return Ok(());
+    }
+    if !tried
+        .iter()
+        .any(|t| !t.starts_with("ssh-agent") && !t.starts_with("password"))
+        && !explicit
+    {
         tried.push(format!(
             "no identity file ({} missing; give one with -i FILE)",
             home.map_or_else(
@@ -110,6 +218,98 @@ pub(super) async fn authenticate(
         ));
     }
     Err(AuthFailure::Refused { tried, methods })
+}
+
+/// What `methods` says before the server told anything.
+const NOT_TOLD: &str = "(not told)";
+
+/// Reads the private key in `file`, decrypting it with `passphrase`.
+async fn load_key(
+    file: &Path,
+    passphrase: Option<String>,
+) -> Result<russh::keys::PrivateKey, russh::keys::Error> {
+    let path = file.to_path_buf();
+    tokio::task::spawn_blocking(move || russh::keys::load_secret_key(&path, passphrase.as_deref()))
+        .await
+        .unwrap_or_else(|e| Err(russh::keys::Error::IO(std::io::Error::other(e.to_string()))))
+}
+
+/// Asks for the passphrase of the encrypted key in `file` (up to
+/// [`PROMPT_TRIES`] times) and decrypts it; `None`, with a note in
+/// `tried`, when nobody can be asked, nobody answers or every answer is
+/// wrong.
+async fn unlock(
+    file: &Path,
+    s: &SshSettings,
+    prompts: &Prompts,
+    tried: &mut Vec<String>,
+) -> Option<russh::keys::PrivateKey> {
+    let shown = file.display();
+    let Some(asker) = prompts.asker(s) else {
+        tried.push(format!(
+            "{shown} (encrypted, and {} for its passphrase: add it to ssh-agent with ssh-add {shown})",
+            prompts.why_not(s)
+        ));
+        return None;
+    };
+    let mut last = String::new();
+    for attempt in 1..=PROMPT_TRIES {
+        let Some(passphrase) = prompts.wait(asker.passphrase(file, &s.at, attempt)).await else {
+            tried.push(format!("{shown} (encrypted; no passphrase given)"));
+            return None;
+        };
+        match load_key(file, Some(passphrase)).await {
+            Ok(key) => return Some(key),
+            Err(e) => last = e.to_string(),
+        }
+    }
+    tried.push(format!(
+        "{shown} (encrypted; wrong passphrase, {PROMPT_TRIES} tries: {last})"
+    ));
+    None
+}
+
+/// Asks for the password of `s.at` and offers it, up to [`PROMPT_TRIES`]
+/// times; `Ok(true)` when accepted. Without a prompter it is only noted
+/// in `tried`.
+async fn try_password(
+    session: &mut Handle<Client>,
+    s: &SshSettings,
+    prompts: &Prompts,
+    tried: &mut Vec<String>,
+    methods: &mut String,
+) -> Result<bool, AuthFailure> {
+    let Some(asker) = prompts.asker(s) else {
+        tried.push(format!(
+            "password (not tried: {} for it)",
+            prompts.why_not(s)
+        ));
+        return Ok(false);
+    };
+    for attempt in 1..=PROMPT_TRIES {
+        let Some(password) = prompts.wait(asker.password(&s.at, attempt)).await else {
+            tried.push("password (none given)".into());
+            return Ok(false);
+        };
+        match session
+            .authenticate_password(s.at.user.as_str(), password)
+            .await
+        {
+            Ok(client::AuthResult::Success) => return Ok(true),
+            Ok(client::AuthResult::Failure {
+                remaining_methods, ..
+            }) => *methods = method_names(&remaining_methods),
+            Err(e) => return Err(AuthFailure::Session(format!("while authenticating: {e}"))),
+        }
+        if session.is_closed() {
+            break;
+        }
+        if !methods.split(',').any(|m| m == "password") {
+            break;
+        }
+    }
+    tried.push(format!("password (refused, {PROMPT_TRIES} tries)"));
+    Ok(false)
 }
 
 /// Offers each key of the ssh-agent `s.agent` names; `Ok(true)` when one

@@ -21,10 +21,9 @@
 use std::fmt;
 use std::io::ErrorKind;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use russh::client::{self};
 use tokio::io::BufReader;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -32,8 +31,9 @@ use tokio::time::Instant;
 use super::bootstrap::{BOOT_LINE, Handshake};
 use super::handshake::{BootOutcome, BootPlan, boot_stream};
 use super::popen::{DEFAULT_STARTUP_TIMEOUT, LaunchOptions};
+use super::prompt::SharedPrompter;
 use super::{ConnectError, Connection, RemoteHandle, WorkerHandle};
-use crate::spec::{ConfigMatch, XSpec, parse_ssh_value, ssh_config_for};
+use crate::spec::{ConfigMatch, SshTarget, XSpec, parse_ssh_value, ssh_config_for};
 
 /// What an ssh gateway's [`RemoteHandle`] calls its worker.
 pub const PEER_KIND: &str = "ssh";
@@ -92,6 +92,7 @@ impl fmt::Display for SshAt {
 mod auth;
 mod hostkeys;
 mod relay;
+mod session;
 mod settings;
 #[cfg(test)]
 mod tests;
@@ -99,6 +100,7 @@ mod tests;
 use auth::*;
 use hostkeys::*;
 use relay::*;
+use session::*;
 pub use settings::*;
 
 /// Connects gateway `id` of `spec` over ssh as `value` (the `ssh=` value)
@@ -126,21 +128,22 @@ pub async fn connect(
         spec: spec.to_string(),
         message,
     };
-    let config = match config_file(value, spec.ssh_config(), home.as_deref()) {
-        None => ConfigMatch::default(),
+    let config_text = match config_file(value, spec.ssh_config(), home.as_deref()) {
+        None => None,
         Some((file, named)) => match tokio::fs::read_to_string(&file).await {
-            Ok(text) => {
-                let host = parse_ssh_value(value).map_err(bad)?.host;
-                ssh_config_for(&text, &host)
-            }
+            Ok(text) => Some(text),
             Err(e) if named || e.kind() != ErrorKind::NotFound => {
                 return Err(bad(format!(
                     "cannot read the ssh config file {}: {e}",
                     file.display()
                 )));
             }
-            Err(_) => ConfigMatch::default(),
+            Err(_) => None,
         },
+    };
+    let config = match &config_text {
+        Some(text) => ssh_config_for(text, &parse_ssh_value(value).map_err(bad)?.host),
+        None => ConfigMatch::default(),
     };
     let s = settings(value, &config, home.as_deref(), &local_user()).map_err(bad)?;
     let at = s.at.clone();
@@ -160,69 +163,21 @@ pub async fn connect(
         message,
     };
 
-    let connect_timeout = s.connect_timeout.map_or(timeout, |t| t.min(timeout));
-    let tcp = open(spec, &at, connect_timeout).await?;
-    let verdict = Arc::new(Mutex::new(None));
-    let handler = Client {
-        host: at.host.clone(),
-        port: at.port,
-        known_hosts: s.known_hosts.clone(),
-        policy: s.policy,
-        verdict: verdict.clone(),
+    let prompts = Prompts::new(opts.prompter.clone());
+    let route = Route {
+        spec,
+        value,
+        config: config_text.as_deref(),
+        home: home.as_deref(),
+        deadline,
+        timeout,
     };
-    let config = Arc::new(client::Config {
-        nodelay: true,
-        keepalive_interval: s.alive_interval,
-        keepalive_max: s.alive_count,
-        ..client::Config::default()
-    });
-    let started = tokio::time::timeout_at(deadline, client::connect_stream(config, tcp, handler));
-    let verdict_now = || verdict.lock().ok().and_then(|v| v.clone());
-    let mut session = match started.await {
-        Err(_) => {
-            return Err(ConnectError::SshConnectTimeout {
-                spec: spec.to_string(),
-                at: Box::new(at.clone()),
-                secs: timeout.as_secs_f64(),
-            });
-        }
-        Ok(Err(e)) => {
-            return Err(key_error(spec, &s, verdict_now())
-                .unwrap_or_else(|| session_failed(format!("the key exchange failed: {e}"))));
-        }
-        Ok(Ok(session)) => session,
-    };
-    if let Some(KeyVerdict::Learned {
-        key_type,
-        fingerprint,
-    }) = verdict_now()
-    {
-        warnings.push(format!(
-            "{spec}: permanently added the {key_type} host key of {at} ({fingerprint}) to {}",
-            s.known_hosts.display()
-        ));
-    }
-    match tokio::time::timeout_at(deadline, authenticate(&mut session, &s, home.as_deref())).await {
-        Err(_) => {
-            return Err(ConnectError::SshStartupTimeout {
-                spec: spec.to_string(),
-                at: Box::new(at.clone()),
-                secs: timeout.as_secs_f64(),
-                stdout: String::new(),
-                stderr: String::new(),
-            });
-        }
-        Ok(Err(AuthFailure::Refused { tried, methods })) => {
-            return Err(ConnectError::SshAuthRefused {
-                spec: spec.to_string(),
-                at: Box::new(at.clone()),
-                tried,
-                server_methods: methods,
-            });
-        }
-        Ok(Err(AuthFailure::Session(message))) => return Err(session_failed(message)),
-        Ok(Ok(())) => {}
-    }
+    let Sessions {
+        target: session,
+        hops,
+    } = establish(&route, &s, &prompts, &mut warnings).await?;
+    // The time spent answering prompts does not count.
+    let deadline = deadline + prompts.paused().0;
 
     let python = spec.python().unwrap_or("python3");
     let command = format!("{python} -c \"{BOOT_LINE}\"");
@@ -246,7 +201,7 @@ pub async fn connect(
         Ok(Ok(channel)) => channel,
     };
 
-    let remote = Relay::start(channel, session, opts.stderr_sink.clone());
+    let remote = Relay::start(channel, session, hops, opts.stderr_sink.clone());
     let mut reader = BufReader::with_capacity(8 * 1024, remote.stdout);
     let mut writer = remote.stdin;
     let execmodel = spec.execmodel().map_or("thread", |m| m.as_str());
@@ -337,7 +292,7 @@ pub async fn connect(
 }
 
 /// The error for a key exchange that the host key check refused.
-fn key_error(spec: &XSpec, s: &SshSettings, verdict: Option<KeyVerdict>) -> Option<ConnectError> {
+fn key_error(spec: &str, s: &SshSettings, verdict: Option<KeyVerdict>) -> Option<ConnectError> {
     let known_hosts = s.known_hosts.display().to_string();
     let at = s.at.clone();
     let spec = spec.to_string();
@@ -382,7 +337,7 @@ fn key_error(spec: &XSpec, s: &SshSettings, verdict: Option<KeyVerdict>) -> Opti
 
 /// Resolves the host and connects to the first of its addresses that
 /// accepts, within `timeout`.
-async fn open(spec: &XSpec, at: &SshAt, timeout: Duration) -> Result<TcpStream, ConnectError> {
+async fn open(spec: &str, at: &SshAt, timeout: Duration) -> Result<TcpStream, ConnectError> {
     let deadline = Instant::now() + timeout;
     let timed_out = || ConnectError::SshConnectTimeout {
         spec: spec.to_string(),

@@ -31,6 +31,7 @@ impl Relay {
     pub(super) fn start(
         channel: russh::Channel<client::Msg>,
         session: Handle<Client>,
+        hops: Vec<Handle<Client>>,
         sink: Option<crate::transport::StderrSink>,
     ) -> Relay {
         let (mut read_half, write_half) = channel.split();
@@ -113,6 +114,11 @@ impl Relay {
             reports.stderr_closed();
             let bye = session.disconnect(Disconnect::ByApplication, "", "en");
             let _ = tokio::time::timeout(CLOSE_WAIT, bye).await;
+            // The jump hosts, last first, once the target is gone.
+            for hop in hops.into_iter().rev() {
+                let bye = hop.disconnect(Disconnect::ByApplication, "", "en");
+                let _ = tokio::time::timeout(CLOSE_WAIT, bye).await;
+            }
         });
         Relay {
             stdin,

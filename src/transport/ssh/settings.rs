@@ -50,10 +50,109 @@ pub struct SshSettings {
     pub alive_interval: Option<Duration>,
     /// `ServerAliveCountMax`.
     pub alive_count: usize,
+    /// Whether to ask for passphrases and passwords when there is a
+    /// prompter (`BatchMode yes` says no).
+    pub prompts: bool,
+    /// Whether password authentication may be tried
+    /// (`PasswordAuthentication`, default yes; it needs a prompter).
+    pub password_auth: bool,
+    /// The jump hosts to go through, first to last (`-J`, `ProxyJump`).
+    pub jump: Vec<JumpHop>,
     /// Options read but not supported, as written (`-4`, `-o ForwardAgent=yes`).
     pub unsupported: Vec<String>,
     /// Notes on options taken in a narrower sense than OpenSSH's.
     pub notes: Vec<String>,
+}
+
+/// A jump host of `-J` or `ProxyJump`: `[user@]host[:port]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JumpHop {
+    /// The user, if given (else the hop's config, else the local user).
+    pub user: Option<String>,
+    /// The host (an alias of the config file, or a name or address).
+    pub host: String,
+    /// The port, if given.
+    pub port: Option<u16>,
+}
+
+impl JumpHop {
+    /// The hop as an `ssh=` target that carries `options` (the
+    /// identity, known_hosts and other settings of the command line;
+    /// those naming the destination are left out).
+    pub fn target(&self, options: &[(char, String)]) -> SshTarget {
+        let carried = options
+            .iter()
+            .filter(|(flag, argument)| match flag {
+                'i' | 'F' => true,
+                'o' => {
+                    let key = argument
+                        .split(['=', ' '])
+                        .next()
+                        .unwrap_or("")
+                        .trim()
+                        .to_ascii_lowercase();
+                    !matches!(
+                        key.as_str(),
+                        "port" | "user" | "hostname" | "proxyjump" | "proxycommand"
+                    )
+                }
+                _ => false,
+            })
+            .cloned()
+            .collect();
+        SshTarget {
+            host: self.host.clone(),
+            user: self.user.clone(),
+            port: self.port,
+            options: carried,
+        }
+    }
+}
+
+/// Reads a `-J`/`ProxyJump` value: `[user@]host[:port]` or
+/// `ssh://[user@]host[:port]`, comma-separated, first hop first; `none` is
+/// no jump. IPv6 addresses go in brackets (`[::1]:2222`).
+pub fn parse_jump(text: &str) -> Result<Vec<JumpHop>, String> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("none") {
+        return Ok(Vec::new());
+    }
+    text.split(',')
+        .map(|hop| {
+            let hop = hop.trim();
+            let rest = hop.strip_prefix("ssh://").unwrap_or(hop);
+            let (user, hostport) = match rest.rsplit_once('@') {
+                Some((user, host)) if !user.is_empty() => (Some(user.to_owned()), host),
+                Some(_) => return Err(format!("empty user name in jump host {hop:?}")),
+                None => (None, rest),
+            };
+            let bad_port = |p: &str| {
+                p.parse::<u16>()
+                    .ok()
+                    .filter(|p| *p != 0)
+                    .ok_or_else(|| format!("bad port {p:?} in jump host {hop:?}"))
+            };
+            let (host, port) = match hostport.strip_prefix('[').and_then(|h| h.split_once(']')) {
+                Some((host, tail)) => match tail.strip_prefix(':') {
+                    Some(port) => (host, Some(bad_port(port)?)),
+                    None if tail.is_empty() => (host, None),
+                    None => return Err(format!("bad jump host {hop:?}")),
+                },
+                None => match hostport.split_once(':') {
+                    Some((host, port)) => (host, Some(bad_port(port)?)),
+                    None => (hostport, None),
+                },
+            };
+            if host.is_empty() {
+                return Err(format!("no host name in jump host {hop:?}"));
+            }
+            Ok(JumpHop {
+                user,
+                host: host.to_owned(),
+                port,
+            })
+        })
+        .collect()
 }
 
 /// Which config file to read for an `ssh=` value: `-F FILE` in the value,
@@ -97,7 +196,17 @@ pub fn settings(
     home: Option<&Path>,
     local_user: &str,
 ) -> Result<SshSettings, String> {
-    let target = parse_ssh_value(value)?;
+    settings_for(parse_ssh_value(value)?, config, home, local_user)
+}
+
+/// [`settings`] for a target already read (a jump host's, from
+/// [`JumpHop::target`]).
+pub fn settings_for(
+    target: SshTarget,
+    config: &ConfigMatch,
+    home: Option<&Path>,
+    local_user: &str,
+) -> Result<SshSettings, String> {
     let expand = |path: &str| expand_tilde(path, home);
     let mut identity_files = Vec::new();
     let mut known_hosts: Option<PathBuf> = None;
@@ -107,6 +216,9 @@ pub fn settings(
     let mut alive_interval: Option<Option<Duration>> = None;
     let mut alive_count: Option<usize> = None;
     let mut host_name: Option<String> = None;
+    let mut batch_mode: Option<bool> = None;
+    let mut password_auth: Option<bool> = None;
+    let mut jump: Option<Vec<JumpHop>> = None;
     let mut user = target.user.clone();
     let mut port = target.port;
     let mut unsupported = Vec::new();
@@ -120,6 +232,11 @@ pub fn settings(
             // is what we do anyway.
             'p' | 'l' | 'F' | 'T' => {}
             'i' => identity_files.push(expand(argument)),
+            'J' => {
+                if jump.is_none() {
+                    jump = Some(parse_jump(argument)?);
+                }
+            }
             'o' => {
                 let (key, val) = argument
                     .split_once(['=', ' '])
@@ -157,8 +274,17 @@ pub fn settings(
             "hostname" => {
                 host_name.get_or_insert(val);
             }
-            // We never prompt.
-            "batchmode" => {}
+            "batchmode" => {
+                batch_mode.get_or_insert(yes_no(&key, &val)?);
+            }
+            "passwordauthentication" => {
+                password_auth.get_or_insert(yes_no(&key, &val)?);
+            }
+            "proxyjump" => {
+                if jump.is_none() {
+                    jump = Some(parse_jump(&val)?);
+                }
+            }
             "identityfile" => identity_files.push(expand(&val)),
             // Only the first file of a list is read.
             "userknownhostsfile" => {
@@ -245,9 +371,21 @@ pub fn settings(
         connect_timeout,
         alive_interval: alive_interval.unwrap_or(Some(DEFAULT_ALIVE_INTERVAL)),
         alive_count: alive_count.unwrap_or(DEFAULT_ALIVE_COUNT),
+        prompts: !batch_mode.unwrap_or(false),
+        password_auth: password_auth.unwrap_or(true),
+        jump: jump.unwrap_or_default(),
         unsupported,
         notes,
     })
+}
+
+/// A yes/no option's value.
+fn yes_no(key: &str, val: &str) -> Result<bool, String> {
+    match val.to_ascii_lowercase().as_str() {
+        "yes" | "true" => Ok(true),
+        "no" | "false" => Ok(false),
+        _ => Err(format!("{key}={val}: expected yes or no")),
+    }
 }
 
 /// The local user's name: `USER`, `LOGNAME`, else the password database.

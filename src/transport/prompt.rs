@@ -1,0 +1,187 @@
+//! Prompts a front end answers for the transports: the passphrase of an
+//! encrypted ssh key, an ssh password.
+//!
+//! A [`Prompter`] is carried in [`LaunchOptions`](super::popen::LaunchOptions)
+//! (set on a group with `GroupOptions::prompter`); without one nobody can be
+//! asked, so an encrypted key is skipped (with a note saying to add it to
+//! ssh-agent) and password authentication is not tried. [`FixedAnswers`]
+//! answers from memory (tests, library users); [`TerminalPrompter`] asks on
+//! the controlling terminal without echo (the command line).
+
+use std::fmt;
+use std::future::Future;
+use std::io::{IsTerminal, Read, Write};
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use super::ssh::SshAt;
+
+/// An answer to come: `None` when the user gave none (cancelled, no input).
+pub type Answer<'a> = Pin<Box<dyn Future<Output = Option<String>> + Send + 'a>>;
+
+/// Asks the user for secrets while a gateway starts. The start waits for
+/// the answer, and its startup timeout does not run meanwhile; prompts of
+/// gateways starting together may come at the same time.
+pub trait Prompter: Send + Sync {
+    /// The passphrase of the encrypted private key `key`, used to log in as
+    /// `at`. `attempt` counts from 1 (a wrong passphrase is asked again, up
+    /// to three times).
+    fn passphrase<'a>(&'a self, key: &'a Path, at: &'a SshAt, attempt: u32) -> Answer<'a>;
+
+    /// The password of `at` (its user on its host). `attempt` counts from 1.
+    fn password<'a>(&'a self, at: &'a SshAt, attempt: u32) -> Answer<'a>;
+}
+
+/// A [`Prompter`] to share between gateways (a cheap clone).
+#[derive(Clone)]
+pub struct SharedPrompter(pub Arc<dyn Prompter>);
+
+impl SharedPrompter {
+    /// Shares `prompter`.
+    pub fn new(prompter: impl Prompter + 'static) -> SharedPrompter {
+        SharedPrompter(Arc::new(prompter))
+    }
+}
+
+impl fmt::Debug for SharedPrompter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SharedPrompter(..)")
+    }
+}
+
+impl std::ops::Deref for SharedPrompter {
+    type Target = dyn Prompter;
+    fn deref(&self) -> &Self::Target {
+        &*self.0
+    }
+}
+
+/// Answers every prompt with the same text (or none): for tests and
+/// programs that hold the secret already.
+#[derive(Clone, Default)]
+pub struct FixedAnswers {
+    /// The answer to every passphrase prompt.
+    pub passphrase: Option<String>,
+    /// The answer to every password prompt.
+    pub password: Option<String>,
+}
+
+impl fmt::Debug for FixedAnswers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let hidden = |s: &Option<String>| if s.is_some() { "Some(***)" } else { "None" };
+        f.debug_struct("FixedAnswers")
+            .field("passphrase", &hidden(&self.passphrase))
+            .field("password", &hidden(&self.password))
+            .finish()
+    }
+}
+
+impl Prompter for FixedAnswers {
+    fn passphrase<'a>(&'a self, _key: &'a Path, _at: &'a SshAt, _attempt: u32) -> Answer<'a> {
+        Box::pin(std::future::ready(self.passphrase.clone()))
+    }
+
+    fn password<'a>(&'a self, _at: &'a SshAt, _attempt: u32) -> Answer<'a> {
+        Box::pin(std::future::ready(self.password.clone()))
+    }
+}
+
+/// Asks on the controlling terminal (`/dev/tty`), as OpenSSH does, with
+/// echo off; one prompt at a time.
+#[derive(Debug, Default)]
+pub struct TerminalPrompter {
+    /// Held while a prompt is on the terminal.
+    busy: Arc<Mutex<()>>,
+}
+
+impl TerminalPrompter {
+    /// A prompter when there is a terminal to ask on: stdin or stderr is a
+    /// terminal and `/dev/tty` opens. `None` otherwise.
+    pub fn if_terminal() -> Option<TerminalPrompter> {
+        let interactive = std::io::stdin().is_terminal() || std::io::stderr().is_terminal();
+        let tty = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/tty")
+            .is_ok();
+        (interactive && tty).then(TerminalPrompter::default)
+    }
+
+    fn ask(&self, prompt: String) -> Answer<'static> {
+        let busy = self.busy.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                let _turn = busy.lock().unwrap_or_else(|e| e.into_inner());
+                read_hidden(&prompt).ok().flatten()
+            })
+            .await
+            .ok()
+            .flatten()
+        })
+    }
+}
+
+impl Prompter for TerminalPrompter {
+    fn passphrase<'a>(&'a self, key: &'a Path, at: &'a SshAt, attempt: u32) -> Answer<'a> {
+        let again = if attempt > 1 {
+            "wrong passphrase; "
+        } else {
+            ""
+        };
+        self.ask(format!(
+            "{again}passphrase for key {} ({at}): ",
+            key.display()
+        ))
+    }
+
+    fn password<'a>(&'a self, at: &'a SshAt, attempt: u32) -> Answer<'a> {
+        let again = if attempt > 1 { "refused; " } else { "" };
+        self.ask(format!("{again}password for {at}: "))
+    }
+}
+
+/// Writes `prompt` on /dev/tty and reads a line from it with echo off
+/// (restored afterwards, also on error). `None` for end of input (Ctrl-D).
+fn read_hidden(prompt: &str) -> std::io::Result<Option<String>> {
+    use std::os::fd::AsRawFd;
+    let mut tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")?;
+    let fd = tty.as_raw_fd();
+    // SAFETY: an all-zero termios is a valid value for tcgetattr to fill.
+    let mut saved: libc::termios = unsafe { std::mem::zeroed() };
+    // SAFETY: fd is open for the duration of the call; saved is writable.
+    let have_termios = unsafe { libc::tcgetattr(fd, &mut saved) } == 0;
+    if have_termios {
+        let mut quiet = saved;
+        quiet.c_lflag &= !libc::ECHO;
+        quiet.c_lflag |= libc::ECHONL | libc::ICANON;
+        // SAFETY: fd is open; quiet is a valid termios.
+        unsafe { libc::tcsetattr(fd, libc::TCSAFLUSH, &quiet) };
+    }
+    let result = (|| {
+        tty.write_all(prompt.as_bytes())?;
+        tty.flush()?;
+        let mut line = Vec::new();
+        let mut byte = [0u8; 1];
+        loop {
+            match tty.read(&mut byte)? {
+                0 if line.is_empty() => return Ok(None),
+                0 => break,
+                _ if byte[0] == b'\n' => break,
+                _ => line.push(byte[0]),
+            }
+        }
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+        Ok(Some(String::from_utf8_lossy(&line).into_owned()))
+    })();
+    if have_termios {
+        // SAFETY: fd is still open; saved came from tcgetattr.
+        unsafe { libc::tcsetattr(fd, libc::TCSAFLUSH, &saved) };
+    }
+    result
+}
