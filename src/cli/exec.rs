@@ -10,6 +10,7 @@ use super::{EXIT_REMOTE, EXIT_TIMEOUT, Failure, json, parse_specs};
 use crate::engine::{Error, ExecSource, Gateway, Group, GroupOptions};
 use crate::trace::record::Recorder;
 use crate::transport::popen::DEFAULT_STARTUP_TIMEOUT;
+use crate::transport::{SharedPrompter, TerminalPrompter};
 use crate::wire::Value;
 use crate::wire::pyrepr::{parse_literal, repr};
 
@@ -150,6 +151,13 @@ fn plan(args: ExecArgs) -> Result<Plan, Failure> {
     })
 }
 
+/// Who answers the passphrase and password prompts of ssh gateways: the
+/// terminal, when there is one (else encrypted keys are skipped with a
+/// note to add them to ssh-agent, and passwords are not tried).
+pub(super) fn terminal_prompter() -> Option<SharedPrompter> {
+    TerminalPrompter::if_terminal().map(SharedPrompter::new)
+}
+
 /// Runs `execdeck exec`; returns the exit status.
 pub async fn run(args: ExecArgs) -> i32 {
     let trace = args.trace.clone();
@@ -166,6 +174,7 @@ pub async fn run(args: ExecArgs) -> i32 {
         startup_timeout: plan
             .timeout
             .map_or(DEFAULT_STARTUP_TIMEOUT, |t| t.min(DEFAULT_STARTUP_TIMEOUT)),
+        prompter: terminal_prompter(),
         ..GroupOptions::default()
     });
     let sink = match sink::start(&group, &trace) {

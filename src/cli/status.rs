@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
-use super::exec::{TERMINATE_TIMEOUT, finish, start_gateways};
+use super::exec::{TERMINATE_TIMEOUT, finish, start_gateways, terminal_prompter};
 use super::sink::{self, TraceOpts};
 use super::{EXIT_REMOTE, Failure, parse_specs};
-use crate::engine::{Gateway, Group, RInfo, RemoteStatus};
+use crate::engine::{Gateway, Group, GroupOptions, RInfo, RemoteStatus};
 
 /// How long one gateway may take to answer.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
@@ -43,7 +43,10 @@ pub async fn run(args: StatusArgs) -> i32 {
         Ok(specs) => specs,
         Err(f) => return f.report(),
     };
-    let group = Group::new();
+    let group = Group::with_options(GroupOptions {
+        prompter: terminal_prompter(),
+        ..GroupOptions::default()
+    });
     let sink = match sink::start(&group, &args.trace) {
         Ok(sink) => sink,
         Err(f) => return f.report(),

@@ -35,8 +35,23 @@ pub struct Sshd {
 
 /// Runs `ssh-keygen` to make a key pair at `path` (no passphrase).
 pub fn keygen(path: &Path, kind: &str) {
+    keygen_with(path, kind, "");
+}
+
+/// Runs `ssh-keygen` to make a key pair at `path`, encrypted with
+/// `passphrase` (none when empty).
+pub fn keygen_with(path: &Path, kind: &str, passphrase: &str) {
     let out = Command::new("ssh-keygen")
-        .args(["-q", "-t", kind, "-N", "", "-C", "execdeck-test", "-f"])
+        .args([
+            "-q",
+            "-t",
+            kind,
+            "-N",
+            passphrase,
+            "-C",
+            "execdeck-test",
+            "-f",
+        ])
         .arg(path)
         .stdin(Stdio::null())
         .output()
@@ -70,6 +85,12 @@ impl Sshd {
     /// Starts sshd and waits (at most 10 s) until it accepts connections.
     /// Panics, with what sshd printed, when it does not.
     pub fn start() -> Sshd {
+        Sshd::start_with("")
+    }
+
+    /// [`Sshd::start`] with `extra` appended to its sshd_config (a
+    /// `PermitOpen`, a `Match` block).
+    pub fn start_with(extra: &str) -> Sshd {
         assert!(
             available(),
             "{SSHD} is missing: run scripts/test.sh as root (it installs openssh-server) \
@@ -99,7 +120,7 @@ impl Sshd {
                  AuthorizedKeysFile {auth}\nPidFile none\nStrictModes no\nUsePAM no\n\
                  PermitRootLogin prohibit-password\nPasswordAuthentication no\n\
                  KbdInteractiveAuthentication no\nPubkeyAuthentication yes\n\
-                 LogLevel VERBOSE\nMaxStartups 100\n",
+                 LogLevel VERBOSE\nMaxStartups 100\n{extra}",
                 host = host_key.display(),
                 auth = authorized.display(),
             ),
@@ -202,6 +223,16 @@ impl Sshd {
     /// Every process below sshd (connection handlers, their workers).
     pub fn descendants(&self) -> Vec<u32> {
         descendants(self.child.id())
+    }
+
+    /// Adds the public key `public_key` (a `.pub` file) to the keys the
+    /// server accepts.
+    pub fn authorize(&self, public_key: &Path) {
+        let line = std::fs::read_to_string(public_key).expect("read the public key");
+        let authorized = self.dir.path().join("authorized_keys");
+        let mut keys = std::fs::read_to_string(&authorized).expect("read authorized_keys");
+        keys.push_str(&line);
+        std::fs::write(&authorized, keys).expect("write authorized_keys");
     }
 
     /// What sshd logged so far.
