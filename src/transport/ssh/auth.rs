@@ -30,7 +30,7 @@ const PROMPT_TRIES: u32 = 3;
 /// open.
 #[derive(Default)]
 pub(super) struct Prompts {
-    prompter: Option<SharedPrompter>,
+    pub(super) prompter: Option<SharedPrompter>,
     /// Time spent in finished prompts, and the start of an open one.
     clock: Mutex<(Duration, Option<Instant>)>,
 }
@@ -59,7 +59,7 @@ impl Prompts {
     }
 
     /// Waits for `answer`, with the clock stopped meanwhile.
-    async fn wait<F: Future<Output = Option<String>>>(&self, answer: F) -> Option<String> {
+    pub(super) async fn wait<F: Future<Output = Option<String>>>(&self, answer: F) -> Option<String> {
         if let Ok(mut clock) = self.clock.lock() {
             clock.1 = Some(Instant::now());
         }

@@ -98,10 +98,15 @@ fn a_config_file_fills_in_what_the_command_line_leaves_open() {
     assert_eq!(s.connect_timeout, Some(Duration::from_secs(2)));
     assert_eq!(
         s.unsupported,
-        vec![
-            "config file line 9: Match all".to_owned(),
-            "ProxyJump gw (config file)".to_owned()
-        ]
+        vec!["config file line 9: Match all".to_owned()]
+    );
+    assert_eq!(
+        s.jump,
+        vec![JumpHop {
+            user: None,
+            host: "gw".into(),
+            port: None
+        }]
     );
     // The command line wins.
     let s = settings("-p 22 -l bob box", &config, Some(home), "me").unwrap();
@@ -163,4 +168,123 @@ fn bad_option_values_are_named() {
     assert!(e.contains("StrictHostKeyChecking=maybe"), "{e}");
     let e = settings("h", &none, None, "u").unwrap_err();
     assert!(e.contains("UserKnownHostsFile"), "{e}");
+}
+
+#[test]
+fn jump_hosts_are_read_from_j_and_proxy_jump() {
+    let hops = parse_jump("a@gw1:2201,ssh://b@gw2,[::1]:2203,gw4").unwrap();
+    let shown: Vec<(Option<&str>, &str, Option<u16>)> = hops
+        .iter()
+        .map(|h| (h.user.as_deref(), h.host.as_str(), h.port))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            (Some("a"), "gw1", Some(2201)),
+            (Some("b"), "gw2", None),
+            (None, "::1", Some(2203)),
+            (None, "gw4", None)
+        ]
+    );
+    assert_eq!(parse_jump("none").unwrap(), Vec::new());
+    assert!(parse_jump("gw:0").unwrap_err().contains("gw:0"));
+    assert!(parse_jump("gw,").unwrap_err().contains("no host"));
+
+    let none = ConfigMatch::default();
+    let home = Some(Path::new("/h"));
+    // -J comes before -o ProxyJump; the first one counts.
+    let s = settings("-J j1 -o ProxyJump=j2 h", &none, home, "u").unwrap();
+    assert_eq!(s.jump[0].host, "j1");
+    assert!(s.unsupported.is_empty(), "{:?}", s.unsupported);
+    let s = settings("-o ProxyJump=none h", &none, home, "u").unwrap();
+    assert!(s.jump.is_empty());
+    assert!(settings("-o BatchMode=maybe h", &none, home, "u").is_err());
+    let s = settings(
+        "-o BatchMode=yes -o PasswordAuthentication=no h",
+        &none,
+        home,
+        "u",
+    )
+    .unwrap();
+    assert!(!s.prompts && !s.password_auth);
+}
+
+#[test]
+fn a_jump_host_keeps_the_identity_settings_but_not_the_destination() {
+    let target = parse_ssh_value(
+        "-p 2222 -l bob -i /k -J gw -o UserKnownHostsFile=/kh -o Port=2 -o ProxyJump=x \
+         -o HostName=y -4 box",
+    )
+    .unwrap();
+    let hop = parse_jump("carol@gw:2200").unwrap().remove(0);
+    let s = settings_for(
+        hop.target(&target.options),
+        &ConfigMatch::default(),
+        Some(Path::new("/h")),
+        "me",
+    )
+    .unwrap();
+    assert_eq!(s.at.to_string(), "carol@gw:2200");
+    assert_eq!(s.identity_files, vec![PathBuf::from("/k")]);
+    assert_eq!(s.known_hosts, PathBuf::from("/kh"));
+    assert!(s.jump.is_empty());
+    // The hop's own config section adds to them.
+    let config = ssh_config_for("Host gw\n IdentityFile /gwkey\n User dan\n", "gw");
+    let hop = parse_jump("gw").unwrap().remove(0);
+    let s = settings_for(hop.target(&target.options), &config, None, "me").unwrap();
+    assert_eq!(s.at.to_string(), "dan@gw:22");
+    assert_eq!(
+        s.identity_files,
+        vec![PathBuf::from("/k"), PathBuf::from("/gwkey")]
+    );
+}
+
+/// Answers a passphrase after a while (a slow human).
+struct Slow(Duration);
+
+impl crate::transport::Prompter for Slow {
+    fn passphrase<'a>(
+        &'a self,
+        _key: &'a Path,
+        _at: &'a SshAt,
+        _attempt: u32,
+    ) -> crate::transport::prompt::Answer<'a> {
+        Box::pin(async move {
+            tokio::time::sleep(self.0).await;
+            Some("p".into())
+        })
+    }
+
+    fn password<'a>(
+        &'a self,
+        _at: &'a SshAt,
+        _attempt: u32,
+    ) -> crate::transport::prompt::Answer<'a> {
+        Box::pin(std::future::ready(None))
+    }
+}
+
+#[tokio::test]
+async fn the_startup_timeout_stops_while_a_prompt_is_open() {
+    let prompts = Prompts::new(Some(SharedPrompter::new(Slow(Duration::from_millis(600)))));
+    let at = SshAt {
+        user: "u".into(),
+        host: "h".into(),
+        port: 22,
+    };
+    let asker = prompts.prompter.clone().unwrap();
+    let deadline = Instant::now() + Duration::from_millis(200);
+    let answered = prompts
+        .until(deadline, async {
+            prompts.wait(asker.passphrase(Path::new("k"), &at, 1)).await
+        })
+        .await;
+    assert_eq!(answered, Some(Some("p".to_owned())));
+    assert!(prompts.paused().0 >= Duration::from_millis(600));
+    // Without a prompt the deadline holds.
+    let deadline = Instant::now() + Duration::from_millis(100);
+    let late = prompts
+        .until(deadline, tokio::time::sleep(Duration::from_secs(5)))
+        .await;
+    assert!(late.is_none());
 }
