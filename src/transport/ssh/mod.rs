@@ -2,7 +2,10 @@
 //! (russh): connect, check the server's host key against a known_hosts
 //! file, authenticate with the keys of an ssh-agent (`SSH_AUTH_SOCK`, or
 //! `-o IdentityAgent=`), then with identity files (`-i`, else
-//! `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`), run `<python> -c "<boot line>"`
+//! `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`; an encrypted one's passphrase
+//! asked through the [`super::prompt::Prompter`] of the launch options),
+//! then a password (asked the same way), all of it through jump hosts when
+//! `-J`/`ProxyJump` names some (`session.rs`), run `<python> -c "<boot line>"`
 //! on an exec channel, and boot execdeck's worker over the channel's
 //! stdin/stdout (PROTOCOL.md §1). The channel's stderr (extended data) goes
 //! to the group's stderr sink line by line, and its exit status is kept for
