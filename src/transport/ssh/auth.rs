@@ -59,7 +59,10 @@ impl Prompts {
     }
 
     /// Waits for `answer`, with the clock stopped meanwhile.
-    pub(super) async fn wait<F: Future<Output = Option<String>>>(&self, answer: F) -> Option<String> {
+    pub(super) async fn wait<F: Future<Output = Option<String>>>(
+        &self,
+        answer: F,
+    ) -> Option<String> {
         if let Ok(mut clock) = self.clock.lock() {
             clock.1 = Some(Instant::now());
         }
