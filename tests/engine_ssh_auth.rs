@@ -334,3 +334,127 @@ async fn proxy_jump_from_a_config_file_with_the_hop_s_own_section() {
     );
     group.terminate(Duration::from_secs(5)).await;
 }
+
+/// Runs `command` in a detached tmux session (a real terminal); the
+/// session is killed when dropped.
+struct Terminal {
+    session: String,
+}
+
+impl Terminal {
+    fn start(command: &str) -> Terminal {
+        let session = format!("execdeck-auth-{}", std::process::id());
+        let status = Command::new("tmux")
+            .args(["new-session", "-d", "-s", &session, "-x", "200", "-y", "40"])
+            .arg(command)
+            .status()
+            .expect("tmux is needed for this test (scripts/test.sh installs it)");
+        assert!(status.success(), "tmux new-session failed");
+        Terminal { session }
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["capture-pane", "-p", "-J", "-t", &self.session])
+            .output()
+            .expect("tmux capture-pane");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Types `text` and Enter.
+    fn answer(&self, text: &str) {
+        for keys in [&["-l", text][..], &["Enter"][..]] {
+            let status = Command::new("tmux")
+                .args(["send-keys", "-t", &self.session])
+                .args(keys)
+                .status()
+                .expect("tmux send-keys");
+            assert!(status.success());
+        }
+    }
+
+    /// Waits until the screen shows `needle` `times` times, at most 30 s.
+    fn wait_for(&self, needle: &str, times: usize) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let screen = self.screen();
+            if screen.matches(needle).count() >= times {
+                return screen;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{needle:?} never appeared {times} times; screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Terminal {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.session])
+            .status();
+    }
+}
+
+#[test]
+fn the_command_line_asks_for_a_passphrase_on_the_terminal_and_names_the_key_without_one() {
+    let sshd = Sshd::start();
+    let key = sshd.dir.path().join("locked_ed25519");
+    keygen_with(&key, "ed25519", "open sesame");
+    sshd.authorize(&key.with_extension("pub"));
+    let spec = format!(
+        "ssh=-p {} -i {} -o UserKnownHostsFile={} -o IdentityAgent=none -F none \
+         {}@127.0.0.1//python={}",
+        sshd.port,
+        key.display(),
+        sshd.known_hosts.display(),
+        user(),
+        python()
+    );
+    let exe = env!("CARGO_BIN_EXE_execdeck");
+    // No terminal: the key is named, with what to do.
+    let out = run_bounded(
+        Command::new(exe).args(["exec", "-g", &spec, "-c", "channel.send(6 * 7)"]),
+        None,
+        Duration::from_secs(60),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(&key.display().to_string())
+            && stderr.contains("encrypted, and no terminal to ask for its passphrase")
+            && stderr.contains("ssh-agent"),
+        "{stderr}"
+    );
+
+    // A terminal: asked, a wrong answer asked again, then the right one.
+    let terminal = Terminal::start(&format!(
+        "{exe} exec -g '{spec}' -c 'channel.send(6 * 7)'; echo exit=$?; sleep 60"
+    ));
+    terminal.wait_for("passphrase for key", 1);
+    terminal.answer("not it");
+    terminal.wait_for("wrong passphrase; passphrase for key", 1);
+    terminal.answer("open sesame");
+    let screen = terminal.wait_for("exit=", 1);
+    assert!(screen.contains("42\nexit=0"), "{screen}");
+    assert!(!screen.contains("open sesame"), "echoed: {screen}");
+    drop(terminal);
+
+    // Ctrl-C at the prompt interrupts the program and leaves the terminal
+    // as it was (echo on).
+    let terminal = Terminal::start(&format!(
+        "{exe} exec -g '{spec}' -c 'channel.send(6 * 7)'; echo exit=$?; \
+         stty -a | tr ' ' '\\n' | grep -x -- '-*echo' | sed 's/^/stty:/'; sleep 60"
+    ));
+    terminal.wait_for("passphrase for key", 1);
+    let status = Command::new("tmux")
+        .args(["send-keys", "-t", &terminal.session, "C-c"])
+        .status()
+        .expect("tmux send-keys");
+    assert!(status.success());
+    let screen = terminal.wait_for("stty:", 1);
+    assert!(screen.contains("exit=130"), "{screen}");
+    assert!(screen.contains("stty:echo\n"), "{screen}");
+}

@@ -141,8 +141,11 @@ impl Prompter for TerminalPrompter {
     }
 }
 
-/// Writes `prompt` on /dev/tty and reads a line from it with echo off
-/// (restored afterwards, also on error). `None` for end of input (Ctrl-D).
+/// Writes `prompt` on /dev/tty and reads a line from it with echo off,
+/// byte by byte (erase and kill as the terminal defines them); the terminal
+/// is restored afterwards, also on error. `None` for end of input (Ctrl-D
+/// on an empty line). The interrupt key (Ctrl-C) restores the terminal
+/// and then interrupts the program, as it would have without the prompt.
 fn read_hidden(prompt: &str) -> std::io::Result<Option<String>> {
     use std::os::fd::AsRawFd;
     let mut tty = std::fs::OpenOptions::new()
@@ -154,34 +157,67 @@ fn read_hidden(prompt: &str) -> std::io::Result<Option<String>> {
     let mut saved: libc::termios = unsafe { std::mem::zeroed() };
     // SAFETY: fd is open for the duration of the call; saved is writable.
     let have_termios = unsafe { libc::tcgetattr(fd, &mut saved) } == 0;
+    // Without termios (not a terminal after all): the defaults.
+    let key = |index: usize, default: u8| {
+        if have_termios {
+            saved.c_cc[index]
+        } else {
+            default
+        }
+    };
+    let (interrupt, erase, kill, eof) = (
+        key(libc::VINTR, 0x03),
+        key(libc::VERASE, 0x7f),
+        key(libc::VKILL, 0x15),
+        key(libc::VEOF, 0x04),
+    );
     if have_termios {
         let mut quiet = saved;
-        quiet.c_lflag &= !libc::ECHO;
-        quiet.c_lflag |= libc::ECHONL | libc::ICANON;
+        quiet.c_lflag &= !(libc::ECHO | libc::ICANON | libc::ISIG);
+        quiet.c_cc[libc::VMIN] = 1;
+        quiet.c_cc[libc::VTIME] = 0;
         // SAFETY: fd is open; quiet is a valid termios.
         unsafe { libc::tcsetattr(fd, libc::TCSAFLUSH, &quiet) };
     }
+    let restore = || {
+        if have_termios {
+            // SAFETY: fd is still open; saved came from tcgetattr.
+            unsafe { libc::tcsetattr(fd, libc::TCSAFLUSH, &saved) };
+        }
+    };
+    let mut interrupted = false;
     let result = (|| {
         tty.write_all(prompt.as_bytes())?;
         tty.flush()?;
-        let mut line = Vec::new();
+        let mut line: Vec<u8> = Vec::new();
         let mut byte = [0u8; 1];
         loop {
-            match tty.read(&mut byte)? {
-                0 if line.is_empty() => return Ok(None),
-                0 => break,
-                _ if byte[0] == b'\n' => break,
-                _ => line.push(byte[0]),
+            if tty.read(&mut byte)? == 0 {
+                break;
             }
-        }
-        if line.last() == Some(&b'\r') {
-            line.pop();
+            match byte[0] {
+                b'\r' | b'\n' => break,
+                b if b == interrupt => {
+                    interrupted = true;
+                    return Ok(None);
+                }
+                b if b == eof && line.is_empty() => return Ok(None),
+                b if b == eof => break,
+                b if b == erase || b == 0x08 => {
+                    // One character, however many bytes.
+                    while line.pop().is_some_and(|b| b & 0xc0 == 0x80) {}
+                }
+                b if b == kill => line.clear(),
+                b => line.push(b),
+            }
         }
         Ok(Some(String::from_utf8_lossy(&line).into_owned()))
     })();
-    if have_termios {
-        // SAFETY: fd is still open; saved came from tcgetattr.
-        unsafe { libc::tcsetattr(fd, libc::TCSAFLUSH, &saved) };
+    let _ = tty.write_all(b"\n");
+    restore();
+    if interrupted {
+        // SAFETY: raise has no memory-safety preconditions.
+        unsafe { libc::raise(libc::SIGINT) };
     }
     result
 }
