@@ -343,7 +343,9 @@ struct Terminal {
 
 impl Terminal {
     fn start(command: &str) -> Terminal {
-        let session = format!("execdeck-auth-{}", std::process::id());
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let session = format!("execdeck-auth-{}-{n}", std::process::id());
         let status = Command::new("tmux")
             .args(["new-session", "-d", "-s", &session, "-x", "200", "-y", "40"])
             .arg(command)
@@ -456,5 +458,17 @@ fn the_command_line_asks_for_a_passphrase_on_the_terminal_and_names_the_key_with
     assert!(status.success());
     let screen = terminal.wait_for("stty:", 1);
     assert!(screen.contains("exit=130"), "{screen}");
+    assert!(screen.contains("stty:echo\n"), "{screen}");
+    drop(terminal);
+
+    // --timeout passing while the prompt waits: the command ends, and the
+    // terminal has its echo back.
+    let terminal = Terminal::start(&format!(
+        "{exe} exec --timeout 2 -g '{spec}' -c 'channel.send(6 * 7)'; echo exit=$?; \
+         stty -a | tr ' ' '\\n' | grep -x -- '-*echo' | sed 's/^/stty:/'; sleep 60"
+    ));
+    terminal.wait_for("passphrase for key", 1);
+    let screen = terminal.wait_for("stty:", 1);
+    assert!(screen.contains("exit=3"), "{screen}");
     assert!(screen.contains("stty:echo\n"), "{screen}");
 }

@@ -87,8 +87,34 @@ impl Prompter for FixedAnswers {
     }
 }
 
+/// How long a terminal prompt waits for its answer; then it counts as
+/// none given.
+pub const TERMINAL_PROMPT_LIMIT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// The terminal settings to put back if the program exits while a prompt
+/// has echo off.
+static OPEN_PROMPT: Mutex<Option<libc::termios>> = Mutex::new(None);
+
+/// Registered with `atexit`: restores the terminal a prompt left open.
+extern "C" fn restore_at_exit() {
+    let saved = match OPEN_PROMPT.try_lock() {
+        Ok(mut open) => open.take(),
+        Err(_) => None,
+    };
+    if let Some(saved) = saved
+        && let Ok(mut tty) = std::fs::OpenOptions::new().write(true).open("/dev/tty")
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: the file is open; saved came from tcgetattr.
+        unsafe { libc::tcsetattr(tty.as_raw_fd(), libc::TCSANOW, &saved) };
+        let _ = tty.write_all(b"\n");
+    }
+}
+
 /// Asks on the controlling terminal (`/dev/tty`), as OpenSSH does, with
-/// echo off; one prompt at a time.
+/// echo off; one prompt at a time, each waiting at most
+/// [`TERMINAL_PROMPT_LIMIT`]. The terminal is restored when the program
+/// exits (or is interrupted with Ctrl-C) in the middle of a prompt.
 #[derive(Debug, Default)]
 pub struct TerminalPrompter {
     /// Held while a prompt is on the terminal.
@@ -172,6 +198,14 @@ fn read_hidden(prompt: &str) -> std::io::Result<Option<String>> {
         key(libc::VEOF, 0x04),
     );
     if have_termios {
+        static AT_EXIT: std::sync::Once = std::sync::Once::new();
+        // SAFETY: restore_at_exit is an extern "C" fn that does not unwind.
+        AT_EXIT.call_once(|| unsafe {
+            libc::atexit(restore_at_exit);
+        });
+        if let Ok(mut open) = OPEN_PROMPT.lock() {
+            *open = Some(saved);
+        }
         let mut quiet = saved;
         quiet.c_lflag &= !(libc::ECHO | libc::ICANON | libc::ISIG);
         quiet.c_cc[libc::VMIN] = 1;
@@ -181,6 +215,9 @@ fn read_hidden(prompt: &str) -> std::io::Result<Option<String>> {
     }
     let restore = || {
         if have_termios {
+            if let Ok(mut open) = OPEN_PROMPT.lock() {
+                *open = None;
+            }
             // SAFETY: fd is still open; saved came from tcgetattr.
             unsafe { libc::tcsetattr(fd, libc::TCSAFLUSH, &saved) };
         }
@@ -191,7 +228,22 @@ fn read_hidden(prompt: &str) -> std::io::Result<Option<String>> {
         tty.flush()?;
         let mut line: Vec<u8> = Vec::new();
         let mut byte = [0u8; 1];
+        let give_up = std::time::Instant::now() + TERMINAL_PROMPT_LIMIT;
         loop {
+            let left = give_up.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Ok(None);
+            }
+            let mut ready = libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            let wait_ms = left.as_millis().min(1000) as libc::c_int;
+            // SAFETY: ready is one valid pollfd for an open fd.
+            if unsafe { libc::poll(&mut ready, 1, wait_ms) } <= 0 {
+                continue;
+            }
             if tty.read(&mut byte)? == 0 {
                 break;
             }
