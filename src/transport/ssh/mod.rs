@@ -161,7 +161,7 @@ pub async fn connect(
     };
 
     let connect_timeout = s.connect_timeout.map_or(timeout, |t| t.min(timeout));
-    let tcp = open(spec, &at, connect_timeout).await?;
+    let tcp = open(spec, &at, connect_timeout, opts).await?;
     let verdict = Arc::new(Mutex::new(None));
     let handler = Client {
         host: at.host.clone(),
@@ -192,6 +192,7 @@ pub async fn connect(
         }
         Ok(Ok(session)) => session,
     };
+    opts.step("host key checked");
     if let Some(KeyVerdict::Learned {
         key_type,
         fingerprint,
@@ -221,7 +222,7 @@ pub async fn connect(
             });
         }
         Ok(Err(AuthFailure::Session(message))) => return Err(session_failed(message)),
-        Ok(Ok(())) => {}
+        Ok(Ok(())) => opts.step(&format!("authenticated as {}", at.user)),
     }
 
     let python = spec.python().unwrap_or("python3");
@@ -245,6 +246,7 @@ pub async fn connect(
         Ok(Err(e)) => return Err(session_failed(format!("cannot run {command:?}: {e}"))),
         Ok(Ok(channel)) => channel,
     };
+    opts.step(&format!("{python} started"));
 
     let remote = Relay::start(channel, session, opts.stderr_sink.clone());
     let mut reader = BufReader::with_capacity(8 * 1024, remote.stdout);
@@ -268,6 +270,7 @@ pub async fn connect(
     };
     match outcome {
         BootOutcome::Read(Handshake::Ready { banner }) => {
+            opts.step("handshake done");
             if !banner.is_empty() {
                 warnings.push(format!(
                     "{spec}: the remote interpreter printed on stdout before the worker started (ignored): {:?}",
@@ -382,13 +385,19 @@ fn key_error(spec: &XSpec, s: &SshSettings, verdict: Option<KeyVerdict>) -> Opti
 
 /// Resolves the host and connects to the first of its addresses that
 /// accepts, within `timeout`.
-async fn open(spec: &XSpec, at: &SshAt, timeout: Duration) -> Result<TcpStream, ConnectError> {
+async fn open(
+    spec: &XSpec,
+    at: &SshAt,
+    timeout: Duration,
+    opts: &LaunchOptions,
+) -> Result<TcpStream, ConnectError> {
     let deadline = Instant::now() + timeout;
     let timed_out = || ConnectError::SshConnectTimeout {
         spec: spec.to_string(),
         at: Box::new(at.clone()),
         secs: timeout.as_secs_f64(),
     };
+    opts.step(&format!("resolving {}", at.host));
     let resolved = tokio::time::timeout_at(
         deadline,
         tokio::net::lookup_host((at.host.as_str(), at.port)),
@@ -407,6 +416,7 @@ async fn open(spec: &XSpec, at: &SshAt, timeout: Duration) -> Result<TcpStream, 
     // Refused everywhere is a refusal; any other failure is reported as such.
     let mut other: Option<std::io::Error> = None;
     for addr in addrs {
+        opts.step(&format!("connecting to {addr}"));
         match tokio::time::timeout_at(deadline, TcpStream::connect(addr)).await {
             Err(_) => return Err(timed_out()),
             Ok(Ok(stream)) => return Ok(stream),
