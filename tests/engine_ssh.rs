@@ -948,3 +948,112 @@ fn a_trace_file_holds_the_start_steps() {
     }
     assert!(table.contains("start_step"), "{table}");
 }
+
+/// An `ssh_client=openssh` spec for `sshd` with its key and `known_hosts`,
+/// never prompting.
+fn openssh_spec(sshd: &Sshd, known_hosts: &std::path::Path) -> String {
+    format!(
+        "ssh=-F none -p {port} -i {key} -o UserKnownHostsFile={kh} -o BatchMode=yes \
+         -o IdentitiesOnly=yes -o IdentityAgent=none {user}@127.0.0.1//python={py}\
+         //ssh_client=openssh",
+        port = sshd.port,
+        key = sshd.user_key.display(),
+        kh = known_hosts.display(),
+        user = user(),
+        py = python(),
+    )
+}
+
+#[tokio::test]
+async fn the_openssh_client_runs_code_and_reports_a_refused_host_key() {
+    let sshd = Sshd::start();
+    let group = Group::new();
+    let mut events = group.subscribe_lifecycle();
+    let gw = within(30, group.makegateway(&openssh_spec(&sshd, &sshd.known_hosts)))
+        .await
+        .unwrap_or_else(|e| panic!("{e}\nsshd log:\n{}", sshd.log_text()));
+    // The local process is the ssh client; the worker runs under sshd.
+    let client = gw.pid().expect("a local ssh process");
+    let comm = std::fs::read_to_string(format!("/proc/{client}/comm")).unwrap_or_default();
+    assert_eq!(comm.trim(), "ssh");
+    let ch = gw
+        .remote_exec("import os; channel.send(os.getpid())")
+        .await
+        .unwrap();
+    let Value::Int(worker) = ch.receive(T).await.unwrap() else {
+        panic!("no pid")
+    };
+    let worker = u32::try_from(worker).unwrap();
+    assert!(sshd.descendants().contains(&worker), "{worker}");
+    let steps = start_steps(&mut events, "gw0").await;
+    assert_eq!(
+        steps,
+        [
+            format!("spawned ssh pid {client}"),
+            "handshake done".to_owned()
+        ]
+    );
+    group.terminate(Duration::from_secs(5)).await;
+    assert!(wait_gone(worker, 10).await, "worker {worker} outlived terminate");
+
+    // BatchMode: an unknown host key fails at once, quoting ssh.
+    let empty = sshd.dir.path().join("empty_known_hosts");
+    std::fs::write(&empty, "").unwrap();
+    let e = start_error(&group, &openssh_spec(&sshd, &empty)).await;
+    match &e {
+        ConnectError::DiedDuringStartup { stderr, status, .. } => {
+            assert!(
+                stderr.contains("Host key verification failed"),
+                "{stderr}"
+            );
+            assert!(status.contains("255"), "{status}");
+        }
+        other => panic!("expected DiedDuringStartup, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_popen_gateway_via_an_ssh_gateway_runs_on_the_ssh_host() {
+    let sshd = Sshd::start();
+    let group = Group::new();
+    let specs = [
+        sshd.spec(""),
+        format!("popen//via=gw0//python={}", python()),
+    ];
+    let mut gateways = Vec::new();
+    for result in within(60, group.makegateways(&specs)).await {
+        gateways.push(result.unwrap_or_else(|e| panic!("{e}\nsshd log:\n{}", sshd.log_text())));
+    }
+    let pid = |gw: &execdeck::Gateway, code: &'static str| {
+        let gw = gw.clone();
+        async move {
+            let ch = gw.remote_exec(code).await.unwrap();
+            match ch.receive(T).await.unwrap() {
+                Value::Int(n) => n,
+                other => panic!("{other:?}"),
+            }
+        }
+    };
+    let ssh_worker = pid(&gateways[0], "import os; channel.send(os.getpid())").await;
+    let parent = pid(&gateways[1], "import os; channel.send(os.getppid())").await;
+    assert_eq!(parent, ssh_worker);
+    assert_eq!(gateways[1].address(), Some("via gw0"));
+    let proxied = pid(&gateways[1], "import os; channel.send(os.getpid())").await;
+    group.terminate(Duration::from_secs(5)).await;
+    assert!(wait_gone(u32::try_from(proxied).unwrap(), 10).await);
+
+    // A socket server installed through an ssh gateway would listen on the
+    // remote host's loopback: refused, saying so.
+    let group = Group::new();
+    let specs = [sshd.spec(""), "socket//installvia=gw0".to_owned()];
+    let results = within(60, group.makegateways(&specs)).await;
+    assert!(results[0].is_ok());
+    match &results[1] {
+        Err(Error::Connect(e @ ConnectError::Via { .. })) => {
+            assert!(e.to_string().contains("local"), "{e}");
+        }
+        Err(other) => panic!("expected a via error, got {other}"),
+        Ok(_) => panic!("installvia through ssh started"),
+    }
+    group.terminate(Duration::from_secs(5)).await;
+}
