@@ -845,13 +845,14 @@ async fn thirty_two_gateways_start_at_once_and_a_refused_one_fails_alone() {
     // The bad one in the middle, with its own id.
     specs.insert(
         N / 2,
-        format!(
-            "ssh=-p {refused_port} -o UserKnownHostsFile=/dev/null someone@127.0.0.1//id=bad"
-        ),
+        format!("ssh=-p {refused_port} -o UserKnownHostsFile=/dev/null someone@127.0.0.1//id=bad"),
     );
     let started = Instant::now();
     let results = within(90, group.makegateways(&specs)).await;
-    eprintln!("{N} ssh gateways (and a refused one) in {:?}", started.elapsed());
+    eprintln!(
+        "{N} ssh gateways (and a refused one) in {:?}",
+        started.elapsed()
+    );
     let mut gateways = Vec::new();
     for (i, result) in results.into_iter().enumerate() {
         match result {
@@ -969,9 +970,12 @@ async fn the_openssh_client_runs_code_and_reports_a_refused_host_key() {
     let sshd = Sshd::start();
     let group = Group::new();
     let mut events = group.subscribe_lifecycle();
-    let gw = within(30, group.makegateway(&openssh_spec(&sshd, &sshd.known_hosts)))
-        .await
-        .unwrap_or_else(|e| panic!("{e}\nsshd log:\n{}", sshd.log_text()));
+    let gw = within(
+        30,
+        group.makegateway(&openssh_spec(&sshd, &sshd.known_hosts)),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}\nsshd log:\n{}", sshd.log_text()));
     // The local process is the ssh client; the worker runs under sshd.
     let client = gw.pid().expect("a local ssh process");
     let comm = std::fs::read_to_string(format!("/proc/{client}/comm")).unwrap_or_default();
@@ -994,7 +998,10 @@ async fn the_openssh_client_runs_code_and_reports_a_refused_host_key() {
         ]
     );
     group.terminate(Duration::from_secs(5)).await;
-    assert!(wait_gone(worker, 10).await, "worker {worker} outlived terminate");
+    assert!(
+        wait_gone(worker, 10).await,
+        "worker {worker} outlived terminate"
+    );
 
     // BatchMode: an unknown host key fails at once, quoting ssh.
     let empty = sshd.dir.path().join("empty_known_hosts");
@@ -1002,10 +1009,7 @@ async fn the_openssh_client_runs_code_and_reports_a_refused_host_key() {
     let e = start_error(&group, &openssh_spec(&sshd, &empty)).await;
     match &e {
         ConnectError::DiedDuringStartup { stderr, status, .. } => {
-            assert!(
-                stderr.contains("Host key verification failed"),
-                "{stderr}"
-            );
+            assert!(stderr.contains("Host key verification failed"), "{stderr}");
             assert!(status.contains("255"), "{status}");
         }
         other => panic!("expected DiedDuringStartup, got {other:?}"),

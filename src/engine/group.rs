@@ -327,7 +327,9 @@ impl Group {
                         key: "installvia",
                         via: via_id.to_owned(),
                         message: "installing a socket server is supported only through local \
-                                  (popen, cmd, or via= of those) gateways so far"
+                                  (popen, cmd, or via= of those) gateways so far: through an ssh \
+                                  gateway it would listen on the ssh host's 127.0.0.1, which \
+                                  this host cannot reach without port forwarding"
                             .into(),
                     });
                 }

@@ -299,12 +299,10 @@ impl XSpec {
                     })
                 }
                 "ssh" => types.push(GatewayKind::Ssh(value.to_owned())),
-                "ssh_client" => {
-                    if SshClient::from_value(value).is_none() {
-                        return Err(err(SpecErrorKind::UnknownSshClient {
-                            value: value.to_owned(),
-                        }));
-                    }
+                "ssh_client" if SshClient::from_value(value).is_none() => {
+                    return Err(err(SpecErrorKind::UnknownSshClient {
+                        value: value.to_owned(),
+                    }));
                 }
                 "vagrant_ssh" => types.push(GatewayKind::VagrantSsh(value.to_owned())),
                 "cmd" => types.push(GatewayKind::Cmd(value.to_owned())),
