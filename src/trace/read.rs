@@ -478,6 +478,7 @@ mod tests {
             kinds,
             [
                 "gateway_starting",
+                "start_step",
                 "gateway_ready",
                 "gateway_failed",
                 "gateway_exited",
