@@ -1003,6 +1003,24 @@ async fn the_openssh_client_runs_code_and_reports_a_refused_host_key() {
         "worker {worker} outlived terminate"
     );
 
+    // Killing the ssh client ends the remote worker too (its stdin closes).
+    let gw = within(
+        30,
+        group.makegateway(&openssh_spec(&sshd, &sshd.known_hosts)),
+    )
+    .await
+    .unwrap();
+    let ch = gw
+        .remote_exec("import os; channel.send(os.getpid())")
+        .await
+        .unwrap();
+    let Value::Int(worker) = ch.receive(T).await.unwrap() else {
+        panic!("no pid")
+    };
+    gw.kill();
+    let worker = u32::try_from(worker).unwrap();
+    assert!(wait_gone(worker, 10).await, "worker {worker} outlived kill");
+
     // BatchMode: an unknown host key fails at once, quoting ssh.
     let empty = sshd.dir.path().join("empty_known_hosts");
     std::fs::write(&empty, "").unwrap();
