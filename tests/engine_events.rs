@@ -66,10 +66,45 @@ fn describe(ev: &Event) -> Option<String> {
             numexecuting,
             execmodel,
         } => format!("{gw} status {numchannels} {numexecuting} {execmodel}"),
-        EventKind::Stderr { .. } | EventKind::RemoteTrace { .. } | EventKind::Warning { .. } => {
+        // Start steps carry pids; `start_steps_of_a_popen_gateway` checks them.
+        EventKind::Stderr { .. }
+        | EventKind::RemoteTrace { .. }
+        | EventKind::Warning { .. }
+        | EventKind::StartStep { .. } => {
             return None;
         }
     })
+}
+
+#[tokio::test]
+async fn start_steps_of_a_popen_gateway() {
+    let group = Group::new();
+    let mut sub = group.subscribe_lifecycle();
+    let gw = within(30, group.makegateway(&popen(""))).await.unwrap();
+    let pid = gw.pid().expect("a local process");
+    let mut steps = vec![];
+    within(20, async {
+        loop {
+            match sub.recv().await {
+                Some(Received::Event(ev)) => match ev.kind {
+                    EventKind::StartStep { step } => steps.push(step),
+                    EventKind::GatewayReady { .. } => break,
+                    _ => {}
+                },
+                Some(Received::Lost(_)) => {}
+                None => panic!("the event stream ended"),
+            }
+        }
+    })
+    .await;
+    assert_eq!(
+        steps,
+        [
+            format!("spawned {} pid {pid}", python()),
+            "handshake done".to_owned()
+        ]
+    );
+    group.terminate(Duration::from_secs(5)).await;
 }
 
 async fn drain(sub: &mut Subscription) -> Vec<String> {

@@ -772,3 +772,310 @@ fn the_command_line_runs_code_over_ssh_and_reports_a_refused_host_key() {
         "{stderr}"
     );
 }
+
+/// The `start_step` texts of gateway `gw` from `events`, until it is ready
+/// or failed (within 30 s).
+async fn start_steps(events: &mut execdeck::engine::Subscription, gw: &str) -> Vec<String> {
+    let mut steps = Vec::new();
+    within(30, async {
+        loop {
+            match events.recv().await {
+                Some(Received::Event(ev)) if &*ev.gateway == gw => match ev.kind {
+                    EventKind::StartStep { step } => steps.push(step),
+                    EventKind::GatewayReady { .. } | EventKind::GatewayFailed { .. } => break,
+                    _ => {}
+                },
+                Some(_) => {}
+                None => panic!("the event stream ended"),
+            }
+        }
+    })
+    .await;
+    steps
+}
+
+#[tokio::test]
+async fn a_subscriber_sees_the_start_steps_in_order() {
+    let sshd = Sshd::start();
+    let group = Group::new();
+    let mut events = group.subscribe_lifecycle();
+    let gw = within(30, group.makegateway(&sshd.spec(""))).await.unwrap();
+    let steps = start_steps(&mut events, "gw0").await;
+    assert_eq!(
+        steps,
+        [
+            "resolving 127.0.0.1".to_owned(),
+            format!("connecting to 127.0.0.1:{}", sshd.port),
+            "host key checked".to_owned(),
+            format!("authenticated as {}", user()),
+            format!("{} started", python()),
+            "handshake done".to_owned(),
+        ]
+    );
+    drop(gw);
+    // A failed start stops at the step that failed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let bad = format!("ssh=-p {port} -o UserKnownHostsFile=/dev/null someone@127.0.0.1");
+    let _ = start_error(&group, &bad).await;
+    let steps = start_steps(&mut events, "gw1").await;
+    assert_eq!(
+        steps.last().map(String::as_str),
+        Some(format!("connecting to 127.0.0.1:{port}").as_str()),
+        "{steps:?}"
+    );
+    group.terminate(Duration::from_secs(5)).await;
+}
+
+#[tokio::test]
+async fn thirty_two_gateways_start_at_once_and_a_refused_one_fails_alone() {
+    const N: usize = 32;
+    let sshd = Sshd::start();
+    let group = Group::new();
+    let mut events = group.subscribe_lifecycle();
+    let refused_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut specs: Vec<String> = (0..N).map(|_| sshd.spec("")).collect();
+    // The bad one in the middle, with its own id.
+    specs.insert(
+        N / 2,
+        format!("ssh=-p {refused_port} -o UserKnownHostsFile=/dev/null someone@127.0.0.1//id=bad"),
+    );
+    let started = Instant::now();
+    let results = within(90, group.makegateways(&specs)).await;
+    eprintln!(
+        "{N} ssh gateways (and a refused one) in {:?}",
+        started.elapsed()
+    );
+    let mut gateways = Vec::new();
+    for (i, result) in results.into_iter().enumerate() {
+        match result {
+            Ok(gw) => gateways.push(gw),
+            Err(Error::Connect(ConnectError::SshRefused { at, .. })) if i == N / 2 => {
+                assert_eq!(at.port, refused_port);
+            }
+            Err(e) => panic!("gateway {i} failed: {e}\nsshd log:\n{}", sshd.log_text()),
+        }
+    }
+    assert_eq!(gateways.len(), N);
+    assert!(group.get("bad").is_none());
+    // Each runs code, in a worker of its own.
+    let mut pids = std::collections::HashSet::new();
+    for gw in &gateways {
+        let ch = gw
+            .remote_exec("import os; channel.send(os.getpid())")
+            .await
+            .unwrap();
+        match ch.receive(T).await.unwrap() {
+            Value::Int(pid) => assert!(pids.insert(pid), "pid {pid} twice"),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(pids.len(), N);
+    // They started concurrently: every gateway was connecting before the
+    // first handshake was done (one after the other, gw0 would have been
+    // done before gw1 connected).
+    let mut connecting = std::collections::HashSet::new();
+    let mut ended = 0;
+    let mut first_done_after = None;
+    within(30, async {
+        while ended < N + 1 {
+            let Some(Received::Event(ev)) = events.recv().await else {
+                continue;
+            };
+            match ev.kind {
+                EventKind::StartStep { step } if step.starts_with("connecting to") => {
+                    connecting.insert(ev.gateway.to_string());
+                }
+                EventKind::StartStep { step } if step == "handshake done" => {
+                    first_done_after.get_or_insert(connecting.len());
+                }
+                EventKind::GatewayReady { .. } | EventKind::GatewayFailed { .. } => ended += 1,
+                _ => {}
+            }
+        }
+    })
+    .await;
+    assert_eq!(connecting.len(), N + 1);
+    assert_eq!(first_done_after, Some(N + 1));
+    group.terminate(Duration::from_secs(10)).await;
+}
+
+#[test]
+fn a_trace_file_holds_the_start_steps() {
+    let sshd = Sshd::start();
+    let trace = sshd.dir.path().join("start.trace");
+    let out = run_bounded(
+        std::process::Command::new(env!("CARGO_BIN_EXE_execdeck"))
+            .args(["exec", "--trace-file"])
+            .arg(&trace)
+            .args(["-g", &sshd.spec(""), "-c", "channel.send(1)"]),
+        None,
+        Duration::from_secs(60),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run_bounded(
+        std::process::Command::new(env!("CARGO_BIN_EXE_execdeck"))
+            .arg("trace")
+            .arg(&trace),
+        None,
+        Duration::from_secs(20),
+    );
+    let table = String::from_utf8_lossy(&out.stdout);
+    let wanted = [
+        "resolving 127.0.0.1".to_owned(),
+        format!("connecting to 127.0.0.1:{}", sshd.port),
+        "host key checked".to_owned(),
+        format!("authenticated as {}", user()),
+        "handshake done".to_owned(),
+    ];
+    let mut at = 0;
+    for want in &wanted {
+        let Some(found) = table[at..].find(want.as_str()) else {
+            panic!("{want:?} missing (or out of order) in:\n{table}");
+        };
+        at += found + want.len();
+    }
+    assert!(table.contains("start_step"), "{table}");
+}
+
+/// An `ssh_client=openssh` spec for `sshd` with its key and `known_hosts`,
+/// never prompting.
+fn openssh_spec(sshd: &Sshd, known_hosts: &std::path::Path) -> String {
+    format!(
+        "ssh=-F none -p {port} -i {key} -o UserKnownHostsFile={kh} -o BatchMode=yes \
+         -o IdentitiesOnly=yes -o IdentityAgent=none {user}@127.0.0.1//python={py}\
+         //ssh_client=openssh",
+        port = sshd.port,
+        key = sshd.user_key.display(),
+        kh = known_hosts.display(),
+        user = user(),
+        py = python(),
+    )
+}
+
+#[tokio::test]
+async fn the_openssh_client_runs_code_and_reports_a_refused_host_key() {
+    let sshd = Sshd::start();
+    let group = Group::new();
+    let mut events = group.subscribe_lifecycle();
+    let gw = within(
+        30,
+        group.makegateway(&openssh_spec(&sshd, &sshd.known_hosts)),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}\nsshd log:\n{}", sshd.log_text()));
+    // The local process is the ssh client; the worker runs under sshd.
+    let client = gw.pid().expect("a local ssh process");
+    let comm = std::fs::read_to_string(format!("/proc/{client}/comm")).unwrap_or_default();
+    assert_eq!(comm.trim(), "ssh");
+    let ch = gw
+        .remote_exec("import os; channel.send(os.getpid())")
+        .await
+        .unwrap();
+    let Value::Int(worker) = ch.receive(T).await.unwrap() else {
+        panic!("no pid")
+    };
+    let worker = u32::try_from(worker).unwrap();
+    assert!(sshd.descendants().contains(&worker), "{worker}");
+    let steps = start_steps(&mut events, "gw0").await;
+    assert_eq!(
+        steps,
+        [
+            format!("spawned ssh pid {client}"),
+            "handshake done".to_owned()
+        ]
+    );
+    group.terminate(Duration::from_secs(5)).await;
+    assert!(
+        wait_gone(worker, 10).await,
+        "worker {worker} outlived terminate"
+    );
+
+    // Killing the ssh client ends the remote worker too (its stdin closes).
+    let gw = within(
+        30,
+        group.makegateway(&openssh_spec(&sshd, &sshd.known_hosts)),
+    )
+    .await
+    .unwrap();
+    let ch = gw
+        .remote_exec("import os; channel.send(os.getpid())")
+        .await
+        .unwrap();
+    let Value::Int(worker) = ch.receive(T).await.unwrap() else {
+        panic!("no pid")
+    };
+    gw.kill();
+    let worker = u32::try_from(worker).unwrap();
+    assert!(wait_gone(worker, 10).await, "worker {worker} outlived kill");
+
+    // BatchMode: an unknown host key fails at once, quoting ssh.
+    let empty = sshd.dir.path().join("empty_known_hosts");
+    std::fs::write(&empty, "").unwrap();
+    let e = start_error(&group, &openssh_spec(&sshd, &empty)).await;
+    match &e {
+        ConnectError::DiedDuringStartup { stderr, status, .. } => {
+            assert!(stderr.contains("Host key verification failed"), "{stderr}");
+            assert!(status.contains("255"), "{status}");
+        }
+        other => panic!("expected DiedDuringStartup, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_popen_gateway_via_an_ssh_gateway_runs_on_the_ssh_host() {
+    let sshd = Sshd::start();
+    let group = Group::new();
+    let specs = [
+        sshd.spec(""),
+        format!("popen//via=gw0//python={}", python()),
+    ];
+    let mut gateways = Vec::new();
+    for result in within(60, group.makegateways(&specs)).await {
+        gateways.push(result.unwrap_or_else(|e| panic!("{e}\nsshd log:\n{}", sshd.log_text())));
+    }
+    let pid = |gw: &execdeck::Gateway, code: &'static str| {
+        let gw = gw.clone();
+        async move {
+            let ch = gw.remote_exec(code).await.unwrap();
+            match ch.receive(T).await.unwrap() {
+                Value::Int(n) => n,
+                other => panic!("{other:?}"),
+            }
+        }
+    };
+    let ssh_worker = pid(&gateways[0], "import os; channel.send(os.getpid())").await;
+    let parent = pid(&gateways[1], "import os; channel.send(os.getppid())").await;
+    assert_eq!(parent, ssh_worker);
+    assert_eq!(gateways[1].address(), Some("via gw0"));
+    let proxied = pid(&gateways[1], "import os; channel.send(os.getpid())").await;
+    group.terminate(Duration::from_secs(5)).await;
+    assert!(wait_gone(u32::try_from(proxied).unwrap(), 10).await);
+
+    // A socket server installed through an ssh gateway would listen on the
+    // remote host's loopback: refused, saying so.
+    let group = Group::new();
+    let specs = [sshd.spec(""), "socket//installvia=gw0".to_owned()];
+    let results = within(60, group.makegateways(&specs)).await;
+    assert!(results[0].is_ok());
+    match &results[1] {
+        Err(Error::Connect(e @ ConnectError::Via { .. })) => {
+            assert!(e.to_string().contains("local"), "{e}");
+        }
+        Err(other) => panic!("expected a via error, got {other}"),
+        Ok(_) => panic!("installvia through ssh started"),
+    }
+    group.terminate(Duration::from_secs(5)).await;
+}

@@ -352,6 +352,17 @@ pub enum EventKind<P = Payload> {
         /// The spec, as written.
         spec: String,
     },
+    /// A step of a gateway's start, between `gateway_starting` and
+    /// `gateway_ready` or `gateway_failed`: for an ssh gateway `resolving
+    /// HOST`, `connecting to ADDR`, `host key checked`, `authenticated as
+    /// USER`, `PYTHON started`; for a gateway with a local process (popen,
+    /// cmd, vagrant_ssh, `ssh_client=openssh`) `spawned PROGRAM pid N`; for
+    /// a via gateway `started through GWID: pid N`; for a socket gateway
+    /// `connected to ADDR`; then `handshake done`.
+    StartStep {
+        /// What was done (or is being done), in words.
+        step: String,
+    },
     /// A gateway finished its handshake (and setup).
     GatewayReady {
         /// Local process id, when there is one.

@@ -11,10 +11,11 @@ use super::events::{EventKind, EventSender, Subscription};
 use super::gateway::{ExecSource, Gateway};
 use super::multi::MultiChannel;
 use super::via;
-use crate::spec::{GatewayKind, XSpec};
+use crate::spec::{GatewayKind, SshClient, XSpec};
 use crate::transport::bootstrap::BootSource;
 use crate::transport::bootstrap::{DebugMode, REMOTE_TRACE_PREFIX};
-use crate::transport::popen::{self, LaunchOptions};
+use crate::transport::openssh;
+use crate::transport::popen::{self, LaunchOptions, ProgressSink};
 use crate::transport::socket;
 use crate::transport::ssh;
 use crate::transport::worker_cache::WorkerCache;
@@ -281,6 +282,13 @@ impl Group {
                 },
             })
         });
+        let events = self.inner.events.clone();
+        let gateway: Arc<str> = Arc::from(id);
+        let progress: ProgressSink = Arc::new(move |step: &str| {
+            events.send_with(&gateway, || EventKind::StartStep {
+                step: step.to_owned(),
+            })
+        });
         let opts = LaunchOptions {
             startup_timeout: Some(self.inner.opts.startup_timeout),
             boot: self.inner.opts.boot.clone(),
@@ -288,6 +296,7 @@ impl Group {
             debug,
             worker_cache: self.inner.opts.worker_cache.clone(),
             prompter: self.inner.opts.prompter.clone(),
+            progress: Some(progress),
         };
         if let Some(via_id) = spec.via() {
             let via = self.find_via(spec, id, "via", via_id).await?;
@@ -306,7 +315,10 @@ impl Group {
                 popen::spawn_vagrant(spec, machine, id, &opts).await
             }
             GatewayKind::Socket(Some(address)) => socket::connect(spec, address, id, &opts).await,
-            GatewayKind::Ssh(value) => ssh::connect(spec, value, id, &opts).await,
+            GatewayKind::Ssh(value) => match spec.ssh_client() {
+                SshClient::Russh => ssh::connect(spec, value, id, &opts).await,
+                SshClient::OpenSsh => openssh::spawn(spec, value, id, &opts).await,
+            },
             GatewayKind::Socket(None) => {
                 let Some(via_id) = spec.installvia() else {
                     return Err(ConnectError::Unsupported {
@@ -321,7 +333,9 @@ impl Group {
                         key: "installvia",
                         via: via_id.to_owned(),
                         message: "installing a socket server is supported only through local \
-                                  (popen, cmd, or via= of those) gateways so far"
+                                  (popen, cmd, or via= of those) gateways so far: through an ssh \
+                                  gateway it would listen on the ssh host's 127.0.0.1, which \
+                                  this host cannot reach without port forwarding"
                             .into(),
                     });
                 }

@@ -138,6 +138,7 @@ pub async fn connect(
     let Some(pid) = pid else {
         return Err(fail("unexpected first reply from the proxy".into()));
     };
+    opts.step(&format!("started through {}: pid {pid}", via.id()));
 
     let process = RemoteProcess::new(opts.stderr_sink.clone());
     let (ours, theirs) = tokio::io::duplex(STREAM_BUFFER);
@@ -176,6 +177,7 @@ pub async fn connect(
     };
     match outcome {
         BootOutcome::Read(Handshake::Ready { banner }) => {
+            opts.step("handshake done");
             let mut warnings = Vec::new();
             if !banner.is_empty() {
                 warnings.push(format!(

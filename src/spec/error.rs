@@ -136,6 +136,12 @@ pub enum SpecErrorKind {
         /// The value given.
         value: String,
     },
+    /// An unknown `ssh_client=` value.
+    #[error("ssh_client={value} is unknown (expected russh, the built-in client, or openssh)")]
+    UnknownSshClient {
+        /// The value given.
+        value: String,
+    },
     /// A key that does not apply together with another key or gateway type.
     #[error("key {key:?}{} {reason}", shown_value(.key, .value))]
     Conflict {

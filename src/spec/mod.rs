@@ -30,10 +30,12 @@
 //! key that needs a value given as a flag or with an empty value; `popen` or
 //! `dont_write_bytecode` given a value; a `nice` that is not an integer; a
 //! `socket` that is not `host:port`; an `execmodel` other than `thread`,
-//! `main_thread_only`, `gevent` or `eventlet`; `env:NAME` without a value or
+//! `main_thread_only`, `gevent` or `eventlet`; an `ssh_client` other than
+//! `russh` or `openssh`; `env:NAME` without a value or
 //! with an empty name; and the combinations `via`+`socket`, `python`+`socket`,
-//! `installvia` without `socket`, `socket=host:port`+`installvia`, and
-//! `ssh_config` without `ssh` or `vagrant_ssh`.
+//! `installvia` without `socket`, `socket=host:port`+`installvia`,
+//! `ssh_config` without `ssh` or `vagrant_ssh`, and `ssh_client` without
+//! `ssh`.
 
 use std::borrow::Borrow;
 use std::fmt;
@@ -78,6 +80,28 @@ impl GatewayKind {
             GatewayKind::Socket(_) => "socket",
             GatewayKind::Cmd(_) => "cmd",
             GatewayKind::VagrantSsh(_) => "vagrant_ssh",
+        }
+    }
+}
+
+/// Which ssh client an ssh gateway uses (`ssh_client=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum SshClient {
+    /// execdeck's built-in client (russh); the default.
+    #[default]
+    Russh,
+    /// The system's `ssh` binary, run as a local child process as execnet
+    /// does (Kerberos, ControlMaster, hardware tokens, the whole ssh config).
+    OpenSsh,
+}
+
+impl SshClient {
+    /// The client a `ssh_client=` value names (`russh` or `openssh`).
+    pub fn from_value(value: &str) -> Option<SshClient> {
+        match value {
+            "russh" => Some(SshClient::Russh),
+            "openssh" => Some(SshClient::OpenSsh),
+            _ => None,
         }
     }
 }
@@ -144,6 +168,7 @@ const VALUE_KEYS: &[(&str, &str)] = &[
     ("via", "<gateway id>"),
     ("installvia", "<gateway id>"),
     ("ssh_config", "<path>"),
+    ("ssh_client", "russh|openssh"),
     ("token_file", "<path of the socket server's shared secret>"),
     ("ssh", "<ssh options and host>"),
     ("vagrant_ssh", "<vagrant machine name>"),
@@ -274,6 +299,11 @@ impl XSpec {
                     })
                 }
                 "ssh" => types.push(GatewayKind::Ssh(value.to_owned())),
+                "ssh_client" if SshClient::from_value(value).is_none() => {
+                    return Err(err(SpecErrorKind::UnknownSshClient {
+                        value: value.to_owned(),
+                    }));
+                }
                 "vagrant_ssh" => types.push(GatewayKind::VagrantSsh(value.to_owned())),
                 "cmd" => types.push(GatewayKind::Cmd(value.to_owned())),
                 "socket" => {
@@ -341,6 +371,9 @@ impl XSpec {
                 "ssh_config",
                 "applies only to ssh and vagrant_ssh gateways",
             ));
+        }
+        if lookup("ssh_client").is_some() && !matches!(kind, GatewayKind::Ssh(_)) {
+            return Err(conflict("ssh_client", "applies only to ssh gateways"));
         }
         if lookup("token_file").is_some() && !is_socket {
             return Err(conflict("token_file", "applies only to socket gateways"));
@@ -465,6 +498,14 @@ impl XSpec {
     /// `ssh_config=`: an ssh config file passed as `ssh -F <path>`.
     pub fn ssh_config(&self) -> Option<&str> {
         self.value("ssh_config")
+    }
+
+    /// `ssh_client=`: which ssh client an ssh gateway uses (the built-in
+    /// one when not given).
+    pub fn ssh_client(&self) -> SshClient {
+        self.value("ssh_client")
+            .and_then(SshClient::from_value)
+            .unwrap_or_default()
     }
 
     /// `token_file=`: the file with the shared secret a socket server started
@@ -714,6 +755,20 @@ mod tests {
             x.keys().collect::<Vec<_>>(),
             ["popen", "python", "chdir", "nice"]
         );
+    }
+
+    #[test]
+    fn ssh_client_is_checked() {
+        assert_eq!(ok("ssh=h").ssh_client(), SshClient::Russh);
+        assert_eq!(
+            ok("ssh=h//ssh_client=openssh").ssh_client(),
+            SshClient::OpenSsh
+        );
+        assert_eq!(ok("ssh=h//ssh_client=russh").ssh_client(), SshClient::Russh);
+        let e = XSpec::parse("ssh=h//ssh_client=putty").unwrap_err();
+        assert!(e.to_string().contains("ssh_client=putty is unknown"), "{e}");
+        let e = XSpec::parse("popen//ssh_client=openssh").unwrap_err();
+        assert!(e.to_string().contains("applies only to ssh"), "{e}");
     }
 
     #[test]

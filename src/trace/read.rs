@@ -149,6 +149,7 @@ impl Record {
         };
         match kind {
             EventKind::GatewayStarting { spec } => format!("spec {spec}"),
+            EventKind::StartStep { step } => step.clone(),
             EventKind::GatewayReady { pid, python, .. } => format!(
                 "pid {} python {}",
                 pid.map_or_else(|| "?".to_owned(), |p| p.to_string()),
@@ -477,6 +478,7 @@ mod tests {
             kinds,
             [
                 "gateway_starting",
+                "start_step",
                 "gateway_ready",
                 "gateway_failed",
                 "gateway_exited",

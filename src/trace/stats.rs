@@ -25,6 +25,8 @@ pub struct GatewayStats {
     pub bytes_in: u64,
     /// How it ended: the exit status, `failed`, or `None` when the trace does not say.
     pub ended: Option<String>,
+    /// The last step of its start (`start_step` events), if any was traced.
+    pub last_step: Option<String>,
 }
 
 /// Totals of one message type.
@@ -195,9 +197,16 @@ impl Stats {
                     );
                 }
             }
+            EventKind::StartStep { step } => self.gateway(&ev.gw).last_step = Some(step.clone()),
             EventKind::GatewayFailed { error } => {
-                self.gateway(&ev.gw).ended = Some("failed".to_owned());
-                self.error(ev, None, last_line(error).to_owned(), Some(error.clone()));
+                let g = self.gateway(&ev.gw);
+                g.ended = Some("failed".to_owned());
+                // Where the start stood when it failed, when that was traced.
+                let summary = match &g.last_step {
+                    Some(step) => format!("{} (after: {step})", last_line(error)),
+                    None => last_line(error).to_owned(),
+                };
+                self.error(ev, None, summary, Some(error.clone()));
             }
             EventKind::GatewayExited { status, reason } => {
                 let g = self.gateway(&ev.gw);
@@ -299,6 +308,27 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_failed_start_names_its_last_step() {
+        let mut s = Stats::default();
+        for line in [
+            r#"{"t": 0.1, "gw": "gw0", "kind": "gateway_starting", "spec": "ssh=h"}"#,
+            r#"{"t": 0.2, "gw": "gw0", "kind": "start_step", "step": "resolving h"}"#,
+            r#"{"t": 0.3, "gw": "gw0", "kind": "start_step", "step": "connecting to 10.0.0.1:22"}"#,
+            r#"{"t": 9.3, "gw": "gw0", "kind": "gateway_failed", "error": "timed out"}"#,
+        ] {
+            s.add(&parse_event(line.as_bytes()).unwrap());
+        }
+        assert_eq!(
+            s.gateways[0].last_step.as_deref(),
+            Some("connecting to 10.0.0.1:22")
+        );
+        assert_eq!(
+            s.errors[0].summary,
+            "timed out (after: connecting to 10.0.0.1:22)"
+        );
+    }
+
+    #[test]
     fn per_gateway_totals() {
         let s = stats();
         assert_eq!(s.events, 19);
@@ -314,6 +344,7 @@ pub(crate) mod tests {
                 bytes_out: 52,
                 bytes_in: 6,
                 ended: Some("exit status 0".into()),
+                last_step: None,
             }
         );
         let g1 = &s.gateways[1];

@@ -491,6 +491,9 @@ mod tests {
             EventKind::GatewayStarting {
                 spec: "popen//python=x".into(),
             },
+            EventKind::StartStep {
+                step: "host key checked".into(),
+            },
             EventKind::GatewayReady {
                 pid: Some(42),
                 python: Some("3.12.1".into()),
@@ -577,6 +580,7 @@ mod tests {
     fn lines_of_every_kind() {
         let want = [
             r#"{"t":0.0015,"gw":"gw0","kind":"gateway_starting","spec":"popen//python=x"}"#,
+            r#"{"t":0.0015,"gw":"gw0","kind":"start_step","step":"host key checked"}"#,
             r#"{"t":0.0015,"gw":"gw0","kind":"gateway_ready","pid":42,"python":"3.12.1","address":"127.0.0.1:8888"}"#,
             r#"{"t":0.0015,"gw":"gw0","kind":"gateway_ready","pid":null,"python":null}"#,
             r#"{"t":0.0015,"gw":"gw0","kind":"gateway_failed","error":"a\nb"}"#,
@@ -597,12 +601,12 @@ mod tests {
         let got: Vec<String> = every_kind().into_iter().map(|k| line(k, false)).collect();
         assert_eq!(got, want);
         let kinds = every_kind();
-        let with_payload = line(kinds[6].clone(), true);
+        let with_payload = line(kinds[7].clone(), true);
         assert!(
             with_payload.ends_with(r#""preview":"42","payload":"RgAAACpR"}"#),
             "{with_payload}"
         );
-        let empty = line(kinds[7].clone(), true);
+        let empty = line(kinds[8].clone(), true);
         assert!(empty.ends_with(r#""preview":"","payload":""}"#), "{empty}");
         // Payloads change message lines only.
         assert_eq!(line(kinds[0].clone(), true), want[0]);

@@ -9,6 +9,7 @@
 pub mod bootstrap;
 pub mod handle;
 pub mod handshake;
+pub mod openssh;
 pub mod popen;
 pub mod process;
 pub mod prompt;

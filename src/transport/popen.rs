@@ -39,6 +39,22 @@ pub struct LaunchOptions {
     /// Who answers passphrase and password prompts of ssh gateways; `None`:
     /// nobody can be asked (see [`super::prompt`]).
     pub prompter: Option<super::prompt::SharedPrompter>,
+    /// Receives each step of the start as it is done (`spawned pid 42`,
+    /// `host key checked`, …), to show where a slow or failed start stands.
+    pub progress: Option<ProgressSink>,
+}
+
+/// Receives the steps of a gateway's start, in words (see
+/// [`LaunchOptions::progress`]).
+pub type ProgressSink = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
+
+impl LaunchOptions {
+    /// Passes one step of the start to the progress sink, if there is one.
+    pub fn step(&self, step: &str) {
+        if let Some(progress) = &self.progress {
+            progress(step);
+        }
+    }
 }
 
 /// Default time allowed from spawn to handshake.
@@ -197,6 +213,7 @@ pub(crate) async fn start(
     enlarge_pipe(&stdin);
     enlarge_pipe(&stdout);
     let process = ProcessHandle::watch(child, opts.stderr_sink.clone());
+    opts.step(&format!("spawned {program} pid {}", process.pid()));
     let mut reader = BufReader::with_capacity(HANDSHAKE_BUFFER, stdout);
     let timeout = opts.startup_timeout.unwrap_or(DEFAULT_STARTUP_TIMEOUT);
     let plan = BootPlan {
@@ -214,6 +231,7 @@ pub(crate) async fn start(
     };
     match outcome {
         BootOutcome::Read(Handshake::Ready { banner }) => {
+            opts.step("handshake done");
             let mut warnings = Vec::new();
             if !banner.is_empty() {
                 warnings.push(format!(

@@ -77,6 +77,7 @@ pub async fn connect(
     let peer = stream
         .peer_addr()
         .map_or_else(|_| address.to_owned(), |a| a.to_string());
+    opts.step(&format!("connected to {peer}"));
     let (read_half, mut write_half) = stream.into_split();
     let mut reader = BufReader::with_capacity(HANDSHAKE_BUFFER, read_half);
     if let Some(path) = spec.token_file() {
@@ -108,6 +109,7 @@ pub async fn connect(
     let received = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
     match boot_stream(&mut reader, &mut write_half, &plan).await {
         BootOutcome::Read(Handshake::Ready { .. }) => {
+            opts.step("handshake done");
             let stop = Arc::new(move || {
                 let _ = stopper.shutdown(std::net::Shutdown::Both);
             });

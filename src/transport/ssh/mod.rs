@@ -174,6 +174,7 @@ pub async fn connect(
         home: home.as_deref(),
         deadline,
         timeout,
+        opts,
     };
     let Sessions {
         target: session,
@@ -203,6 +204,7 @@ pub async fn connect(
         Ok(Err(e)) => return Err(session_failed(format!("cannot run {command:?}: {e}"))),
         Ok(Ok(channel)) => channel,
     };
+    opts.step(&format!("{python} started"));
 
     let remote = Relay::start(channel, session, hops, opts.stderr_sink.clone());
     let mut reader = BufReader::with_capacity(8 * 1024, remote.stdout);
@@ -226,6 +228,7 @@ pub async fn connect(
     };
     match outcome {
         BootOutcome::Read(Handshake::Ready { banner }) => {
+            opts.step("handshake done");
             if !banner.is_empty() {
                 warnings.push(format!(
                     "{spec}: the remote interpreter printed on stdout before the worker started (ignored): {:?}",
@@ -340,13 +343,19 @@ fn key_error(spec: &str, s: &SshSettings, verdict: Option<KeyVerdict>) -> Option
 
 /// Resolves the host and connects to the first of its addresses that
 /// accepts, within `timeout`.
-async fn open(spec: &str, at: &SshAt, timeout: Duration) -> Result<TcpStream, ConnectError> {
+async fn open(
+    spec: &str,
+    at: &SshAt,
+    timeout: Duration,
+    opts: &LaunchOptions,
+) -> Result<TcpStream, ConnectError> {
     let deadline = Instant::now() + timeout;
     let timed_out = || ConnectError::SshConnectTimeout {
         spec: spec.to_string(),
         at: Box::new(at.clone()),
         secs: timeout.as_secs_f64(),
     };
+    opts.step(&format!("resolving {}", at.host));
     let resolved = tokio::time::timeout_at(
         deadline,
         tokio::net::lookup_host((at.host.as_str(), at.port)),
@@ -365,6 +374,7 @@ async fn open(spec: &str, at: &SshAt, timeout: Duration) -> Result<TcpStream, Co
     // Refused everywhere is a refusal; any other failure is reported as such.
     let mut other: Option<std::io::Error> = None;
     for addr in addrs {
+        opts.step(&format!("connecting to {addr}"));
         match tokio::time::timeout_at(deadline, TcpStream::connect(addr)).await {
             Err(_) => return Err(timed_out()),
             Ok(Ok(stream)) => return Ok(stream),

@@ -33,6 +33,8 @@ pub(super) struct Route<'a> {
     pub(super) deadline: Instant,
     /// The whole startup timeout, for messages.
     pub(super) timeout: Duration,
+    /// Where the steps of the start go.
+    pub(super) opts: &'a LaunchOptions,
 }
 
 /// Connects to the target of `s`, through its jump hosts if it has any,
@@ -45,7 +47,8 @@ pub(super) async fn establish(
     warnings: &mut Vec<String>,
 ) -> Result<Sessions, ConnectError> {
     let spec = route.spec;
-    let mut chain: Vec<(String, SshSettings)> = Vec::new();
+    // (the label for errors, what steps add for a jump host, its settings)
+    let mut chain: Vec<(String, String, SshSettings)> = Vec::new();
     if !s.jump.is_empty() {
         let options = parse_ssh_value(route.value)
             .map_err(|message| ConnectError::SshOptions {
@@ -67,19 +70,19 @@ pub(super) async fn establish(
                     message,
                 },
             )?;
-            chain.push((label, hs));
+            chain.push((label, format!(" of jump host {}", hop.host), hs));
         }
     }
-    chain.push((spec.to_string(), s.clone()));
+    chain.push((spec.to_string(), String::new(), s.clone()));
     let mut hops: Vec<(Handle<Client>, String, SshSettings)> = Vec::new();
-    for (label, hs) in chain {
+    for (label, note, hs) in chain {
         let session = match hops.last() {
             None => {
                 let connect_timeout = hs
                     .connect_timeout
                     .map_or(route.timeout, |t| t.min(route.timeout));
-                let tcp = open(&label, &hs.at, connect_timeout).await?;
-                start(route, &label, &hs, prompts, warnings, tcp).await?
+                let tcp = open(&label, &hs.at, connect_timeout, route.opts).await?;
+                start(route, (&label, &note), &hs, prompts, warnings, tcp).await?
             }
             Some((previous, previous_label, ps)) => {
                 let opened = prompts
@@ -107,7 +110,19 @@ pub(super) async fn establish(
                     }
                     Some(Ok(channel)) => channel,
                 };
-                start(route, &label, &hs, prompts, warnings, channel.into_stream()).await?
+                route.opts.step(&format!(
+                    "{} forwarding to {}:{}",
+                    ps.at.host, hs.at.host, hs.at.port
+                ));
+                start(
+                    route,
+                    (&label, &note),
+                    &hs,
+                    prompts,
+                    warnings,
+                    channel.into_stream(),
+                )
+                .await?
             }
         };
         hops.push((session, label, hs));
@@ -134,10 +149,11 @@ fn timed_out(route: &Route<'_>, label: &str, at: &SshAt) -> ConnectError {
 }
 
 /// The key exchange (with the host key check) and authentication over
-/// `stream`, for the host of `s`.
+/// `stream`, for the host of `s`; `label` names it in errors, `note` in
+/// the steps of the start.
 async fn start<R>(
     route: &Route<'_>,
-    label: &str,
+    (label, note): (&str, &str),
     s: &SshSettings,
     prompts: &Prompts,
     warnings: &mut Vec<String>,
@@ -181,6 +197,7 @@ where
         }
         Some(Ok(session)) => session,
     };
+    route.opts.step(&format!("host key{note} checked"));
     if let Some(KeyVerdict::Learned {
         key_type,
         fingerprint,
@@ -212,6 +229,11 @@ where
             server_methods: methods,
         }),
         Some(Err(AuthFailure::Session(message))) => Err(session_failed(message)),
-        Some(Ok(())) => Ok(session),
+        Some(Ok(())) => {
+            route
+                .opts
+                .step(&format!("authenticated as {}{note}", at.user));
+            Ok(session)
+        }
     }
 }

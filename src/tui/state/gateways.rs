@@ -68,6 +68,9 @@ pub struct GatewayView {
     pub remote: Option<RemoteStatus>,
     /// The last stderr lines of the worker.
     pub stderr: Vec<String>,
+    /// The latest step of its start (`start_step` events): where a slow or
+    /// failed start stands.
+    pub step: Option<String>,
 }
 
 impl GatewayView {
@@ -107,6 +110,7 @@ impl GatewayView {
             python: None,
             remote: None,
             stderr: Vec::new(),
+            step: None,
         }
     }
 
@@ -173,6 +177,7 @@ impl Gateways {
                     g.python.clone_from(python);
                 }
             }
+            EventKind::StartStep { step } => g.step = Some(step.clone()),
             EventKind::GatewayFailed { error } => g.status = GwStatus::Failed(error.clone()),
             EventKind::GatewayExited { status, reason } => {
                 g.status = GwStatus::Exited(status.clone().unwrap_or_else(|| reason.clone()))

@@ -404,3 +404,30 @@ fn details_show_the_route_of_a_via_gateway_and_an_installvia_address() {
     assert!(text.contains("route via gw0 ← gw1"), "{text}");
     assert!(text.contains("gw2 via"), "{text}");
 }
+
+#[test]
+fn details_show_the_latest_start_step_while_starting() {
+    let mut st = State::default();
+    st.apply_event(&event(
+        "gw0",
+        EventKind::GatewayStarting {
+            spec: "ssh=box".into(),
+        },
+    ));
+    for step in ["resolving box", "connecting to 10.0.0.7:22"] {
+        st.apply_event(&event("gw0", EventKind::StartStep { step: step.into() }));
+    }
+    let text = screen(&st, 120, 40);
+    assert!(text.contains("step connecting to 10.0.0.7:22"), "{text}");
+    assert!(!text.contains("resolving box"), "{text}");
+    st.apply_event(&event(
+        "gw0",
+        EventKind::GatewayReady {
+            pid: None,
+            python: None,
+            address: None,
+        },
+    ));
+    let text = screen(&st, 120, 40);
+    assert!(!text.contains("connecting to"), "{text}");
+}

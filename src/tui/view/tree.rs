@@ -128,6 +128,10 @@ fn details<'a>(gw: &'a GatewayView, state: &'a State, theme: &Theme) -> Vec<Line
         lines.push(field("channels", st.numchannels.to_string()));
         lines.push(field("executing", st.numexecuting.to_string()));
     }
+    // Where a start stands (or stood when it failed).
+    if let (GwStatus::Starting | GwStatus::Failed(_), Some(step)) = (&gw.status, &gw.step) {
+        lines.push(field("step", step.clone()));
+    }
     match &gw.status {
         GwStatus::Failed(why) | GwStatus::Exited(why) => {
             lines.push(Line::from(Span::styled(why.as_str(), theme.error)));
