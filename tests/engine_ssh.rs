@@ -771,6 +771,36 @@ fn the_command_line_runs_code_over_ssh_and_reports_a_refused_host_key() {
         stderr.contains("is not known") && stderr.contains("SHA256:"),
         "{stderr}"
     );
+    assert!(stderr.contains("--accept-new-host-keys"), "{stderr}");
+
+    // --accept-new-host-keys accepts it and records it in that file.
+    let out = run_bounded(
+        std::process::Command::new(env!("CARGO_BIN_EXE_execdeck")).args([
+            "exec",
+            "--accept-new-host-keys",
+            "-g",
+            &spec,
+            "-c",
+            "channel.send(1)",
+        ]),
+        None,
+        Duration::from_secs(60),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let recorded = std::fs::read_to_string(&empty).unwrap();
+    assert!(
+        recorded.contains(&format!("[127.0.0.1]:{}", sshd.port)),
+        "{recorded}"
+    );
+    // Recorded: the next start needs no flag.
+    let out = exec(&spec);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// The `start_step` texts of gateway `gw` from `events`, until it is ready
@@ -807,7 +837,11 @@ async fn a_subscriber_sees_the_start_steps_in_order() {
             "resolving 127.0.0.1".to_owned(),
             format!("connecting to 127.0.0.1:{}", sshd.port),
             "host key checked".to_owned(),
-            format!("authenticated as {}", user()),
+            format!(
+                "authenticated as {} with publickey {}",
+                user(),
+                sshd.user_key.display()
+            ),
             format!("{} started", python()),
             "handshake done".to_owned(),
         ]

@@ -79,6 +79,11 @@ pub struct ExecArgs {
     /// second of SECS.
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<f64>,
+    /// ssh gateways accept a host key that known_hosts does not list yet and
+    /// record it there (as `-o StrictHostKeyChecking=accept-new`); a changed
+    /// key is still refused.
+    #[arg(long)]
+    pub accept_new_host_keys: bool,
     /// Trace file options.
     #[command(flatten)]
     pub trace: TraceOpts,
@@ -91,6 +96,7 @@ struct Plan {
     sends: Vec<Value>,
     json: bool,
     timeout: Option<Duration>,
+    accept_new_host_keys: bool,
 }
 
 fn literal(what: &str, text: &str) -> Result<Value, Failure> {
@@ -148,6 +154,7 @@ fn plan(args: ExecArgs) -> Result<Plan, Failure> {
         sends,
         json: args.json,
         timeout,
+        accept_new_host_keys: args.accept_new_host_keys,
     })
 }
 
@@ -175,6 +182,7 @@ pub async fn run(args: ExecArgs) -> i32 {
             .timeout
             .map_or(DEFAULT_STARTUP_TIMEOUT, |t| t.min(DEFAULT_STARTUP_TIMEOUT)),
         prompter: terminal_prompter(),
+        accept_new_host_keys: plan.accept_new_host_keys,
         ..GroupOptions::default()
     });
     let sink = match sink::start(&group, &trace) {

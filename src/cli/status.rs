@@ -26,6 +26,11 @@ pub struct StatusArgs {
     /// One JSON object per gateway and line instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// ssh gateways accept a host key that known_hosts does not list yet and
+    /// record it there (as `-o StrictHostKeyChecking=accept-new`); a changed
+    /// key is still refused.
+    #[arg(long)]
+    pub accept_new_host_keys: bool,
     /// Trace file options.
     #[command(flatten)]
     pub trace: TraceOpts,
@@ -45,6 +50,7 @@ pub async fn run(args: StatusArgs) -> i32 {
     };
     let group = Group::with_options(GroupOptions {
         prompter: terminal_prompter(),
+        accept_new_host_keys: args.accept_new_host_keys,
         ..GroupOptions::default()
     });
     let sink = match sink::start(&group, &args.trace) {

@@ -46,6 +46,10 @@ pub struct GroupOptions {
     /// the default: nobody can be asked; encrypted keys are skipped and
     /// passwords not tried).
     pub prompter: Option<crate::transport::SharedPrompter>,
+    /// ssh gateways accept and record host keys that known_hosts does not
+    /// list yet, as with `-o StrictHostKeyChecking=accept-new` (the CLI's
+    /// `--accept-new-host-keys`). A changed key is refused all the same.
+    pub accept_new_host_keys: bool,
 }
 
 impl Default for GroupOptions {
@@ -57,6 +61,7 @@ impl Default for GroupOptions {
             event_buffer: super::events::EVENT_BUFFER,
             worker_cache: WorkerCache::Default,
             prompter: None,
+            accept_new_host_keys: false,
         }
     }
 }
@@ -296,6 +301,7 @@ impl Group {
             debug,
             worker_cache: self.inner.opts.worker_cache.clone(),
             prompter: self.inner.opts.prompter.clone(),
+            accept_new_host_keys: self.inner.opts.accept_new_host_keys,
             progress: Some(progress),
         };
         if let Some(via_id) = spec.via() {

@@ -233,7 +233,8 @@ pub enum ConnectError {
     #[error(
         "{spec}: the host key of {at} is not known: it offers a host key of type {key_type} with fingerprint \
          {fingerprint}, which {known_hosts} does not list; if that is the right key, connect once \
-         with `-o StrictHostKeyChecking=accept-new` in the ssh= value (it is then recorded there)"
+         with `-o StrictHostKeyChecking=accept-new` in the ssh= value or `--accept-new-host-keys` \
+         on the command line (it is then recorded there)"
     )]
     SshHostKeyUnknown {
         /// The spec string.

@@ -39,6 +39,9 @@ pub struct LaunchOptions {
     /// Who answers passphrase and password prompts of ssh gateways; `None`:
     /// nobody can be asked (see [`super::prompt`]).
     pub prompter: Option<super::prompt::SharedPrompter>,
+    /// ssh gateways accept and record host keys known_hosts does not list
+    /// yet (`StrictHostKeyChecking=accept-new`, whatever the spec says).
+    pub accept_new_host_keys: bool,
     /// Receives each step of the start as it is done (`spawned pid 42`,
     /// `host key checked`, …), to show where a slow or failed start stands.
     pub progress: Option<ProgressSink>,

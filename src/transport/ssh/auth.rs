@@ -127,11 +127,11 @@ pub(super) async fn authenticate(
     s: &SshSettings,
     home: Option<&Path>,
     prompts: &Prompts,
-) -> Result<(), AuthFailure> {
+) -> Result<String, AuthFailure> {
     let mut tried = Vec::new();
     let mut methods = String::from(NOT_TOLD);
-    if try_agent(session, s, &mut tried, &mut methods).await? {
-        return Ok(());
+    if let Some(key) = try_agent(session, s, &mut tried, &mut methods).await? {
+        return Ok(key);
     }
     let files: Vec<PathBuf> = if s.identity_files.is_empty() {
         home.map(|h| {
@@ -181,7 +181,9 @@ pub(super) async fn authenticate(
             .authenticate_publickey(s.at.user.as_str(), key)
             .await
         {
-            Ok(client::AuthResult::Success) => return Ok(()),
+            Ok(client::AuthResult::Success) => {
+                return Ok(format!("publickey {}", file.display()));
+            }
             Ok(client::AuthResult::Failure {
                 remaining_methods, ..
             }) => {
@@ -194,7 +196,7 @@ pub(super) async fn authenticate(
     if methods == NOT_TOLD {
         // Nothing was offered yet: ask the server what it takes.
         match session.authenticate_none(s.at.user.as_str()).await {
-            Ok(client::AuthResult::Success) => return Ok(()),
+            Ok(client::AuthResult::Success) => return Ok("none".to_owned()),
             Ok(client::AuthResult::Failure {
                 remaining_methods, ..
             }) => methods = method_names(&remaining_methods),
@@ -205,7 +207,7 @@ pub(super) async fn authenticate(
         && methods.split(',').any(|m| m == "password")
         && try_password(session, s, prompts, &mut tried, &mut methods).await?
     {
-        return Ok(());
+        return Ok("password".to_owned());
     }
     if !tried
         .iter()
@@ -315,7 +317,7 @@ async fn try_password(
     Ok(false)
 }
 
-/// Offers each key of the ssh-agent `s.agent` names; `Ok(true)` when one
+/// Offers each key of the ssh-agent `s.agent` names; `Ok(Some(key))` when one
 /// is accepted. An agent that cannot be reached is noted in `tried`, not
 /// an error: the identity files come next.
 pub(super) async fn try_agent(
@@ -323,13 +325,13 @@ pub(super) async fn try_agent(
     s: &SshSettings,
     tried: &mut Vec<String>,
     methods: &mut String,
-) -> Result<bool, AuthFailure> {
+) -> Result<Option<String>, AuthFailure> {
     let socket = match &s.agent {
-        AgentChoice::Off => return Ok(false),
+        AgentChoice::Off => return Ok(None),
         AgentChoice::Socket(path) => path.clone(),
         AgentChoice::Env => match std::env::var_os("SSH_AUTH_SOCK") {
             Some(path) if !path.is_empty() => PathBuf::from(path),
-            _ => return Ok(false),
+            _ => return Ok(None),
         },
     };
     let mut agent = match AgentClient::connect_uds(&socket).await {
@@ -339,7 +341,7 @@ pub(super) async fn try_agent(
                 "ssh-agent at {} (cannot connect: {e})",
                 socket.display()
             ));
-            return Ok(false);
+            return Ok(None);
         }
     };
     let identities = match agent.request_identities().await {
@@ -349,7 +351,7 @@ pub(super) async fn try_agent(
                 "ssh-agent at {} (cannot list its keys: {e})",
                 socket.display()
             ));
-            return Ok(false);
+            return Ok(None);
         }
     };
     if identities.is_empty() {
@@ -376,7 +378,7 @@ pub(super) async fn try_agent(
             .authenticate_publickey_with(s.at.user.as_str(), key, hash, &mut agent)
             .await
         {
-            Ok(client::AuthResult::Success) => return Ok(true),
+            Ok(client::AuthResult::Success) => return Ok(Some(name)),
             Ok(client::AuthResult::Failure {
                 remaining_methods, ..
             }) => {
@@ -391,5 +393,5 @@ pub(super) async fn try_agent(
             ));
         }
     }
-    Ok(false)
+    Ok(None)
 }

@@ -148,7 +148,10 @@ pub async fn connect(
         Some(text) => ssh_config_for(text, &parse_ssh_value(value).map_err(bad)?.host),
         None => ConfigMatch::default(),
     };
-    let s = settings(value, &config, home.as_deref(), &local_user()).map_err(bad)?;
+    let mut s = settings(value, &config, home.as_deref(), &local_user()).map_err(bad)?;
+    if opts.accept_new_host_keys {
+        s.policy = HostKeyPolicy::AcceptNew;
+    }
     let at = s.at.clone();
     let mut warnings = Vec::new();
     if !s.unsupported.is_empty() {

@@ -64,12 +64,15 @@ pub(super) async fn establish(
                 .map(|text| ssh_config_for(text, &hop.host))
                 .unwrap_or_default();
             let label = format!("{spec} (jump host {} of {n}, {})", i + 1, hop.host);
-            let hs = settings_for(hop.target(&options), &config, route.home, &local).map_err(
+            let mut hs = settings_for(hop.target(&options), &config, route.home, &local).map_err(
                 |message| ConnectError::SshOptions {
                     spec: label.clone(),
                     message,
                 },
             )?;
+            if route.opts.accept_new_host_keys {
+                hs.policy = HostKeyPolicy::AcceptNew;
+            }
             chain.push((label, format!(" of jump host {}", hop.host), hs));
         }
     }
@@ -229,10 +232,10 @@ where
             server_methods: methods,
         }),
         Some(Err(AuthFailure::Session(message))) => Err(session_failed(message)),
-        Some(Ok(())) => {
+        Some(Ok(method)) => {
             route
                 .opts
-                .step(&format!("authenticated as {}{note}", at.user));
+                .step(&format!("authenticated as {} with {method}{note}", at.user));
             Ok(session)
         }
     }
