@@ -172,9 +172,10 @@ pub async fn run(args: ExecArgs) -> i32 {
         Ok(plan) => plan,
         Err(f) => return f.report(),
     };
-    let deadline = plan
+    // --timeout as the instant it runs out, with the seconds for messages.
+    let limit = plan
         .timeout
-        .and_then(|t| tokio::time::Instant::now().checked_add(t));
+        .and_then(|t| Some((tokio::time::Instant::now().checked_add(t)?, t)));
     // A worker that has not started when --timeout runs out fails its start
     // with what it printed, instead of being cut off without a word.
     let group = Group::with_options(GroupOptions {
@@ -189,7 +190,7 @@ pub async fn run(args: ExecArgs) -> i32 {
         Ok(sink) => sink,
         Err(f) => return f.report(),
     };
-    let outcome = drive(&group, &plan, deadline).await;
+    let outcome = drive(&group, &plan, limit).await;
     // Past --timeout, workers get a short grace to exit before they are
     // killed, so the command ends within about a second of it.
     let grace = match &outcome {
@@ -225,27 +226,27 @@ fn timed_out(after: Duration) -> Failure {
 }
 
 /// Starts the gateways, runs the code and prints what it sends, all before
-/// `deadline` (--timeout).
+/// `limit` (--timeout: the instant it runs out, and its length).
 async fn drive(
     group: &Group,
     plan: &Plan,
-    deadline: Option<tokio::time::Instant>,
+    limit: Option<(tokio::time::Instant, Duration)>,
 ) -> Result<(), Failure> {
     let start = start_gateways(group, &plan.specs, plan.timeout);
-    let gateways = match (deadline, plan.timeout) {
+    let gateways = match limit {
         // The start fails by itself when a worker is late (startup timeout);
         // this only guards against a start that hangs elsewhere.
-        (Some(deadline), Some(after)) => tokio::time::timeout_at(deadline + START_SLACK, start)
+        Some((deadline, after)) => tokio::time::timeout_at(deadline + START_SLACK, start)
             .await
             .unwrap_or_else(|_| Err(timed_out(after)))?,
-        _ => start.await?,
+        None => start.await?,
     };
     let run = run_code(plan, &gateways, group);
-    match (deadline, plan.timeout) {
-        (Some(deadline), Some(after)) => tokio::time::timeout_at(deadline, run)
+    match limit {
+        Some((deadline, after)) => tokio::time::timeout_at(deadline, run)
             .await
             .unwrap_or_else(|_| Err(timed_out(after))),
-        _ => run.await,
+        None => run.await,
     }
 }
 
