@@ -307,13 +307,16 @@ impl Group {
         if let Some(via_id) = spec.via() {
             let via = self.find_via(spec, id, "via", via_id).await?;
             return match spec.kind() {
-                GatewayKind::Popen => via::connect(&via, spec, id, &opts).await,
+                GatewayKind::Popen => Box::pin(via::connect(&via, spec, id, &opts)).await,
                 other => Err(ConnectError::Unsupported {
                     spec: spec.to_string(),
                     kind: format!("{}//via", other.key()),
                 }),
             };
         }
+        // The kinds with large start futures (ssh's handshake state, the via
+        // proxy, installvia) are boxed, so that every other start (and its
+        // task, of which a group has one per gateway) stays small.
         match spec.kind() {
             GatewayKind::Popen => popen::spawn(spec, id, &opts).await,
             GatewayKind::Cmd(command) => popen::spawn_cmd(spec, command, &opts).await,
@@ -322,7 +325,7 @@ impl Group {
             }
             GatewayKind::Socket(Some(address)) => socket::connect(spec, address, id, &opts).await,
             GatewayKind::Ssh(value) => match spec.ssh_client() {
-                SshClient::Russh => ssh::connect(spec, value, id, &opts).await,
+                SshClient::Russh => Box::pin(ssh::connect(spec, value, id, &opts)).await,
                 SshClient::OpenSsh => openssh::spawn(spec, value, id, &opts).await,
             },
             GatewayKind::Socket(None) => {
@@ -345,7 +348,8 @@ impl Group {
                             .into(),
                     });
                 }
-                let address = via::install_socket_server(&via, spec, "127.0.0.1:0", &opts).await?;
+                let address =
+                    Box::pin(via::install_socket_server(&via, spec, "127.0.0.1:0", &opts)).await?;
                 socket::connect(spec, &address, id, &opts).await
             }
         }
