@@ -49,15 +49,7 @@ async fn an_encrypted_key_is_unlocked_by_the_prompter_and_named_without_one() {
     let key = sshd.dir.path().join("locked_ed25519");
     keygen_with(&key, "ed25519", "pass phrase");
     sshd.authorize(&key.with_extension("pub"));
-    let spec = format!(
-        "ssh=-p {} -i {} -o UserKnownHostsFile={} -o IdentityAgent=none -F none \
-         {}@127.0.0.1//python={}",
-        sshd.port,
-        key.display(),
-        sshd.known_hosts.display(),
-        user(),
-        python()
-    );
+    let spec = sshd.spec_with_key(&key, "");
 
     let group = answering(FixedAnswers {
         passphrase: Some("pass phrase".into()),
@@ -405,15 +397,7 @@ fn the_command_line_asks_for_a_passphrase_on_the_terminal_and_names_the_key_with
     let key = sshd.dir.path().join("locked_ed25519");
     keygen_with(&key, "ed25519", "open sesame");
     sshd.authorize(&key.with_extension("pub"));
-    let spec = format!(
-        "ssh=-p {} -i {} -o UserKnownHostsFile={} -o IdentityAgent=none -F none \
-         {}@127.0.0.1//python={}",
-        sshd.port,
-        key.display(),
-        sshd.known_hosts.display(),
-        user(),
-        python()
-    );
+    let spec = sshd.spec_with_key(&key, "");
     let exe = env!("CARGO_BIN_EXE_execdeck");
     // No terminal: the key is named, with what to do.
     let out = run_bounded(

@@ -87,13 +87,7 @@ pub async fn connect(
         via: via.id().to_owned(),
         message,
     };
-    if !via.is_alive() {
-        return Err(fail(format!(
-            "that gateway is dead: {}",
-            via.death_reason().unwrap_or_default()
-        )));
-    }
-    needs_threads(via).map_err(fail)?;
+    can_carry(via).map_err(fail)?;
     let mut flags = vec![Value::str("-u")];
     if spec.dont_write_bytecode() {
         flags.push(Value::str("-B"));
@@ -235,9 +229,16 @@ pub async fn connect(
     }
 }
 
-/// `Err` naming the execution model when `via` runs code in greenlets:
-/// `proxy.py` blocks in OS reads, which would stall its event loop.
-fn needs_threads(via: &Gateway) -> Result<(), String> {
+/// `Err` saying why `via` cannot run the proxy: it is dead, or it runs
+/// code in greenlets (`proxy.py` blocks in OS reads, which would stall its
+/// event loop).
+fn can_carry(via: &Gateway) -> Result<(), String> {
+    if !via.is_alive() {
+        return Err(format!(
+            "that gateway is dead: {}",
+            via.death_reason().unwrap_or_default()
+        ));
+    }
     match via.spec().execmodel() {
         Some(model @ (ExecModel::Gevent | ExecModel::Eventlet)) => Err(format!(
             "its execmodel={} cannot run the proxy, which needs OS threads \
@@ -391,13 +392,7 @@ pub async fn install_socket_server(
         via: via.id().to_owned(),
         message,
     };
-    if !via.is_alive() {
-        return Err(fail(format!(
-            "that gateway is dead: {}",
-            via.death_reason().unwrap_or_default()
-        )));
-    }
-    needs_threads(via).map_err(fail)?;
+    can_carry(via).map_err(fail)?;
     let source = ExecSource::code(PROXY_SOURCE)
         .call("install_server")
         .kwarg("server_source", SOCKETSERVER_SOURCE)

@@ -187,11 +187,16 @@ impl Sshd {
     /// `~/.ssh/config`), the test
     /// interpreter as `python=`, plus `extra` spec keys.
     pub fn spec(&self, extra: &str) -> String {
+        self.spec_with_key(&self.user_key, extra)
+    }
+
+    /// [`Sshd::spec`] logging in with the identity file `key` instead.
+    pub fn spec_with_key(&self, key: &Path, extra: &str) -> String {
         format!(
             "ssh=-p {port} -i {key} -o UserKnownHostsFile={kh} -o IdentityAgent=none -F none \
              {user}@127.0.0.1//python={py}{extra}",
             port = self.port,
-            key = self.user_key.display(),
+            key = key.display(),
             kh = self.known_hosts.display(),
             user = user(),
             py = super::python(),
