@@ -1,7 +1,7 @@
 //! The `execdeck` command: parses arguments and hands over to the library.
 
 use clap::Parser;
-use execdeck::cli::{Cli, Command, TuiArgs, exec, serve, status, trace};
+use execdeck::cli::{Cli, Command, TuiArgs, exec, rsync, serve, status, trace};
 
 fn main() {
     let cli = Cli::parse();
@@ -24,6 +24,7 @@ fn main() {
     let code = runtime.block_on(async {
         match command {
             Command::Exec(args) => exec::run(args).await,
+            Command::Rsync(args) => rsync::run(args).await,
             Command::Status(args) => status::run(args).await,
             Command::Trace(args) => trace::run(args),
             Command::Serve(args) => serve::run(args),

@@ -4,6 +4,8 @@
 
 pub mod exec;
 pub mod json;
+pub mod progress;
+pub mod rsync;
 pub mod serve;
 pub mod sink;
 pub mod status;
@@ -31,6 +33,9 @@ pub struct Cli {
 pub enum Command {
     /// Run Python code on one or more gateways and print what it sends.
     Exec(exec::ExecArgs),
+    /// Make a directory on one or more gateways a mirror of a local one
+    /// (streamed, atomic per file, delta transfer).
+    Rsync(rsync::RsyncArgs),
     /// Run a socket server that execnet's `socket=HOST:PORT` gateways (and
     /// execdeck's) boot workers through. Anyone who can reach its port can run
     /// code as this user: see `execdeck serve --help` and --token-file.

@@ -430,6 +430,38 @@ pub enum EventKind<P = Payload> {
         /// The warning text.
         text: String,
     },
+    /// How far an rsync job has come with this gateway's target: at most
+    /// about ten a second, and at the end of each file.
+    RsyncProgress {
+        /// The job (numbered per process).
+        job: u64,
+        /// The target's destination directory.
+        dest: String,
+        /// Regular files of the source.
+        files_listed: u64,
+        /// Whether the receiver has compared every entry (until then the
+        /// totals below still grow).
+        compared: bool,
+        /// Files to send, found so far.
+        files_total: u64,
+        /// Files sent (or found equal, or failed).
+        files_done: u64,
+        /// Bytes of the files to send, found so far.
+        bytes_total: u64,
+        /// Bytes the receiver acknowledged as written.
+        bytes_done: u64,
+        /// Bytes on the wire so far, both ways.
+        bytes_on_wire: u64,
+        /// The file being sent.
+        current: Option<String>,
+    },
+    /// An rsync target ended: its report.
+    RsyncDone {
+        /// The job (numbered per process).
+        job: u64,
+        /// What it did.
+        report: crate::engine::rsync::TargetReport,
+    },
     /// A `remote_status` answer.
     Status {
         /// Channels open in the worker.

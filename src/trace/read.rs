@@ -175,6 +175,33 @@ impl Record {
             } => format!(
                 "numchannels {numchannels} numexecuting {numexecuting} execmodel {execmodel}"
             ),
+            EventKind::RsyncProgress {
+                job,
+                dest,
+                files_total,
+                files_done,
+                bytes_total,
+                bytes_done,
+                current,
+                ..
+            } => format!(
+                "rsync {job} to {dest}: {files_done}/{files_total} files, {bytes_done}/{bytes_total} bytes{}",
+                current.as_deref().map(|c| format!(", at {c}")).unwrap_or_default()
+            ),
+            EventKind::RsyncDone { job, report } => format!(
+                "rsync {job} to {}: {} of {} files sent, {} bytes, {} on the wire, {:.3}s{}",
+                report.dest,
+                report.files_sent,
+                report.files_checked,
+                report.bytes_sent,
+                report.bytes_on_wire,
+                report.seconds,
+                match &report.error {
+                    Some(e) => format!(", failed: {}", last_line(e)),
+                    None if report.errors.is_empty() => String::new(),
+                    None => format!(", {} errors", report.errors.len()),
+                }
+            ),
         }
     }
 }

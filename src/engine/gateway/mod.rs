@@ -337,6 +337,11 @@ impl Gateway {
         self.inner.worker.stderr_tail(n)
     }
 
+    /// Publishes an event of this gateway, built only when someone listens.
+    pub(crate) fn publish(&self, make: impl FnOnce() -> EventKind) {
+        self.inner.events.send_with(&self.inner.event_id, make);
+    }
+
     /// Subscribes to this gateway's events (messages included), from now on.
     pub fn subscribe(&self) -> super::events::Subscription {
         self.inner.events.subscribe().only_gateway(&self.inner.id)
