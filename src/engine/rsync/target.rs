@@ -199,7 +199,7 @@ impl<'a> Driver<'a> {
             self.publish_progress(false);
             let sending = self.current.is_some() && self.in_flight < WINDOW;
             let step = tokio::select! {
-                _ = cancel.wait_for(|c| *c) => Step::Cancelled,
+                Ok(_) = cancel.wait_for(|c| *c) => Step::Cancelled,
                 item = channel.receive(None) => Step::In(item),
                 produced = next_produced(&mut self.current), if sending => Step::Out(produced),
             };
@@ -237,7 +237,10 @@ impl<'a> Driver<'a> {
     /// Sends `item`, counting its bytes on the wire.
     async fn send(&mut self, channel: &Channel, item: Value) -> Result<(), String> {
         self.report.bytes_on_wire += wire_len(&item);
-        channel.send_ref(&item).await.map_err(describe)
+        match channel.send_ref(&item).await {
+            Ok(()) => Ok(()),
+            Err(e) => Err(why_closed(channel, e).await),
+        }
     }
 
     /// Starts reading the next queued file, if none is being sent.
@@ -611,6 +614,17 @@ fn wire_len(item: &Value) -> u64 {
         return wire_len(&empty) + data.len() as u64;
     }
     FRAME_HEADER + dumps(item).map_or(0, |b| b.len() as u64)
+}
+
+/// Why sending failed: the receiver's own error when it raised (the
+/// channel closed with it) or its worker died, else `e`.
+async fn why_closed(channel: &Channel, e: Error) -> String {
+    match channel.wait_close(Some(Duration::from_secs(5))).await {
+        Err(closed) if closed.remote().is_some() || matches!(closed, Error::GatewayDied { .. }) => {
+            describe(closed)
+        }
+        _ => describe(e),
+    }
 }
 
 /// The text of an error for a report: a remote error's last line (the
