@@ -33,8 +33,9 @@ From the master
     * ``("l", relpath, target, inside)``: a symlink. With ``inside`` true
       the source link pointed into the source tree and ``target`` is that
       place relative to the root: the link is made to point at
-      ``dest/target`` (absolute). Otherwise it is made with ``target`` as
-      it is.
+      ``dest/target`` (absolute; ``target`` follows the rules of *Paths*,
+      except that ``""`` is the root itself). Otherwise it is made with
+      ``target`` as it is.
 
     ``mode`` is the permission bits (``st_mode & 0o7777``), ``mtime_ns``
     the modification time in nanoseconds.
@@ -43,20 +44,27 @@ From the master
 ``("file", index, size)``
     The contents of file ``index`` follow, as ``data`` and ``copy`` items,
     then ``end`` or ``abort``. ``size`` is what the master expects to
-    send (a hint: the source may change while it is read).
+    send (a hint: the source may change while it is read). Only for a file
+    this side asked for (``need``, ``sig``, ``retry``), and never in a dry
+    run: anything else is a protocol error.
 ``("data", bytes)``
     Literal bytes of the current file (at most 1 MiB).
 ``("copy", block, count)``
     ``count`` blocks of the destination's existing copy, from block number
     ``block``, in the block size this side chose in its ``sig`` answer (the
-    last block of a file may be short).
+    last block of a file may be short). Only blocks that answer listed,
+    and never after ``retry`` or ``need``: anything else is a protocol
+    error.
 ``("end", sha256)``
     The current file is complete; ``sha256`` (32 bytes) is the SHA-256 of
     its whole new contents. The receiver checks it, sets mode and mtime on
-    the temporary file and renames it into place.
+    the temporary file and renames it into place, and answers ``done``,
+    ``retry`` (a delta that does not match) or ``failed`` (writing failed,
+    or contents sent whole that do not match).
 ``("abort", reason)``
     The master could not read the current file: the temporary file is
-    removed, the destination's copy stays as it was.
+    removed, the destination's copy stays as it was. No answer, unless
+    writing the file had already failed (then ``failed``).
 ``("touch", index)``
     File ``index`` has the same contents as the destination's copy (the
     checksums of a ``sig`` answer matched): only mode and mtime are set.
@@ -68,7 +76,10 @@ From the master
 ``("delete", [relpath, ...])``
     Remove these entries of the destination (a directory with everything
     in it; a symlink itself, never what it points to). The master leaves
-    out what its excludes protect, and sends an empty list in a dry run.
+    out what its excludes protect, and sends an empty list in a dry run
+    (a dry run ignores the list). Each must be an entry of an ``extra``
+    answer; an entry that cannot be removed stops the target (there is no
+    index to answer ``failed`` with).
 
 To the master
 -------------
@@ -95,7 +106,9 @@ differs, except in a dry run).
     ``sig`` follows.
 ``("ack", literal, written)``
     One ``data`` or ``copy`` item was written: ``literal`` bytes came on
-    the wire, ``written`` bytes went to the file.
+    the wire, ``written`` bytes went to the file. Every item is
+    acknowledged, also those of a file whose writing failed (then
+    ``written`` is 0 and ``failed`` comes at its ``end`` or ``abort``).
 ``("done", index)``
     File ``index`` is in place (after ``end`` or ``touch``).
 ``("retry", index)``
@@ -104,19 +117,24 @@ differs, except in a dry run).
 ``("failed", index, reason)``
     File ``index`` could not be written (the reason names the path and the
     OS error); the run goes on. Also the answer to an entry that cannot be
-    made (a directory or link), with its index.
+    made (a directory or link, or any entry whose directory is not a
+    directory of the destination: its ``d`` entry failed or never came),
+    with its index.
 ``("extra", [(relpath, is_dir), ...])``
     With ``delete``: the destination's entries the source lacks (a
     directory only, not what is in it), each once.
 ``("report", {...})``
     The last item: ``peak_rss_kib`` (this process's peak resident size),
-    ``deleted`` (entries removed), ``dirs`` (directories made).
+    ``deleted`` (entries removed), ``dirs`` (directories made; 0 in a dry
+    run). A directory whose mode or mtime cannot be set at ``finish`` is
+    answered ``failed`` with its index before it.
 
 Errors that stop the whole target (the destination cannot be made, a
 disk is full, a protocol error) raise: the channel closes with the error.
 
 Temporary files are named ``.NAME.RANDOM.execdeck-partial`` in the
-directory of the file; the receiver removes those it finds in each
+directory of the file (``NAME`` cut short when the whole would be longer
+than 255 bytes; ``RANDOM`` is 8 hex digits); the receiver removes those it finds in each
 directory it visits, so a run that was killed leaves none behind after the
 next one.
 """
