@@ -147,6 +147,7 @@ import resource
 import shutil
 import stat
 import struct
+import sys
 import zlib
 
 PARTIAL_SUFFIX = ".execdeck-partial"
@@ -217,7 +218,7 @@ def file_signature(fd, block_size):
 def remove_tree(path):
     """rmtree ``path`` (a real directory; links in it are unlinked, never
     followed), making read-only directories in it writable when needed."""
-    def onerror(func, failed, exc_info):
+    def onexc(func, failed, exc):
         parent = os.path.dirname(failed)
         try:
             os.chmod(parent, stat.S_IMODE(os.lstat(parent).st_mode) | 0o700)
@@ -226,8 +227,12 @@ def remove_tree(path):
                 return
         except OSError:
             pass
-        raise exc_info[1]
-    shutil.rmtree(path, onerror=onerror)
+        raise exc
+    if sys.version_info >= (3, 12):  # onerror is deprecated there
+        shutil.rmtree(path, onexc=onexc)
+    else:
+        shutil.rmtree(path, onerror=lambda func, failed, exc_info:
+                      onexc(func, failed, exc_info[1]))
 
 
 def remove_any(path):
@@ -439,16 +444,21 @@ class Receiver:
         self.remove_partials(relpath)
 
     def remove_partials(self, relpath):
-        """Remove temporary files a killed run left in this directory."""
+        """Remove temporary files a killed run left in this directory (best
+        effort: a directory that cannot be listed keeps them)."""
         current = self.transfer.tmp if self.transfer is not None else None
         directory = self.path(relpath)
-        for name in os.listdir(directory):
+        try:
+            names = os.listdir(directory)
+        except OSError:
+            return
+        for name in names:
             path = os.path.join(directory, name)
             if is_partial(name) and path != current:
                 try:
                     if not stat.S_ISDIR(os.lstat(path).st_mode):
                         os.unlink(path)
-                except FileNotFoundError:
+                except OSError:
                     pass
 
     def file_entry(self, index, relpath, mode, mtime_ns, size):
@@ -603,7 +613,7 @@ class Receiver:
             kind = item[0]
             if kind == "data":
                 data = item[1]
-                if not isinstance(data, bytes):
+                if not isinstance(data, (bytes, bytearray)):
                     raise ValueError("rsync: data of %r is not bytes"
                                      % t.relpath)
                 written = self.write(t, data)

@@ -5,6 +5,7 @@ with whole files and ``sig`` with a naive delta (blocks compared at block
 boundaries) or ``touch``.
 """
 
+import errno
 import hashlib
 import importlib.util
 import math
@@ -12,14 +13,13 @@ import os
 import queue
 import stat
 import subprocess
-import sys
 import textwrap
 import threading
 import zlib
 
 import pytest
 
-from conftest import ROOT, TIMEOUT
+from conftest import ROOT, TIMEOUT, WORKER_PYTHON
 
 _spec = importlib.util.spec_from_file_location(
     "execdeck_rsync_remote", ROOT / "bootstrap" / "rsync_remote.py")
@@ -930,7 +930,7 @@ def test_big_file_with_bounded_memory(tmp_path):
     size = 128 << 20
     dest = tmp_path / "dest"
     out = subprocess.run(
-        [sys.executable, "-c", BIG_SYNC, str(ROOT / "bootstrap" /
+        [WORKER_PYTHON, "-c", BIG_SYNC, str(ROOT / "bootstrap" /
                                              "rsync_remote.py"),
          str(dest), str(size)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
@@ -941,4 +941,25 @@ def test_big_file_with_bounded_memory(tmp_path):
     with open(str(dest / "big"), "rb") as f:
         f.seek(size - 1)
         assert f.read() == bytes([(size // (1 << 20) - 1) % 251]) + b"tail"
+    assert partials(dest) == []
+
+
+def test_full_disk_stops_the_target_and_leaves_no_temporary(dest,
+                                                           monkeypatch):
+    real_write = os.write
+
+    def write_enospc(fd, data):
+        if os.readlink("/proc/self/fd/%d" % fd).endswith(".execdeck-partial"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write(fd, data)
+
+    run = start_file(dest)
+    monkeypatch.setattr(rr.os, "write", write_enospc)
+    run.send(("file", 0, 10))
+    run.send(("data", b"0123456789"))
+    error = run.join()
+    monkeypatch.undo()
+    assert isinstance(error, OSError) and error.errno == errno.ENOSPC
+    assert str(dest / "f") in str(error)
+    assert (dest / "f").read_bytes() == b"old contents"
     assert partials(dest) == []
