@@ -322,6 +322,7 @@ def make_tree(src):
     write(src / "a" / "big.bin", payload(300 * 1024))
     write(src / "a" / "b" / "c" / "deep.txt", b"deep", mode=0o640)
     os.makedirs(str(src / "emptydir"))
+    os.symlink("../../outside/x", str(src / "a" / "out_link"))
     os.utime(str(src / "a" / "b"), ns=(MTIME, MTIME + 1))
     os.utime(str(src / "a"), ns=(MTIME, MTIME + 2))
     os.chmod(str(src / "a" / "b" / "c"), 0o750)
@@ -811,6 +812,9 @@ def test_dry_run_on_an_existing_tree(src, dest, tmp_path):
     write(src / "top.txt", b"changed", mtime_ns=MTIME + 1)
     write(src / "a" / "b" / "new.txt", b"new")
     os.chmod(str(src / "exe.sh"), 0o700)  # mode only: nothing said
+    os.symlink("/new/link", str(src / "a" / "b" / "new_link"))
+    os.unlink(str(src / "a" / "out_link"))
+    os.symlink("/changed/link", str(src / "a" / "out_link"))
     write(dest / "extra.txt", b"extra")
     os.makedirs(str(dest / "extradir" / "inside"))
     os.symlink(str(tmp_path), str(dest / "a" / "link"))
@@ -963,3 +967,13 @@ def test_full_disk_stops_the_target_and_leaves_no_temporary(dest,
     assert str(dest / "f") in str(error)
     assert (dest / "f").read_bytes() == b"old contents"
     assert partials(dest) == []
+
+
+def test_dry_run_does_not_look_into_a_directory_a_file_replaces(src, dest):
+    write(src / "x", b"file")
+    write(dest / "x" / "inner", b"inner")
+    m = sync(src, dest, dry_run=True, delete=True)
+    assert [item[:2] for item in m.run.got if item[0] == "need"] == [
+        ("need", 0)]
+    assert m.extra == []
+    assert (dest / "x" / "inner").read_bytes() == b"inner"
