@@ -572,24 +572,19 @@ class Receiver:
         finally:
             self.transfer = None
             self.discard(t)  # closes; removes the temporary unless renamed
-        if ok is None:  # aborted by the master
-            del self.asked[index]
-            if t.error is not None:
-                self.fail(index, t.error)
+        if ok is False and t.error is None and t.used_copy:
+            info[3] = "retry"  # next time whole, without copy items
+            self.channel.send(("retry", index))
             return
-        if t.error is not None:
-            del self.asked[index]
+        del self.asked[index]
+        if t.error is not None:  # also after abort
             self.fail(index, t.error)
         elif ok:
-            del self.asked[index]
             self.channel.send(("done", index))
-        elif t.used_copy:
-            info[3] = "retry"  # whole, no copy items
-            self.channel.send(("retry", index))
-        else:
-            del self.asked[index]
+        elif ok is False:  # sent whole, yet not what the master read
             self.fail(index, "%s: the contents do not match their SHA-256"
                       % t.path)
+        # aborted without an error of ours: nothing to say
 
     def open_temp(self, t):
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
