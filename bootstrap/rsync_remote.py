@@ -52,7 +52,7 @@ From the master
 ``("copy", block, count)``
     ``count`` blocks of the destination's existing copy, from block number
     ``block``, in the block size this side chose in its ``sig`` answer (the
-    last block of a file may be short). Only blocks that answer listed,
+    last block of a file may be short). Only blocks that ``sig`` listed,
     and never after ``retry`` or ``need``: anything else is a protocol
     error.
 ``("end", sha256)``
@@ -124,7 +124,9 @@ differs, except in a dry run).
     With ``delete``: the destination's entries the source lacks (a
     directory only, not what is in it), each once.
 ``("report", {...})``
-    The last item: ``peak_rss_kib`` (this process's peak resident size),
+    The last item: ``peak_rss_kib`` (this process's peak resident size,
+    ``ru_maxrss``: on Linux it starts from the parent's peak at the fork
+    when that was larger),
     ``deleted`` (entries removed), ``dirs`` (directories made; 0 in a dry
     run). A directory whose mode or mtime cannot be set at ``finish`` is
     answered ``failed`` with its index before it.
@@ -134,9 +136,9 @@ disk is full, a protocol error) raise: the channel closes with the error.
 
 Temporary files are named ``.NAME.RANDOM.execdeck-partial`` in the
 directory of the file (``NAME`` cut short when the whole would be longer
-than 255 bytes; ``RANDOM`` is 8 hex digits); the receiver removes those it finds in each
-directory it visits, so a run that was killed leaves none behind after the
-next one.
+than 255 bytes; ``RANDOM`` is 8 hex digits); the receiver removes those it
+finds in each directory it visits, so a run that was killed leaves none
+behind after the next one.
 """
 import errno
 import hashlib
