@@ -126,9 +126,8 @@ differs, except in a dry run).
 ``("report", {...})``
     The last item: ``peak_rss_kib`` (this process's peak resident size,
     ``ru_maxrss``: on Linux it starts from the parent's peak at the fork
-    when that was larger),
-    ``deleted`` (entries removed), ``dirs`` (directories made; 0 in a dry
-    run). A directory whose mode or mtime cannot be set at ``finish`` is
+    when that was larger), ``deleted`` (entries removed), ``dirs``
+    (directories made; 0 in a dry run). A directory whose mode or mtime cannot be set at ``finish`` is
     answered ``failed`` with its index before it.
 
 Errors that stop the whole target (the destination cannot be made, a
