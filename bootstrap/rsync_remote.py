@@ -124,9 +124,10 @@ differs, except in a dry run).
     With ``delete``: the destination's entries the source lacks (a
     directory only, not what is in it), each once.
 ``("report", {...})``
-    The last item: ``peak_rss_kib`` (this process's peak resident size,
-    ``ru_maxrss``: on Linux it starts from the parent's peak at the fork
-    when that was larger), ``deleted`` (entries removed), ``dirs``
+    The last item: ``peak_rss_kib`` (this process's peak resident size:
+    ``VmHWM`` of ``/proc/self/status`` where there is one, since Linux
+    starts ``ru_maxrss`` from the parent's peak at the fork; else
+    ``ru_maxrss``), ``deleted`` (entries removed), ``dirs``
     (directories made; 0 in a dry run). A directory whose mode or mtime cannot be set at ``finish`` is
     answered ``failed`` with its index before it.
 
@@ -270,6 +271,18 @@ class Transfer:
         self.error = None  # "PATH: reason" once writing failed
 
 
+def peak_rss_kib():
+    """This process's own peak resident size in KiB."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 class Receiver:
     """The receiving side of one run; ``serve`` drives it."""
 
@@ -366,7 +379,7 @@ class Receiver:
                     self.remove(relpath)
         self.set_dir_modes(report=True)
         self.channel.send(("report", {
-            "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            "peak_rss_kib": peak_rss_kib(),
             "deleted": self.deleted,
             "dirs": self.made_dirs,
         }))
