@@ -9,6 +9,7 @@ pub mod gateway;
 pub mod group;
 pub mod multi;
 mod outbox;
+pub mod rsync;
 pub mod run;
 pub mod via;
 

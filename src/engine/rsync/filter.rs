@@ -1,0 +1,1 @@
+//! Which paths of a source tree rsync leaves out.
