@@ -59,63 +59,52 @@ fn adler_sums(data: &[u8]) -> (u32, u32) {
 
 /// An adler32 over a window of `n` bytes that moves one byte at a time.
 ///
-/// Rolling needs no division: with the sums kept reduced, the byte `out`
-/// leaving and `inp` coming in give `a' = a - out + inp` and
-/// `b' = b - n·out + a' - 1` (mod 65521), with `n·out mod 65521` from a table.
-#[derive(Debug, Clone)]
+/// The sums are kept exact, not reduced: `a = 1 + Σ x_i` and
+/// `b = n + Σ (n - i) x_i` (under 2^56 for windows up to [`MAX_BLOCK`]).
+/// Rolling is then plain arithmetic, `a' = a - out + inp` and
+/// `b' = b - n·out + a' - 1`, with a one-cycle dependency from byte to
+/// byte; only [`Rolling::value`] reduces mod 65521, off that chain.
+#[derive(Debug, Clone, Copy)]
 struct Rolling {
-    a: u32,
-    b: u32,
-    /// `n * x mod 65521` for every byte value `x`.
-    n_times: [u32; 256],
+    a: u64,
+    b: u64,
+    n: u64,
 }
 
 impl Rolling {
     /// A checksum for windows of `n` bytes; [`Rolling::start`] gives it one.
     fn new(n: usize) -> Rolling {
-        let n = (n as u64 % MOD) as u32;
-        let mut n_times = [0u32; 256];
-        for (x, slot) in (0u32..).zip(n_times.iter_mut()) {
-            *slot = n * x % MOD as u32;
-        }
         Rolling {
             a: 1,
             b: 0,
-            n_times,
+            n: n as u64,
         }
     }
 
     /// Sets the window to `window` (of the length given to [`Rolling::new`]).
     fn start(&mut self, window: &[u8]) {
-        (self.a, self.b) = adler_sums(window);
+        let (mut a, mut b) = (1u64, 0u64);
+        for &x in window {
+            a += u64::from(x);
+            b += a;
+        }
+        (self.a, self.b) = (a, b);
     }
 
     /// Moves the window one byte on: `out` leaves at the front, `inp` comes
     /// in at the back.
     #[inline(always)]
     fn roll(&mut self, out: u8, inp: u8) {
-        const M: i32 = MOD as i32;
-        // Both sums are under 65521, so these fit in i32 and one
-        // correction each brings them back into range.
-        let mut a = self.a as i32 + i32::from(inp) - i32::from(out);
-        if a < 0 {
-            a += M;
-        } else if a >= M {
-            a -= M;
-        }
-        let mut b = self.b as i32 + a - 1 - self.n_times[usize::from(out)] as i32;
-        if b < 0 {
-            b += M;
-        } else if b >= M {
-            b -= M;
-        }
-        (self.a, self.b) = (a as u32, b as u32);
+        self.a = self.a + u64::from(inp) - u64::from(out);
+        self.b = self.b + self.a - 1 - self.n * u64::from(out);
     }
 
     /// The adler32 of the current window.
     #[inline(always)]
     fn value(&self) -> u32 {
-        (self.b << 16) | self.a
+        // `a` is under 2^32 (at most 1 + 255 · 16 MiB): a 32-bit remainder.
+        let a = (self.a as u32) % MOD as u32;
+        (((self.b % MOD) as u32) << 16) | a
     }
 }
 
@@ -410,20 +399,30 @@ impl Matcher<'_> {
     /// Rolls the window on from `pos` (known not to match) until its weak
     /// checksum may name a block or its start reaches `limit`; returns the
     /// new start.
+    ///
+    /// The hot loop: the sums and the filter are kept in locals, so nothing
+    /// is stored or reloaded per byte.
     #[inline(never)]
     fn scan(&self, roll: &mut Rolling, limit: usize) -> usize {
         let n = self.n;
-        let mut pos = self.pos;
-        let outs = &self.buf[pos..limit];
-        let ins = &self.buf[pos + n..limit + n];
+        let outs = &self.buf[self.pos..limit];
+        let ins = &self.buf[self.pos + n..limit + n];
+        let (present, shift) = (&self.sig.present[..], self.sig.shift);
+        let mut state = *roll;
+        let mut steps = 0;
         for (&out, &inp) in outs.iter().zip(ins) {
-            roll.roll(out, inp);
-            pos += 1;
-            if self.sig.maybe(roll.value()) {
+            state.roll(out, inp);
+            steps += 1;
+            let bucket = (state.value().wrapping_mul(0x9E37_79B1) >> shift) as usize;
+            if present
+                .get(bucket / 64)
+                .is_some_and(|word| word & (1 << (bucket % 64)) != 0)
+            {
                 break;
             }
         }
-        pos
+        *roll = state;
+        self.pos + steps
     }
 
     /// The end of the source: the remainder shorter than a block is the
@@ -794,6 +793,10 @@ mod tests {
         let start = std::time::Instant::now();
         let hash = Sha256::digest(&new);
         let secs = start.elapsed().as_secs_f64();
-        println!("sha256 alone: {:.0} MB/s {}", 64.0 * 1.048576 / secs, hash[0]);
+        println!(
+            "sha256 alone: {:.0} MB/s {}",
+            64.0 * 1.048576 / secs,
+            hash[0]
+        );
     }
 }
