@@ -59,52 +59,71 @@ fn adler_sums(data: &[u8]) -> (u32, u32) {
 
 /// An adler32 over a window of `n` bytes that moves one byte at a time.
 ///
-/// The sums are kept exact, not reduced: `a = 1 + Σ x_i` and
-/// `b = n + Σ (n - i) x_i` (under 2^56 for windows up to [`MAX_BLOCK`]).
-/// Rolling is then plain arithmetic, `a' = a - out + inp` and
-/// `b' = b - n·out + a' - 1`, with a one-cycle dependency from byte to
-/// byte; only [`Rolling::value`] reduces mod 65521, off that chain.
-#[derive(Debug, Clone, Copy)]
+/// `a` is kept reduced mod 65521; `b` only congruent, growing by less than
+/// 2 · 65521 a roll, so rolling needs no division and `b`'s dependency from
+/// byte to byte is two additions: with `out` leaving and `inp` coming in,
+/// `a' = a - out + inp` and `b' = b + a' + (65520 - n·out mod 65521)`, the
+/// last term from a table. [`Rolling::settle`] reduces `b`, at least every
+/// [`Rolling::SETTLE`] rolls.
+#[derive(Debug, Clone)]
 struct Rolling {
-    a: u64,
-    b: u64,
-    n: u64,
+    a: u32,
+    b: u32,
+    /// `65520 - n·x mod 65521` for every byte value `x`.
+    minus_n_times: [u32; 256],
 }
 
 impl Rolling {
+    /// Rolls that may pass between two [`Rolling::settle`]s (`b` stays
+    /// under 2^32).
+    const SETTLE: usize = 1 << 14;
+
     /// A checksum for windows of `n` bytes; [`Rolling::start`] gives it one.
     fn new(n: usize) -> Rolling {
+        let m = MOD as u32;
+        let n = (n as u64 % MOD) as u32;
+        let mut minus_n_times = [0u32; 256];
+        for (x, slot) in (0u32..).zip(minus_n_times.iter_mut()) {
+            *slot = m - 1 - n * x % m;
+        }
         Rolling {
             a: 1,
             b: 0,
-            n: n as u64,
+            minus_n_times,
         }
     }
 
     /// Sets the window to `window` (of the length given to [`Rolling::new`]).
     fn start(&mut self, window: &[u8]) {
-        let (mut a, mut b) = (1u64, 0u64);
-        for &x in window {
-            a += u64::from(x);
-            b += a;
-        }
-        (self.a, self.b) = (a, b);
+        (self.a, self.b) = adler_sums(window);
     }
 
     /// Moves the window one byte on: `out` leaves at the front, `inp` comes
     /// in at the back.
     #[inline(always)]
     fn roll(&mut self, out: u8, inp: u8) {
-        self.a = self.a + u64::from(inp) - u64::from(out);
-        self.b = self.b + self.a - 1 - self.n * u64::from(out);
+        const M: i32 = MOD as i32;
+        // `a` is under 65521: one correction brings it back.
+        let mut a = self.a as i32 + i32::from(inp) - i32::from(out);
+        if a < 0 {
+            a += M;
+        } else if a >= M {
+            a -= M;
+        }
+        self.a = a as u32;
+        self.b += self.a + self.minus_n_times[usize::from(out)];
+    }
+
+    /// Reduces `b` (the checksum stays the same).
+    #[inline(always)]
+    fn settle(&mut self) {
+        self.b %= MOD as u32;
     }
 
     /// The adler32 of the current window.
     #[inline(always)]
     fn value(&self) -> u32 {
-        // `a` is under 2^32 (at most 1 + 255 · 16 MiB): a 32-bit remainder.
-        let a = (self.a as u32) % MOD as u32;
-        (((self.b % MOD) as u32) << 16) | a
+        ((self.b % MOD as u32) << 16) | self.a
     }
 }
 
@@ -408,20 +427,25 @@ impl Matcher<'_> {
         let outs = &self.buf[self.pos..limit];
         let ins = &self.buf[self.pos + n..limit + n];
         let (present, shift) = (&self.sig.present[..], self.sig.shift);
-        let mut state = *roll;
         let mut steps = 0;
-        for (&out, &inp) in outs.iter().zip(ins) {
-            state.roll(out, inp);
-            steps += 1;
-            let bucket = (state.value().wrapping_mul(0x9E37_79B1) >> shift) as usize;
-            if present
-                .get(bucket / 64)
-                .is_some_and(|word| word & (1 << (bucket % 64)) != 0)
-            {
-                break;
+        'chunks: for (outs, ins) in outs
+            .chunks(Rolling::SETTLE)
+            .zip(ins.chunks(Rolling::SETTLE))
+        {
+            for (&out, &inp) in outs.iter().zip(ins) {
+                roll.roll(out, inp);
+                steps += 1;
+                let bucket = (roll.value().wrapping_mul(0x9E37_79B1) >> shift) as usize;
+                if present
+                    .get(bucket / 64)
+                    .is_some_and(|word| word & (1 << (bucket % 64)) != 0)
+                {
+                    break 'chunks;
+                }
             }
+            roll.settle();
         }
-        *roll = state;
+        roll.settle();
         self.pos + steps
     }
 
@@ -620,6 +644,9 @@ mod tests {
             prop_assert_eq!(roll.value(), adler32(&data[..n]));
             for start in 1..=data.len() - n {
                 roll.roll(data[start - 1], data[start + n - 1]);
+                if start % 7 == 0 {
+                    roll.settle();
+                }
                 prop_assert_eq!(roll.value(), adler32(&data[start..start + n]));
             }
         }
