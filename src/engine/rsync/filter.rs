@@ -156,10 +156,12 @@ impl Rules {
     /// The directory `relpath` of the source, its `.gitignore` read and
     /// kept on first use.
     fn dir(&self, relpath: &str) -> Dir {
-        let mut dirs = self.dirs.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(dir) = dirs.get(relpath) {
+        let lock = || self.dirs.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(dir) = lock().get(relpath) {
             return dir.clone();
         }
+        // Read without holding the lock: another target's task may read
+        // the same file meanwhile, and the first to finish is kept.
         let path = self.root.join(relpath);
         let dir = match std::fs::symlink_metadata(&path) {
             Ok(meta) if meta.is_dir() || relpath.is_empty() => {
@@ -167,8 +169,7 @@ impl Rules {
             }
             _ => Dir::Absent,
         };
-        dirs.insert(relpath.to_string(), dir.clone());
-        dir
+        lock().entry(relpath.to_string()).or_insert(dir).clone()
     }
 }
 
