@@ -66,7 +66,9 @@ fn describe(ev: &Event) -> Option<String> {
             numexecuting,
             execmodel,
         } => format!("{gw} status {numchannels} {numexecuting} {execmodel}"),
-        // Start steps carry pids; `start_steps_of_a_popen_gateway` checks them.
+        // Start steps carry pids; `start_steps_of_a_popen_gateway` checks
+        // them. rsync's events are checked in `engine_rsync`.
+        EventKind::RsyncProgress { .. } | EventKind::RsyncDone { .. } => return None,
         EventKind::Stderr { .. }
         | EventKind::RemoteTrace { .. }
         | EventKind::Warning { .. }

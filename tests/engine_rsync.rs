@@ -72,8 +72,15 @@ fn chmod(path: &Path, mode: u32) {
 /// What a tree holds, per relative path: kind, mode, mtime, contents or link text.
 #[derive(Debug, PartialEq)]
 enum Node {
-    Dir { mode: u32, mtime: (i64, i64) },
-    File { mode: u32, mtime: (i64, i64), data: Vec<u8> },
+    Dir {
+        mode: u32,
+        mtime: (i64, i64),
+    },
+    File {
+        mode: u32,
+        mtime: (i64, i64),
+        data: Vec<u8>,
+    },
     Link(PathBuf),
 }
 
@@ -112,7 +119,11 @@ fn assert_mirror(src: &Path, dest: &Path) {
     let names = |m: &BTreeMap<String, Node>| m.keys().cloned().collect::<Vec<_>>();
     assert_eq!(names(&a), names(&b), "the same paths");
     for (path, node) in &a {
-        assert!(b[path] == *node, "{path} differs: {node:?} vs {:?}", b[path]);
+        assert!(
+            b[path] == *node,
+            "{path} differs: {node:?} vs {:?}",
+            b[path]
+        );
     }
 }
 
@@ -127,9 +138,16 @@ fn small_tree(root: &Path) {
     write(&root.join("frozen/inside.txt"), b"in a read-only dir\n");
     chmod(&root.join("frozen/inside.txt"), 0o444);
     fs::create_dir_all(root.join("empty-dir")).unwrap();
-    for (i, rel) in ["a.txt", "empty", "sub/b.bin", "sub/deeper/c.py", "run.sh", "frozen/inside.txt"]
-        .iter()
-        .enumerate()
+    for (i, rel) in [
+        "a.txt",
+        "empty",
+        "sub/b.bin",
+        "sub/deeper/c.py",
+        "run.sh",
+        "frozen/inside.txt",
+    ]
+    .iter()
+    .enumerate()
     {
         set_mtime(&root.join(rel), 1_600_000_000 + i as i64, 123_456_789);
     }
@@ -179,7 +197,10 @@ async fn first_sync_mirrors_the_tree_and_a_second_sends_nothing() {
 
     let second = sync_one(&group, &src, &dest, false).await;
     assert_ok(&second);
-    assert_eq!((second.files_checked, second.files_sent, second.bytes_sent), (6, 0, 0));
+    assert_eq!(
+        (second.files_checked, second.files_sent, second.bytes_sent),
+        (6, 0, 0)
+    );
     assert!(second.bytes_on_wire < 4096, "only the listing: {second:?}");
     assert_mirror(&src, &dest);
     assert!(partials(&dest).is_empty());
@@ -252,13 +273,20 @@ async fn delete_removes_what_the_source_lacks_but_keeps_excluded_paths() {
     let gw = group.get("gw0").unwrap();
     let mut rsync = RSync::new(&src);
     rsync.exclude("*.pyc");
-    rsync.add_target(gw, dest.display().to_string(), TargetOptions { delete: true });
+    rsync.add_target(
+        gw,
+        dest.display().to_string(),
+        TargetOptions { delete: true },
+    );
     let report = within(60, rsync.send()).await.unwrap().pop().unwrap();
     assert_ok(&report);
     let mut deleted = report.deleted.clone();
     deleted.sort();
     assert_eq!(deleted, ["link-to-outside", "old-dir", "stale.txt"]);
-    assert!(dest.join("cache.pyc").exists(), "excluded paths are protected");
+    assert!(
+        dest.join("cache.pyc").exists(),
+        "excluded paths are protected"
+    );
     fs::remove_file(dest.join("cache.pyc")).unwrap();
     assert_mirror(&src, &dest);
     assert_eq!(fs::read(outside.join("precious")).unwrap(), b"keep me");
@@ -273,6 +301,7 @@ async fn symlinks_inside_the_tree_point_into_the_destination_others_stay_as_they
     write(&src.join("dir/f"), b"f");
     symlink(src.join("target.txt"), src.join("abs-inside")).unwrap();
     symlink(src.join("dir"), src.join("abs-inside-dir")).unwrap();
+    symlink(&src, src.join("dir/abs-root")).unwrap();
     symlink("target.txt", src.join("relative")).unwrap();
     symlink("/etc/hostname", src.join("abs-outside")).unwrap();
     symlink("no/such/thing", src.join("dangling")).unwrap();
@@ -281,6 +310,7 @@ async fn symlinks_inside_the_tree_point_into_the_destination_others_stay_as_they
     let link = |name: &str| fs::read_link(dest.join(name)).unwrap();
     assert_eq!(link("abs-inside"), dest.join("target.txt"));
     assert_eq!(link("abs-inside-dir"), dest.join("dir"));
+    assert_eq!(link("dir/abs-root"), dest);
     assert_eq!(link("relative"), PathBuf::from("target.txt"));
     assert_eq!(link("abs-outside"), PathBuf::from("/etc/hostname"));
     assert_eq!(link("dangling"), PathBuf::from("no/such/thing"));
@@ -305,7 +335,10 @@ async fn a_destination_symlink_where_a_directory_goes_is_replaced_not_followed()
     assert_ok(&report);
     assert!(fs::symlink_metadata(dest.join("sub")).unwrap().is_dir());
     assert_eq!(fs::read(dest.join("sub/file.txt")).unwrap(), b"data");
-    assert!(fs::read_dir(&outside).unwrap().count() == 1, "nothing written outside");
+    assert!(
+        fs::read_dir(&outside).unwrap().count() == 1,
+        "nothing written outside"
+    );
     assert_eq!(fs::read(outside.join("victim")).unwrap(), b"outside stays");
     assert_eq!(fs::read(dest.join("victim")).unwrap(), b"new");
 }
@@ -327,7 +360,11 @@ async fn dry_run_writes_nothing_and_says_what_it_would_do() {
     let gw = group.get("gw0").unwrap();
     let mut rsync = RSync::new(&src);
     rsync.dry_run(true);
-    rsync.add_target(gw, dest.display().to_string(), TargetOptions { delete: true });
+    rsync.add_target(
+        gw,
+        dest.display().to_string(),
+        TargetOptions { delete: true },
+    );
     let report = within(60, rsync.send()).await.unwrap().pop().unwrap();
     assert_ok(&report);
     assert!(report.dry_run);
@@ -361,13 +398,19 @@ async fn excludes_and_gitignore_files_leave_paths_out() {
     write(&src.join("top.tmp"), b"not under pkg");
     let gw = Group::new().makegateway(&popen("")).await.unwrap();
     let mut rsync = RSync::new(&src);
-    rsync.exclude("*.log").exclude("build/").filter_gitignore(true);
+    rsync
+        .exclude("*.log")
+        .exclude("build/")
+        .filter_gitignore(true);
     rsync.add_target(gw, dest.display().to_string(), TargetOptions::default());
     let report = within(60, rsync.send()).await.unwrap().pop().unwrap();
     assert_ok(&report);
     let mut names: Vec<String> = snapshot(&dest).into_keys().collect();
     names.sort();
-    assert_eq!(names, ["keep.py", "pkg", "pkg/.gitignore", "pkg/y.py", "top.tmp"]);
+    assert_eq!(
+        names,
+        ["keep.py", "pkg", "pkg/.gitignore", "pkg/y.py", "top.tmp"]
+    );
 }
 
 #[tokio::test]
@@ -384,7 +427,9 @@ async fn a_file_that_vanishes_mid_run_is_reported_and_the_rest_goes_on() {
     let watcher = tokio::spawn(async move {
         while let Some(received) = events.recv().await {
             if let Received::Event(ev) = received
-                && let EventKind::RsyncProgress { current: Some(c), .. } = &ev.kind
+                && let EventKind::RsyncProgress {
+                    current: Some(c), ..
+                } = &ev.kind
                 && c == "a-big.bin"
             {
                 fs::remove_file(&victim).unwrap();
@@ -399,7 +444,10 @@ async fn a_file_that_vanishes_mid_run_is_reported_and_the_rest_goes_on() {
     assert!(watcher.await.unwrap(), "saw the big file start");
     assert!(report.error.is_none(), "{report:?}");
     assert_eq!(report.errors.len(), 1, "{report:?}");
-    assert!(report.errors[0].starts_with("z-vanishes.txt: "), "{report:?}");
+    assert!(
+        report.errors[0].starts_with("z-vanishes.txt: "),
+        "{report:?}"
+    );
     assert_eq!(report.files_sent, 2);
     assert_eq!(fs::read(dest.join("m.txt")).unwrap(), b"middle");
     assert!(!dest.join("z-vanishes.txt").exists());
@@ -425,7 +473,9 @@ async fn a_256_mib_file_streams_in_bounded_memory() {
     let report = sync_one(&Group::new(), &src, &dest, false).await;
     assert_ok(&report);
     assert_eq!(report.bytes_sent, 256 * MIB as u64);
-    let rss = report.remote_peak_rss_kib.expect("the receiver reports its peak RSS");
+    let rss = report
+        .remote_peak_rss_kib
+        .expect("the receiver reports its peak RSS");
     assert!(rss < 64 * 1024, "the receiving worker peaked at {rss} KiB");
     assert_mirror(&src, &dest);
 }
@@ -447,7 +497,11 @@ async fn a_transfer_killed_midway_leaves_each_file_old_or_new_and_the_next_run_c
     let killer = tokio::spawn(async move {
         while let Some(received) = events.recv().await {
             if let Received::Event(ev) = received
-                && let EventKind::RsyncProgress { files_done, bytes_done, .. } = &ev.kind
+                && let EventKind::RsyncProgress {
+                    files_done,
+                    bytes_done,
+                    ..
+                } = &ev.kind
                 && *files_done >= 2
                 && *bytes_done > 20 * MIB as u64
             {
@@ -525,7 +579,7 @@ async fn three_targets_at_once_one_failing_the_others_complete() {
     let mut done = BTreeMap::new();
     while let Some(Received::Event(ev)) = events.try_recv() {
         if let EventKind::RsyncDone { report, .. } = ev.kind {
-            done.insert(ev.gateway.to_string(), report);
+            done.insert(ev.gateway.to_string(), *report);
         }
     }
     assert_eq!(done.len(), 3);
@@ -545,11 +599,17 @@ async fn cancel_stops_every_target_and_leaves_whole_files() {
     let mut events = gw.subscribe();
     let mut rsync = RSync::new(&src);
     let cancel = rsync.cancel_handle();
-    rsync.add_target(gw.clone(), dest.display().to_string(), TargetOptions::default());
+    rsync.add_target(
+        gw.clone(),
+        dest.display().to_string(),
+        TargetOptions::default(),
+    );
     tokio::spawn(async move {
         while let Some(received) = events.recv().await {
             if let Received::Event(ev) = received
-                && let EventKind::RsyncProgress { files_done: 1.., .. } = &ev.kind
+                && let EventKind::RsyncProgress {
+                    files_done: 1.., ..
+                } = &ev.kind
             {
                 cancel.cancel();
                 return;
@@ -585,10 +645,14 @@ async fn no_targets_and_a_missing_source_are_clear_errors() {
     let err = within(30, rsync.send()).await.unwrap_err();
     assert!(err.to_string().contains("/nonexistent/source"), "{err}");
     let mut rsync = RSync::new("/");
-    rsync.exclude("a/**/[");
-    rsync.add_target(group.get("gw0").unwrap(), "/tmp/x", TargetOptions::default());
+    rsync.exclude("a{b");
+    rsync.add_target(
+        group.get("gw0").unwrap(),
+        "/tmp/x",
+        TargetOptions::default(),
+    );
     let err = within(30, rsync.send()).await.unwrap_err();
-    assert!(err.to_string().contains("a/**/["), "{err}");
+    assert!(err.to_string().contains("a{b"), "{err}");
     group.terminate(Duration::from_secs(5)).await;
 }
 
@@ -604,7 +668,11 @@ async fn over_an_ssh_gateway_to_a_real_sshd() {
         .await
         .unwrap_or_else(|e| panic!("{e}\nsshd log:\n{}", sshd.log_text()));
     let mut rsync = RSync::new(&src);
-    rsync.add_target(gw.clone(), dest.display().to_string(), TargetOptions::default());
+    rsync.add_target(
+        gw.clone(),
+        dest.display().to_string(),
+        TargetOptions::default(),
+    );
     let report = within(120, rsync.send()).await.unwrap().pop().unwrap();
     assert_ok(&report);
     assert_mirror(&src, &dest);

@@ -268,7 +268,10 @@ mod tests {
         };
         lines.event("gw0", &progress, &mut out);
         let first = String::from_utf8(out.clone()).unwrap();
-        assert!(first.contains("gw0 → /a: 1/4 files, 1.0 KiB/4.0 KiB"), "{first}");
+        assert!(
+            first.contains("gw0 → /a: 1/4 files, 1.0 KiB/4.0 KiB"),
+            "{first}"
+        );
         assert!(first.contains("big.bin"), "{first}");
         assert!(first.contains("gw1 → /b: 0/0+ files"), "{first}");
         out.clear();
@@ -277,9 +280,16 @@ mod tests {
             dest: "/a".into(),
             ..TargetReport::default()
         };
-        lines.event("gw0", &EventKind::RsyncDone { job: 1, report }, &mut out);
+        let done = EventKind::RsyncDone {
+            job: 1,
+            report: Box::new(report),
+        };
+        lines.event("gw0", &done, &mut out);
         let second = String::from_utf8(out).unwrap();
-        assert!(second.starts_with("\x1b[2F"), "moves up over both lines: {second:?}");
+        assert!(
+            second.starts_with("\x1b[2F"),
+            "moves up over both lines: {second:?}"
+        );
         assert!(second.contains("gw0 → /a: 0 of 0 files sent"), "{second}");
     }
 }

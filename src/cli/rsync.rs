@@ -118,10 +118,12 @@ async fn sync(
     args: &RsyncArgs,
 ) -> Result<Vec<TargetReport>, Failure> {
     let live = !args.quiet && std::io::stderr().is_terminal();
-    let summaries = !args.quiet && !args.json && !(live && std::io::stdout().is_terminal());
+    let summaries = !(args.quiet || args.json || live && std::io::stdout().is_terminal());
     let mut events = group.subscribe_lifecycle();
     let mut rsync = RSync::new(&args.source);
-    rsync.filter_gitignore(args.filter_gitignore).dry_run(args.dry_run);
+    rsync
+        .filter_gitignore(args.filter_gitignore)
+        .dry_run(args.dry_run);
     for pattern in &args.exclude {
         rsync.exclude(pattern.clone());
     }
@@ -132,7 +134,13 @@ async fn sync(
         match result {
             Ok(gw) => {
                 targets.push((gw.id().to_string(), args.dest.clone()));
-                rsync.add_target(gw, args.dest.clone(), TargetOptions { delete: args.delete });
+                rsync.add_target(
+                    gw,
+                    args.dest.clone(),
+                    TargetOptions {
+                        delete: args.delete,
+                    },
+                );
                 reports.push(None);
             }
             Err(e) => {

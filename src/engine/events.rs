@@ -460,7 +460,7 @@ pub enum EventKind<P = Payload> {
         /// The job (numbered per process).
         job: u64,
         /// What it did.
-        report: crate::engine::rsync::TargetReport,
+        report: Box<crate::engine::rsync::TargetReport>,
     },
     /// A `remote_status` answer.
     Status {

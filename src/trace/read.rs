@@ -186,7 +186,10 @@ impl Record {
                 ..
             } => format!(
                 "rsync {job} to {dest}: {files_done}/{files_total} files, {bytes_done}/{bytes_total} bytes{}",
-                current.as_deref().map(|c| format!(", at {c}")).unwrap_or_default()
+                current
+                    .as_deref()
+                    .map(|c| format!(", at {c}"))
+                    .unwrap_or_default()
             ),
             EventKind::RsyncDone { job, report } => format!(
                 "rsync {job} to {}: {} of {} files sent, {} bytes, {} on the wire, {:.3}s{}",
@@ -515,6 +518,8 @@ mod tests {
                 "stderr",
                 "remote_trace",
                 "warning",
+                "rsync_progress",
+                "rsync_done",
                 "status",
                 "lost",
             ]

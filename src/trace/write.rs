@@ -137,7 +137,7 @@ struct Field<'a, M> {
 /// The error for a value a trace line cannot hold.
 fn unsupported<E: ser::Error>(what: &str) -> E {
     E::custom(format!(
-        "a trace line cannot hold {what}: event fields must be numbers, strings, booleans, \
+        "a trace line cannot hold {what}: event fields must be numbers, strings, booleans, lists, \
          options, unit enum variants, bytes or structs of those"
     ))
 }
@@ -300,10 +300,33 @@ macro_rules! entry {
     };
 }
 
+/// Takes a list-valued field (of numbers, strings and such) and writes it
+/// as a JSON array.
+struct Seq<'a, M> {
+    line: &'a mut M,
+    key: &'static str,
+    items: Vec<serde_json::Value>,
+}
+
+impl<M: SerializeMap> ser::SerializeSeq for Seq<'_, M> {
+    type Ok = ();
+    type Error = M::Error;
+
+    fn serialize_element<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<(), M::Error> {
+        let item = serde_json::to_value(value).map_err(|e| ser::Error::custom(e.to_string()))?;
+        self.items.push(item);
+        Ok(())
+    }
+
+    fn end(self) -> Result<(), M::Error> {
+        self.line.serialize_entry(self.key, &self.items)
+    }
+}
+
 impl<'a, M: SerializeMap> Serializer for Field<'a, M> {
     type Ok = ();
     type Error = M::Error;
-    type SerializeSeq = Impossible<(), M::Error>;
+    type SerializeSeq = Seq<'a, M>;
     type SerializeTuple = Impossible<(), M::Error>;
     type SerializeTupleStruct = Impossible<(), M::Error>;
     type SerializeTupleVariant = Impossible<(), M::Error>;
@@ -385,8 +408,15 @@ impl<'a, M: SerializeMap> Serializer for Field<'a, M> {
         })
     }
 
+    fn serialize_seq(self, len: Option<usize>) -> Result<Seq<'a, M>, M::Error> {
+        Ok(Seq {
+            line: self.line,
+            key: self.key,
+            items: Vec::with_capacity(len.unwrap_or(0)),
+        })
+    }
+
     reject! {
-        serialize_seq(Option<usize>) -> Self::SerializeSeq, "a sequence";
         serialize_tuple(usize) -> Self::SerializeTuple, "a tuple";
         serialize_tuple_struct(&'static str, usize) -> Self::SerializeTupleStruct, "a tuple struct";
         serialize_tuple_variant(&'static str, u32, &'static str, usize) -> Self::SerializeTupleVariant, "a tuple enum variant";
@@ -556,6 +586,36 @@ mod tests {
             },
             EventKind::RemoteTrace { line: "t".into() },
             EventKind::Warning { text: "w".into() },
+            EventKind::RsyncProgress {
+                job: 2,
+                dest: "/srv/app".into(),
+                files_listed: 40,
+                compared: false,
+                files_total: 3,
+                files_done: 1,
+                bytes_total: 4096,
+                bytes_done: 1024,
+                bytes_on_wire: 1100,
+                current: Some("a/b.py".into()),
+            },
+            EventKind::RsyncDone {
+                job: 2,
+                report: Box::new(crate::engine::rsync::TargetReport {
+                    gateway: "gw0".into(),
+                    dest: "/srv/app".into(),
+                    files_checked: 40,
+                    files_sent: 2,
+                    bytes_sent: 4096,
+                    bytes_on_wire: 5000,
+                    seconds: 0.25,
+                    sent: vec!["a".into(), "b/c".into()],
+                    deleted: vec![],
+                    errors: vec!["x: gone".into()],
+                    error: None,
+                    dry_run: false,
+                    remote_peak_rss_kib: Some(9000),
+                }),
+            },
             EventKind::Status {
                 numchannels: 3,
                 numexecuting: -1,
@@ -596,6 +656,8 @@ mod tests {
             r#"{"t":0.0015,"gw":"gw0","kind":"stderr","line":"\u001b[1mx"}"#,
             r#"{"t":0.0015,"gw":"gw0","kind":"remote_trace","line":"t"}"#,
             r#"{"t":0.0015,"gw":"gw0","kind":"warning","text":"w"}"#,
+            r#"{"t":0.0015,"gw":"gw0","kind":"rsync_progress","job":2,"dest":"/srv/app","files_listed":40,"compared":false,"files_total":3,"files_done":1,"bytes_total":4096,"bytes_done":1024,"bytes_on_wire":1100,"current":"a/b.py"}"#,
+            r#"{"t":0.0015,"gw":"gw0","kind":"rsync_done","job":2,"gateway":"gw0","dest":"/srv/app","files_checked":40,"files_sent":2,"bytes_sent":4096,"bytes_on_wire":5000,"seconds":0.25,"sent":["a","b/c"],"deleted":[],"errors":["x: gone"],"error":null,"dry_run":false,"remote_peak_rss_kib":9000}"#,
             r#"{"t":0.0015,"gw":"gw0","kind":"status","numchannels":3,"numexecuting":-1,"execmodel":"thread"}"#,
         ];
         let got: Vec<String> = every_kind().into_iter().map(|k| line(k, false)).collect();

@@ -84,7 +84,7 @@ pub(crate) async fn run(
     let id = job.id;
     gw.publish(|| EventKind::RsyncDone {
         job: id,
-        report: report.clone(),
+        report: Box::new(report.clone()),
     });
     report
 }
@@ -268,7 +268,12 @@ impl<'a> Driver<'a> {
     /// Handles one item from the receiver; true when it was the last (`report`).
     async fn incoming(&mut self, channel: &Channel, item: Value) -> Result<bool, String> {
         self.report.bytes_on_wire += wire_len(&item);
-        let bad = || format!("rsync: unexpected item from the receiver: {}", preview(&item));
+        let bad = || {
+            format!(
+                "rsync: unexpected item from the receiver: {}",
+                preview(&item)
+            )
+        };
         let Value::Tuple(parts) = &item else {
             return Err(bad());
         };
@@ -364,7 +369,7 @@ impl<'a> Driver<'a> {
                     else {
                         return Err(bad());
                     };
-                    if !self.job.rules.excluded(path, *is_dir) {
+                    if !self.job.rules.excluded(path, *is_dir) && !self.unread(path) {
                         doomed.push(path.clone());
                     }
                 }
@@ -374,8 +379,11 @@ impl<'a> Driver<'a> {
                     doomed.iter().map(|p| Value::str(p.clone())).collect()
                 };
                 self.report.deleted = doomed;
-                self.send(channel, tuple(vec![Value::str("delete"), Value::List(listed)]))
-                    .await?;
+                self.send(
+                    channel,
+                    tuple(vec![Value::str("delete"), Value::List(listed)]),
+                )
+                .await?;
             }
             ("report", 2) => {
                 self.report.remote_peak_rss_kib = parts
@@ -433,7 +441,11 @@ impl<'a> Driver<'a> {
     }
 
     /// Sends what the reading task handed over.
-    async fn outgoing(&mut self, channel: &Channel, produced: Option<Produced>) -> Result<(), String> {
+    async fn outgoing(
+        &mut self,
+        channel: &Channel,
+        produced: Option<Produced>,
+    ) -> Result<(), String> {
         let Some(transfer) = self.current.as_mut() else {
             return Ok(());
         };
@@ -448,7 +460,11 @@ impl<'a> Driver<'a> {
         let needs_header = matches!(produced, Produced::Op(_) | Produced::End(_));
         if needs_header && !begun {
             let size = self.file_size(index) as i64;
-            let item = tuple(vec![Value::str("file"), Value::Int(index as i64), Value::Int(size)]);
+            let item = tuple(vec![
+                Value::str("file"),
+                Value::Int(index as i64),
+                Value::Int(size),
+            ]);
             self.send(channel, item).await?;
         }
         match produced {
@@ -474,8 +490,11 @@ impl<'a> Driver<'a> {
             Produced::End(sha) => {
                 self.current = None;
                 self.awaiting.insert(index, true);
-                self.send(channel, tuple(vec![Value::str("end"), Value::Bytes(sha.to_vec())]))
-                    .await?;
+                self.send(
+                    channel,
+                    tuple(vec![Value::str("end"), Value::Bytes(sha.to_vec())]),
+                )
+                .await?;
             }
             Produced::Failed(reason) => {
                 self.current = None;
@@ -487,6 +506,16 @@ impl<'a> Driver<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Whether `relpath` is, or is inside, a source path the walk could not read.
+    fn unread(&self, relpath: &str) -> bool {
+        self.job.tree.skipped_relpaths.iter().any(|skipped| {
+            relpath == skipped
+                || relpath
+                    .strip_prefix(skipped.as_str())
+                    .is_some_and(|rest| rest.starts_with('/'))
+        })
     }
 
     /// The index of a regular file of the tree, from an item's field.
@@ -611,8 +640,13 @@ fn wire_len(item: &Value) -> u64 {
         && tag == "data"
     {
         let empty = tuple(vec![Value::str("data"), Value::Bytes(Vec::new())]);
-        return wire_len(&empty) + data.len() as u64;
+        return encoded_len(&empty) + data.len() as u64;
     }
+    encoded_len(item)
+}
+
+/// Bytes of `item`'s frame.
+fn encoded_len(item: &Value) -> u64 {
     FRAME_HEADER + dumps(item).map_or(0, |b| b.len() as u64)
 }
 

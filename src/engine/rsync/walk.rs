@@ -17,6 +17,9 @@ pub(crate) struct Tree {
     /// Paths left out because of a problem, as "PATH: reason" (unreadable
     /// directory, a name that is not UTF-8, a socket/fifo/device).
     pub skipped: Vec<String>,
+    /// The same paths relative to the root: with `delete`, what the
+    /// destination has there is kept (the source could not say what it holds).
+    pub skipped_relpaths: Vec<String>,
     /// Regular files among the entries, and their total size.
     pub files: u64,
     pub bytes: u64,
@@ -42,7 +45,7 @@ pub(crate) enum EntryKind {
         size: u64,
     },
     /// A symlink: with `inside`, `target` is the place in the source tree
-    /// it points at, relative to the root ("." for the root); otherwise the
+    /// it points at, relative to the root ("" for the root); otherwise the
     /// link's text as it is.
     Link {
         target: String,
@@ -215,7 +218,7 @@ impl Walker<'_> {
     }
 
     /// The place in the tree an absolute link text names, relative to the
-    /// root ("." for the root itself); `None` when it is outside (or goes
+    /// root ("" for the root itself); `None` when it is outside (or goes
     /// through `..`, which may lead anywhere).
     fn inside(&self, text: &Path) -> Option<String> {
         let rest = self
@@ -229,11 +232,7 @@ impl Walker<'_> {
                 _ => None,
             })
             .collect::<Option<Vec<_>>>()?;
-        Some(if parts.is_empty() {
-            ".".to_string()
-        } else {
-            parts.join("/")
-        })
+        Some(parts.join("/"))
     }
 
     /// Records `path` as left out for `reason`.
@@ -241,6 +240,11 @@ impl Walker<'_> {
         self.tree
             .skipped
             .push(format!("{}: {reason}", path.display()));
+        if let Ok(rel) = path.strip_prefix(self.root) {
+            self.tree
+                .skipped_relpaths
+                .push(rel.to_string_lossy().into_owned());
+        }
     }
 }
 
@@ -358,7 +362,7 @@ mod tests {
             [
                 ("abs_in", &link("sub/f", true)),
                 ("abs_out", &link("/etc/passwd", false)),
-                ("abs_root", &link(".", true)),
+                ("abs_root", &link("", true)),
                 ("canon_in", &link("sub", true)),
                 ("dotdot", &link(&dotdot, false)),
                 ("prefix", &link(&prefix, false)),

@@ -365,11 +365,35 @@ impl<'de> de::Deserializer<'de> for Field<'de> {
         })
     }
 
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+        let v = self.present()?;
+        let Value::Array(items) = v else {
+            return Err(self.mistyped("a list", v));
+        };
+        let (key, line) = (self.key, self.line);
+        visitor.visit_seq(de::value::SeqDeserializer::new(items.iter().map(
+            move |item| Field {
+                key,
+                value: Some(item),
+                line,
+                nullable: false,
+            },
+        )))
+    }
+
     fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         visitor.visit_unit()
     }
 
     forward_to_deserialize_any! {
-        i128 u128 bytes byte_buf unit_struct seq tuple tuple_struct map identifier
+        i128 u128 bytes byte_buf unit_struct tuple tuple_struct map identifier
+    }
+}
+
+impl<'de> de::IntoDeserializer<'de, Error> for Field<'de> {
+    type Deserializer = Field<'de>;
+
+    fn into_deserializer(self) -> Field<'de> {
+        self
     }
 }
