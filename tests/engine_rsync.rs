@@ -538,7 +538,7 @@ async fn a_transfer_killed_midway_leaves_each_file_old_or_new_and_the_next_run_c
 }
 
 #[tokio::test]
-async fn three_targets_at_once_one_failing_the_others_complete() {
+async fn three_targets_at_once_one_through_via_one_failing_the_others_complete() {
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("src");
     small_tree(&src);
@@ -552,8 +552,14 @@ async fn three_targets_at_once_one_failing_the_others_complete() {
     ];
     let mut rsync = RSync::new(&src);
     let finished = Arc::new(Mutex::new(Vec::new()));
-    for dest in &dests {
-        let gw = group.makegateway(&popen("")).await.unwrap();
+    // The second target is a gateway started through the first.
+    for (i, dest) in dests.iter().enumerate() {
+        let spec = if i == 1 {
+            popen("//via=gw0")
+        } else {
+            popen("")
+        };
+        let gw = group.makegateway(&spec).await.unwrap();
         let finished = finished.clone();
         rsync.add_target_with_callback(
             gw,
