@@ -4,23 +4,10 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::*;
-
-fn execdeck() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_execdeck"))
-}
-
-/// Runs the command with a hard limit, so a hang fails the test.
-fn run(cmd: &mut Command) -> Output {
-    run_bounded(cmd, None, Duration::from_secs(60))
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 fn g() -> String {
     popen("")
@@ -28,7 +15,7 @@ fn g() -> String {
 
 #[test]
 fn exec_prints_each_item_as_python_repr() {
-    let out = run(execdeck().args(["exec", "-g", &g(), "-c"]).arg(
+    let out = run_cli(execdeck().args(["exec", "-g", &g(), "-c"]).arg(
         "channel.send(1+1)\nchannel.send('a\\'b')\nchannel.send((1,))\nchannel.send({1.0: b'x', 'k': None})\n\
          channel.send(set())\nchannel.send(2**70)",
     ));
@@ -41,14 +28,14 @@ fn exec_prints_each_item_as_python_repr() {
 
 #[test]
 fn exec_with_default_popen_spec() {
-    let out = run(execdeck().args(["exec", "-c", "channel.send('default')"]));
+    let out = run_cli(execdeck().args(["exec", "-c", "channel.send('default')"]));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "'default'\n");
 }
 
 #[test]
 fn exec_on_two_gateways_prefixes_lines_with_ids() {
-    let out = run(execdeck().args([
+    let out = run_cli(execdeck().args([
         "exec",
         "-g",
         &g(),
@@ -67,7 +54,7 @@ fn exec_on_two_gateways_prefixes_lines_with_ids() {
 
 #[test]
 fn exec_through_a_via_gateway() {
-    let out = run(execdeck().args([
+    let out = run_cli(execdeck().args([
         "exec",
         "-g",
         &g(),
@@ -94,7 +81,8 @@ fn exec_through_a_via_gateway() {
 
 #[test]
 fn exec_with_an_unknown_via_names_the_key_and_value() {
-    let out = run(execdeck().args(["exec", "-g", &popen("//via=gw7"), "-c", "channel.send(1)"]));
+    let out =
+        run_cli(execdeck().args(["exec", "-g", &popen("//via=gw7"), "-c", "channel.send(1)"]));
     assert_ne!(out.status.code(), Some(0));
     let err = text(&out.stderr);
     assert!(err.contains("via=gw7"), "{err}");
@@ -102,7 +90,7 @@ fn exec_with_an_unknown_via_names_the_key_and_value() {
 
 #[test]
 fn exec_sends_literals_in_order() {
-    let out = run(execdeck().args([
+    let out = run_cli(execdeck().args([
         "exec",
         "-g",
         &g(),
@@ -124,7 +112,7 @@ fn exec_sends_literals_in_order() {
 
 #[test]
 fn exec_call_with_keyword_literals_and_json_output() {
-    let out = run(execdeck().args([
+    let out = run_cli(execdeck().args([
         "exec", "-g", &g(), "-c", "def f(channel, n, tag):\n    channel.send({'n': n * 2, 'tag': tag, 'b': b'hi', 't': (1, None)})",
         "--call", "f", "--kw", "n=21", "--kw", "tag='x'", "--json",
     ]));
@@ -140,7 +128,7 @@ fn exec_reads_a_file_and_stdin() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("job.py");
     std::fs::write(&file, "channel.send('from file')\n").unwrap();
-    let out = run(execdeck().args(["exec", "-g", &g()]).arg(&file));
+    let out = run_cli(execdeck().args(["exec", "-g", &g()]).arg(&file));
     assert_eq!(text(&out.stdout), "'from file'\n", "{}", text(&out.stderr));
 
     let out = run_bounded(
@@ -153,7 +141,7 @@ fn exec_reads_a_file_and_stdin() {
 
 #[test]
 fn remote_exception_exits_1_with_traceback_on_stderr() {
-    let out = run(execdeck().args([
+    let out = run_cli(execdeck().args([
         "exec",
         "-g",
         &g(),
@@ -205,7 +193,7 @@ fn bad_input_exits_2_with_one_clear_line() {
         ),
     ];
     for (args, needle) in cases {
-        let out = run(execdeck().arg("exec").args(&args));
+        let out = run_cli(execdeck().arg("exec").args(&args));
         let err = text(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains(needle), "{args:?}: {err}");
@@ -215,7 +203,7 @@ fn bad_input_exits_2_with_one_clear_line() {
 
 #[test]
 fn timeout_exits_3_and_leaves_no_worker() {
-    let out = run(execdeck().args([
+    let out = run_cli(execdeck().args([
         "exec",
         "-g",
         &g(),
@@ -232,7 +220,7 @@ fn timeout_exits_3_and_leaves_no_worker() {
 
 #[test]
 fn worker_output_goes_to_stderr_prefixed_with_the_gateway_id() {
-    let out = run(execdeck().args([
+    let out = run_cli(execdeck().args([
         "exec",
         "-g",
         &g(),
@@ -280,7 +268,7 @@ fn kill_9_of_the_master_leaves_no_worker_behind() {
 
 #[test]
 fn status_shows_every_field_as_table_and_json() {
-    let out = run(execdeck().args([
+    let out = run_cli(execdeck().args([
         "status",
         "-g",
         &g(),
@@ -303,7 +291,7 @@ fn status_shows_every_field_as_table_and_json() {
     ] {
         assert!(table.contains(needle), "{needle} missing in\n{table}");
     }
-    let out = run(execdeck().args(["status", "-g", &g(), "--json"]));
+    let out = run_cli(execdeck().args(["status", "-g", &g(), "--json"]));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let obj: serde_json::Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
     for key in [
@@ -325,10 +313,10 @@ fn status_shows_every_field_as_table_and_json() {
 
 #[test]
 fn help_documents_subcommands_and_exit_statuses() {
-    let out = run(execdeck().arg("--help"));
+    let out = run_cli(execdeck().arg("--help"));
     let help = text(&out.stdout);
     assert!(help.contains("exec") && help.contains("status"), "{help}");
-    let out = run(execdeck().args(["exec", "--help"]));
+    let out = run_cli(execdeck().args(["exec", "--help"]));
     let help = text(&out.stdout);
     for needle in [
         "--send",
@@ -375,7 +363,7 @@ fn timeout_fires_even_when_nobody_reads_stdout() {
 
 #[test]
 fn absurd_timeout_is_a_usage_error() {
-    let out = run(execdeck().args(["exec", "-g", &g(), "--timeout", "1e30", "-c", "pass"]));
+    let out = run_cli(execdeck().args(["exec", "-g", &g(), "--timeout", "1e30", "-c", "pass"]));
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("--timeout"));
 }
@@ -384,16 +372,18 @@ fn absurd_timeout_is_a_usage_error() {
 fn trace_file_records_the_run_as_json_lines() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("run.jsonl");
-    let out = run(execdeck()
-        .args(["exec", "-g", &g(), "--trace-file"])
-        .arg(&file)
-        .args([
-            "--trace-payloads",
-            "-c",
-            "channel.send(channel.receive() + 1)",
-            "--send",
-            "41",
-        ]));
+    let out = run_cli(
+        execdeck()
+            .args(["exec", "-g", &g(), "--trace-file"])
+            .arg(&file)
+            .args([
+                "--trace-payloads",
+                "-c",
+                "channel.send(channel.receive() + 1)",
+                "--send",
+                "41",
+            ]),
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let content = std::fs::read_to_string(&file).unwrap();
     let lines: Vec<serde_json::Value> = content
@@ -438,7 +428,7 @@ fn trace_file_records_the_run_as_json_lines() {
 
 #[test]
 fn unwritable_trace_file_is_a_usage_error() {
-    let out = run(execdeck().args([
+    let out = run_cli(execdeck().args([
         "status",
         "-g",
         &g(),
@@ -457,18 +447,20 @@ fn unwritable_trace_file_is_a_usage_error() {
 fn a_trace_file_round_trips_through_execdeck_trace_and_stats() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("run.jsonl");
-    let out = run(execdeck()
-        .args(["exec", "-g", &g(), "-g", &g(), "--trace-file"])
-        .arg(&file)
-        .args([
-            "-c",
-            "channel.send(channel.receive() * 2)\nraise KeyError('late')",
-            "--send",
-            "21",
-        ]));
+    let out = run_cli(
+        execdeck()
+            .args(["exec", "-g", &g(), "-g", &g(), "--trace-file"])
+            .arg(&file)
+            .args([
+                "-c",
+                "channel.send(channel.receive() * 2)\nraise KeyError('late')",
+                "--send",
+                "21",
+            ]),
+    );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
 
-    let table = run(execdeck().arg("trace").arg(&file).args([
+    let table = run_cli(execdeck().arg("trace").arg(&file).args([
         "--gateway",
         "gw1",
         "--kind",
@@ -491,10 +483,12 @@ fn a_trace_file_round_trips_through_execdeck_trace_and_stats() {
         "{shown}"
     );
 
-    let stats = run(execdeck()
-        .arg("trace")
-        .arg(&file)
-        .args(["--stats", "--json"]));
+    let stats = run_cli(
+        execdeck()
+            .arg("trace")
+            .arg(&file)
+            .args(["--stats", "--json"]),
+    );
     assert_eq!(stats.status.code(), Some(0), "{}", text(&stats.stderr));
     let stats: serde_json::Value = serde_json::from_str(text(&stats.stdout).trim()).unwrap();
     let summary = stats.to_string();
@@ -510,7 +504,7 @@ fn a_trace_file_round_trips_through_execdeck_trace_and_stats() {
 
 #[test]
 fn literals_that_start_with_a_minus_are_values() {
-    let out = run(execdeck().args([
+    let out = run_cli(execdeck().args([
         "exec",
         "-g",
         &g(),
@@ -526,7 +520,7 @@ fn literals_that_start_with_a_minus_are_values() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "-7\n-1500.0\n-16\n");
 
-    let out = run(execdeck().args([
+    let out = run_cli(execdeck().args([
         "exec",
         "-g",
         &g(),
@@ -541,7 +535,7 @@ fn literals_that_start_with_a_minus_are_values() {
     assert_eq!(text(&out.stdout), "-1\n");
 
     // An option-looking value after --send is its value, and a bad literal.
-    let out = run(execdeck().args(["exec", "-g", &g(), "-c", "pass", "--send", "--json"]));
+    let out = run_cli(execdeck().args(["exec", "-g", &g(), "-c", "pass", "--send", "--json"]));
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(
         text(&out.stderr).contains("bad --send literal \"--json\""),
@@ -567,7 +561,7 @@ fn timeout_before_a_gateway_started_names_it_and_quotes_its_output() {
         "#!/bin/sh\nprintf '1 hello from a fake'\necho 'fake stderr line' >&2\nexec sleep 60\n",
     );
     let spec = format!("popen//python={fake}");
-    let out = run(execdeck().args(["exec", "-g", &spec, "--timeout", "3", "-c", "pass"]));
+    let out = run_cli(execdeck().args(["exec", "-g", &spec, "--timeout", "3", "-c", "pass"]));
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{err}");
     assert!(err.contains("timed out after 3s"), "{err}");
@@ -596,7 +590,7 @@ fn timeout_ends_the_command_even_when_the_worker_ignores_everything() {
     );
     let spec = format!("cmd={} -u {worker}", python());
     let started = Instant::now();
-    let out = run(execdeck().args(["exec", "-g", &spec, "--timeout", "3", "-c", "pass"]));
+    let out = run_cli(execdeck().args(["exec", "-g", &spec, "--timeout", "3", "-c", "pass"]));
     let took = started.elapsed();
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     // The behaviour asked for: the command ends within --timeout + 1 s
@@ -673,10 +667,12 @@ fn vagrant_ssh_runs_vagrant_ssh_with_the_boot_line_as_execnet_does() {
         std::env::var("PATH").unwrap_or_default()
     );
     let spec = format!("vagrant_ssh=box//python={}//ssh_config=/etc/cfg", python());
-    let out = run(execdeck()
-        .args(["exec", "-g", &spec, "-c", "import os; channel.send(6 * 7)"])
-        .env("PATH", &path)
-        .env("RECORD", &record));
+    let out = run_cli(
+        execdeck()
+            .args(["exec", "-g", &spec, "-c", "import os; channel.send(6 * 7)"])
+            .env("PATH", &path)
+            .env("RECORD", &record),
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "42\n");
     let args = std::fs::read_to_string(&record).unwrap();
@@ -689,9 +685,11 @@ fn vagrant_ssh_runs_vagrant_ssh_with_the_boot_line_as_execnet_does() {
     );
 
     // Without vagrant on PATH: an error naming it.
-    let out = run(execdeck()
-        .args(["exec", "-g", "vagrant_ssh=box", "-c", "pass"])
-        .env("PATH", dir.path().join("nothing-here")));
+    let out = run_cli(
+        execdeck()
+            .args(["exec", "-g", "vagrant_ssh=box", "-c", "pass"])
+            .env("PATH", dir.path().join("nothing-here")),
+    );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(
         text(&out.stderr).contains("vagrant"),

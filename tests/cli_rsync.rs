@@ -5,22 +5,10 @@ mod common;
 
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
-
-fn execdeck() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_execdeck"))
-}
-
-fn run(cmd: &mut Command) -> Output {
-    run_bounded(cmd, None, Duration::from_secs(60))
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 fn tree(root: &Path) {
     fs::create_dir_all(root.join("sub")).unwrap();
@@ -45,7 +33,7 @@ fn rsync_mirrors_to_each_gateway_and_prints_a_summary_line_each() {
     let src = tmp.path().join("src");
     let (host0, host1) = (tmp.path().join("host0"), tmp.path().join("host1"));
     tree(&src);
-    let out = run(execdeck().args(["rsync", &path(&src), "dest"]).args([
+    let out = run_cli(execdeck().args(["rsync", &path(&src), "dest"]).args([
         "-g",
         &popen_in(&host0),
         "-g",
@@ -69,7 +57,7 @@ fn rsync_mirrors_to_each_gateway_and_prints_a_summary_line_each() {
     );
 
     // The same again: nothing to send.
-    let out = run(execdeck().args(["rsync", &path(&src), "dest", "-g", &popen_in(&host0)]));
+    let out = run_cli(execdeck().args(["rsync", &path(&src), "dest", "-g", &popen_in(&host0)]));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout).starts_with("gw0 → dest: 0 of 2 files sent, 0 B"));
 }
@@ -85,9 +73,11 @@ fn rsync_json_reports_every_target_and_a_failing_one_exits_1() {
     )
     .unwrap();
     let good = path(&tmp.path().join("good"));
-    let out = run(execdeck()
-        .args(["rsync", &path(&src), &good, "--json", "-g", &popen("")])
-        .args(["-g", "popen//python=/nonexistent/python3"]));
+    let out = run_cli(
+        execdeck()
+            .args(["rsync", &path(&src), &good, "--json", "-g", &popen("")])
+            .args(["-g", "popen//python=/nonexistent/python3"]),
+    );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", text(&out.stdout)));
@@ -117,7 +107,7 @@ fn rsync_json_reports_every_target_and_a_failing_one_exits_1() {
 
     // A destination below a file fails that target, with the path named.
     let bad = path(&tmp.path().join("blocker/below"));
-    let out = run(execdeck().args(["rsync", &path(&src), &bad, "-g", &popen("")]));
+    let out = run_cli(execdeck().args(["rsync", &path(&src), &bad, "-g", &popen("")]));
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stdout).contains("FAILED: "),
@@ -138,9 +128,11 @@ fn rsync_dry_run_lists_what_it_would_do_and_writes_nothing() {
     tree(&src);
     fs::create_dir_all(&d).unwrap();
     fs::write(d.join("extra.txt"), b"x").unwrap();
-    let out = run(execdeck()
-        .args(["rsync", &path(&src), &path(&d), "--dry-run", "--delete"])
-        .args(["-g", &popen(""), "--exclude", "sub/"]));
+    let out = run_cli(
+        execdeck()
+            .args(["rsync", &path(&src), &path(&d), "--dry-run", "--delete"])
+            .args(["-g", &popen(""), "--exclude", "sub/"]),
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(stdout.contains("1 of 1 files would send"), "{stdout}");
@@ -150,7 +142,8 @@ fn rsync_dry_run_lists_what_it_would_do_and_writes_nothing() {
     );
     assert!(!d.join("a.txt").exists() && d.join("extra.txt").exists());
 
-    let out = run(execdeck().args(["rsync", &path(&src), &path(&d), "--quiet", "-g", &popen("")]));
+    let out =
+        run_cli(execdeck().args(["rsync", &path(&src), &path(&d), "--quiet", "-g", &popen("")]));
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(text(&out.stdout), "", "--quiet prints nothing");
     assert!(d.join("sub/b.txt").exists());
@@ -162,24 +155,26 @@ fn rsync_progress_and_reports_reach_the_trace_file() {
     let src = tmp.path().join("src");
     tree(&src);
     let trace = tmp.path().join("run.trace");
-    let out = run(execdeck()
-        .args([
-            "rsync",
-            &path(&src),
-            "dest",
-            "-g",
-            &popen_in(&tmp.path().join("h")),
-        ])
-        .args(["--quiet", "--trace-file", &path(&trace)]));
+    let out = run_cli(
+        execdeck()
+            .args([
+                "rsync",
+                &path(&src),
+                "dest",
+                "-g",
+                &popen_in(&tmp.path().join("h")),
+            ])
+            .args(["--quiet", "--trace-file", &path(&trace)]),
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let out = run(execdeck().args(["trace", &path(&trace), "--kind", "rsync_done"]));
+    let out = run_cli(execdeck().args(["trace", &path(&trace), "--kind", "rsync_done"]));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let table = text(&out.stdout);
     assert!(
         table.contains("to dest: 2 of 2 files sent, 9 bytes, "),
         "{table}"
     );
-    let out = run(execdeck().args(["trace", &path(&trace), "--kind", "rsync_progress"]));
+    let out = run_cli(execdeck().args(["trace", &path(&trace), "--kind", "rsync_progress"]));
     assert!(
         text(&out.stdout).contains("2/2 files, 9/9 bytes"),
         "{}",
@@ -189,16 +184,18 @@ fn rsync_progress_and_reports_reach_the_trace_file() {
 
 #[test]
 fn rsync_bad_arguments_exit_2_with_one_clear_line() {
-    let out = run(execdeck().args(["rsync", "/nonexistent/src", "/tmp/x"]));
+    let out = run_cli(execdeck().args(["rsync", "/nonexistent/src", "/tmp/x"]));
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         text(&out.stderr),
         "execdeck: rsync: the source /nonexistent/src is not a directory\n"
     );
     let tmp = tempfile::tempdir().unwrap();
-    let out = run(execdeck()
-        .args(["rsync", &path(tmp.path()), "/tmp/x", "--exclude", "a{b"])
-        .args(["-g", &popen("")]));
+    let out = run_cli(
+        execdeck()
+            .args(["rsync", &path(tmp.path()), "/tmp/x", "--exclude", "a{b"])
+            .args(["-g", &popen("")]),
+    );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("a{b"), "{}", text(&out.stderr));
 }

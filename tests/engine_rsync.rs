@@ -14,9 +14,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
-use execdeck::Group;
 use execdeck::engine::rsync::{RSync, TargetOptions, TargetReport};
 use execdeck::engine::{EventKind, Received};
+use execdeck::{Gateway, Group};
 
 const MIB: usize = 1 << 20;
 
@@ -162,10 +162,40 @@ async fn sync_one(group: &Group, src: &Path, dest: &Path, delete: bool) -> Targe
         Some(gw) => gw,
         None => group.makegateway(&popen("")).await.unwrap(),
     };
-    let mut rsync = RSync::new(src);
-    rsync.add_target(gw, dest.display().to_string(), TargetOptions { delete });
-    let mut reports = within(120, rsync.send()).await.unwrap();
-    reports.pop().unwrap()
+    run_one(RSync::new(src), gw, dest, TargetOptions { delete }).await
+}
+
+/// Adds one target (`dest` on `gw`) to `rsync`, runs it and returns its report.
+async fn run_one(
+    mut rsync: RSync,
+    gw: Gateway,
+    dest: &Path,
+    options: TargetOptions,
+) -> TargetReport {
+    rsync.add_target(gw, dest.display().to_string(), options);
+    within(120, rsync.send()).await.unwrap().pop().unwrap()
+}
+
+/// Calls `act` once, at the first progress event of `gw` that `when`
+/// accepts; the task ends with whether that happened.
+fn on_progress(
+    gw: &Gateway,
+    when: impl Fn(&EventKind) -> bool + Send + 'static,
+    act: impl FnOnce() + Send + 'static,
+) -> tokio::task::JoinHandle<bool> {
+    let mut events = gw.subscribe();
+    tokio::spawn(async move {
+        while let Some(received) = events.recv().await {
+            if let Received::Event(ev) = received
+                && matches!(ev.kind, EventKind::RsyncProgress { .. })
+                && when(&ev.kind)
+            {
+                act();
+                return true;
+            }
+        }
+        false
+    })
 }
 
 fn assert_ok(report: &TargetReport) {
@@ -273,12 +303,7 @@ async fn delete_removes_what_the_source_lacks_but_keeps_excluded_paths() {
     let gw = group.get("gw0").unwrap();
     let mut rsync = RSync::new(&src);
     rsync.exclude("*.pyc");
-    rsync.add_target(
-        gw,
-        dest.display().to_string(),
-        TargetOptions { delete: true },
-    );
-    let report = within(60, rsync.send()).await.unwrap().pop().unwrap();
+    let report = run_one(rsync, gw, &dest, TargetOptions { delete: true }).await;
     assert_ok(&report);
     let mut deleted = report.deleted.clone();
     deleted.sort();
@@ -360,12 +385,7 @@ async fn dry_run_writes_nothing_and_says_what_it_would_do() {
     let gw = group.get("gw0").unwrap();
     let mut rsync = RSync::new(&src);
     rsync.dry_run(true);
-    rsync.add_target(
-        gw,
-        dest.display().to_string(),
-        TargetOptions { delete: true },
-    );
-    let report = within(60, rsync.send()).await.unwrap().pop().unwrap();
+    let report = run_one(rsync, gw, &dest, TargetOptions { delete: true }).await;
     assert_ok(&report);
     assert!(report.dry_run);
     assert_eq!(report.sent, ["brand-new.txt", "changed.txt"]);
@@ -377,8 +397,7 @@ async fn dry_run_writes_nothing_and_says_what_it_would_do() {
     let missing = tmp.path().join("missing");
     let mut rsync = RSync::new(&src);
     rsync.dry_run(true);
-    rsync.add_target(gw, missing.display().to_string(), TargetOptions::default());
-    let report = within(60, rsync.send()).await.unwrap().pop().unwrap();
+    let report = run_one(rsync, gw, &missing, TargetOptions::default()).await;
     assert_ok(&report);
     assert_eq!(report.files_sent, 3);
     assert!(!missing.exists());
@@ -402,8 +421,7 @@ async fn excludes_and_gitignore_files_leave_paths_out() {
         .exclude("*.log")
         .exclude("build/")
         .filter_gitignore(true);
-    rsync.add_target(gw, dest.display().to_string(), TargetOptions::default());
-    let report = within(60, rsync.send()).await.unwrap().pop().unwrap();
+    let report = run_one(rsync, gw, &dest, TargetOptions::default()).await;
     assert_ok(&report);
     let mut names: Vec<String> = snapshot(&dest).into_keys().collect();
     names.sort();
@@ -422,25 +440,14 @@ async fn a_file_that_vanishes_mid_run_is_reported_and_the_rest_goes_on() {
     write(&src.join("z-vanishes.txt"), b"soon gone");
     let group = Group::new();
     let gw = group.makegateway(&popen("")).await.unwrap();
-    let mut events = gw.subscribe();
     let victim = src.join("z-vanishes.txt");
-    let watcher = tokio::spawn(async move {
-        while let Some(received) = events.recv().await {
-            if let Received::Event(ev) = received
-                && let EventKind::RsyncProgress {
-                    current: Some(c), ..
-                } = &ev.kind
-                && c == "a-big.bin"
-            {
-                fs::remove_file(&victim).unwrap();
-                return true;
-            }
-        }
-        false
-    });
-    let mut rsync = RSync::new(&src);
-    rsync.add_target(gw, dest.display().to_string(), TargetOptions::default());
-    let report = within(60, rsync.send()).await.unwrap().pop().unwrap();
+    let watcher = on_progress(
+        &gw,
+        |kind| matches!(kind, EventKind::RsyncProgress { current: Some(c), .. } if c == "a-big.bin"),
+        move || fs::remove_file(&victim).unwrap(),
+    );
+    let rsync = RSync::new(&src);
+    let report = run_one(rsync, gw, &dest, TargetOptions::default()).await;
     assert!(watcher.await.unwrap(), "saw the big file start");
     assert!(report.error.is_none(), "{report:?}");
     assert_eq!(report.errors.len(), 1, "{report:?}");
@@ -492,28 +499,17 @@ async fn a_transfer_killed_midway_leaves_each_file_old_or_new_and_the_next_run_c
     }
     let group = Group::new();
     let gw = group.makegateway(&popen("")).await.unwrap();
-    let mut events = gw.subscribe();
     let victim = gw.clone();
-    let killer = tokio::spawn(async move {
-        while let Some(received) = events.recv().await {
-            if let Received::Event(ev) = received
-                && let EventKind::RsyncProgress {
-                    files_done,
-                    bytes_done,
-                    ..
-                } = &ev.kind
-                && *files_done >= 2
-                && *bytes_done > 20 * MIB as u64
-            {
-                victim.kill();
-                return true;
-            }
-        }
-        false
-    });
-    let mut rsync = RSync::new(&src);
-    rsync.add_target(gw, dest.display().to_string(), TargetOptions::default());
-    let report = within(60, rsync.send()).await.unwrap().pop().unwrap();
+    let killer = on_progress(
+        &gw,
+        |kind| {
+            matches!(kind, EventKind::RsyncProgress { files_done, bytes_done, .. }
+                if *files_done >= 2 && *bytes_done > 20 * MIB as u64)
+        },
+        move || victim.kill(),
+    );
+    let rsync = RSync::new(&src);
+    let report = run_one(rsync, gw, &dest, TargetOptions::default()).await;
     assert!(within(10, killer).await.unwrap(), "killed midway");
     assert!(report.error.is_some(), "the target failed: {report:?}");
     let (mut olds, mut news) = (0, 0);
@@ -602,27 +598,22 @@ async fn cancel_stops_every_target_and_leaves_whole_files() {
     }
     let group = Group::new();
     let gw = group.makegateway(&popen("")).await.unwrap();
-    let mut events = gw.subscribe();
-    let mut rsync = RSync::new(&src);
+    let rsync = RSync::new(&src);
     let cancel = rsync.cancel_handle();
-    rsync.add_target(
-        gw.clone(),
-        dest.display().to_string(),
-        TargetOptions::default(),
+    on_progress(
+        &gw,
+        |kind| {
+            matches!(
+                kind,
+                EventKind::RsyncProgress {
+                    files_done: 1..,
+                    ..
+                }
+            )
+        },
+        move || cancel.cancel(),
     );
-    tokio::spawn(async move {
-        while let Some(received) = events.recv().await {
-            if let Received::Event(ev) = received
-                && let EventKind::RsyncProgress {
-                    files_done: 1.., ..
-                } = &ev.kind
-            {
-                cancel.cancel();
-                return;
-            }
-        }
-    });
-    let report = within(60, rsync.send()).await.unwrap().pop().unwrap();
+    let report = run_one(rsync, gw.clone(), &dest, TargetOptions::default()).await;
     assert_eq!(report.error.as_deref(), Some("cancelled"));
     for i in 0..4 {
         let path = dest.join(format!("f{i}.bin"));
@@ -673,22 +664,16 @@ async fn over_an_ssh_gateway_to_a_real_sshd() {
     let gw = within(30, group.makegateway(&sshd.spec("")))
         .await
         .unwrap_or_else(|e| panic!("{e}\nsshd log:\n{}", sshd.log_text()));
-    let mut rsync = RSync::new(&src);
-    rsync.add_target(
-        gw.clone(),
-        dest.display().to_string(),
-        TargetOptions::default(),
-    );
-    let report = within(120, rsync.send()).await.unwrap().pop().unwrap();
+    let rsync = RSync::new(&src);
+    let report = run_one(rsync, gw.clone(), &dest, TargetOptions::default()).await;
     assert_ok(&report);
     assert_mirror(&src, &dest);
     // A delta over ssh.
     let mut data = noise(6 * MIB, 5);
     data[3 * MIB..3 * MIB + 100].fill(0);
     write(&src.join("big.bin"), &data);
-    let mut rsync = RSync::new(&src);
-    rsync.add_target(gw, dest.display().to_string(), TargetOptions::default());
-    let report = within(120, rsync.send()).await.unwrap().pop().unwrap();
+    let rsync = RSync::new(&src);
+    let report = run_one(rsync, gw, &dest, TargetOptions::default()).await;
     assert_ok(&report);
     assert_eq!(report.files_sent, 1);
     assert!(report.bytes_on_wire < 512 * 1024, "{report:?}");

@@ -144,6 +144,21 @@ pub fn run_bounded(cmd: &mut Command, input: Option<Vec<u8>>, limit: Duration) -
     }
 }
 
+/// The `execdeck` binary of this build.
+pub fn execdeck() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_execdeck"))
+}
+
+/// Runs an `execdeck` command with a 60 s limit, so a hang fails the test.
+pub fn run_cli(cmd: &mut Command) -> Output {
+    run_bounded(cmd, None, Duration::from_secs(60))
+}
+
+/// Output bytes as text.
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
 /// Awaits `fut`, failing the test if it takes longer than `secs`.
 pub async fn within<F: Future>(secs: u64, fut: F) -> F::Output {
     match tokio::time::timeout(Duration::from_secs(secs), fut).await {
