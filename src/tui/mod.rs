@@ -48,6 +48,7 @@ pub mod state;
 pub mod syntax;
 pub mod term;
 pub mod theme;
+pub mod tracefile;
 pub mod view;
 
 use std::path::PathBuf;
@@ -66,6 +67,8 @@ pub struct TuiOptions {
     pub theme: Option<String>,
     /// Write every event to this trace file.
     pub trace_file: Option<PathBuf>,
+    /// Show this recorded trace file (read-only, no gateways).
+    pub replay: Option<PathBuf>,
 }
 
 /// Runs the TUI until the user quits; returns the exit status.
@@ -100,6 +103,16 @@ pub async fn run(opts: TuiOptions) -> i32 {
             return crate::exit::EXIT_USAGE;
         }
     }
+    let replay = match &opts.replay {
+        Some(path) => match tracefile::load(path) {
+            Ok((records, problems)) => Some((path.display().to_string(), records, problems)),
+            Err(e) => {
+                eprintln!("execdeck: {e}");
+                return crate::exit::EXIT_USAGE;
+            }
+        },
+        None => None,
+    };
     let group = Group::new();
     let record = RecordOptions {
         trace_file: opts.trace_file.clone(),
@@ -124,7 +137,7 @@ pub async fn run(opts: TuiOptions) -> i32 {
         }
     };
     let mut problems: Vec<String> = config_problem.into_iter().chain(theme_problem).collect();
-    let app = app::App::new(group.clone(), theme, config.refresh())
+    let mut app = app::App::new(group.clone(), theme, config.refresh())
         .with_key_overrides(&config.keys, &mut problems)
         .with_themes(user_themes, no_color)
         .with_mouse(config.mouse)
@@ -135,9 +148,14 @@ pub async fn run(opts: TuiOptions) -> i32 {
         )
         .with_snippets(dirs.as_ref().map(|d| d.data.join("snippets")));
     problems.extend(group_problem);
-    match (&config.default_group, opts.specs.is_empty()) {
-        (Some(name), true) if config.group(name).is_some() => app.start_group(name, specs),
-        _ => app.start_gateways(specs),
+    if let Some((name, records, bad)) = replay {
+        problems.extend(bad);
+        app = app.with_replay(name, records);
+    } else {
+        match (&config.default_group, opts.specs.is_empty()) {
+            (Some(name), true) if config.group(name).is_some() => app.start_group(name, specs),
+            _ => app.start_gateways(specs),
+        }
     }
     let input = crossterm::event::EventStream::new();
     let result = app
