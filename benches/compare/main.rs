@@ -568,14 +568,19 @@ fn tui_traffic(b: &Bench) -> Row {
         "ms",
         Better::Lower,
     );
-    let (frames, per_frame) = if b.plan.quick { (20, 1000) } else { (200, 1000) };
+    let (frames, per_frame) = if b.plan.quick {
+        (20, 1000)
+    } else {
+        (200, 1000)
+    };
     match tui::traffic_frames(frames, per_frame) {
         Ok((times, ingest_us)) => {
             row.execdeck = median(&times);
             row.extra.insert("execdeck_samples".into(), json!(times));
             row.extra
                 .insert("ingest_us_per_message".into(), json!(ingest_us));
-            row.extra.insert("messages_per_frame".into(), json!(per_frame));
+            row.extra
+                .insert("messages_per_frame".into(), json!(per_frame));
         }
         Err(e) => row.errors.push(format!("execdeck: {e}")),
     }

@@ -27,7 +27,7 @@ fn message(i: usize) -> Fallible<Received> {
     dump_into(&v, &mut bytes).map_err(|e| e.to_string())?;
     Ok(Received::Event(Event {
         time: Duration::from_micros(i as u64 * 10),
-        gateway: Arc::from(if i % 2 == 0 { "gw0" } else { "gw1" }),
+        gateway: Arc::from(if i.is_multiple_of(2) { "gw0" } else { "gw1" }),
         kind: EventKind::Message {
             dir: Direction::In,
             code: MsgCode::ChannelData,
@@ -44,8 +44,9 @@ pub fn traffic_frames(frames: usize, per_frame: usize) -> Fallible<(Vec<f64>, f6
     let mut st = State::default();
     st.traffic = Traffic::new(HELD);
     st.screen = Screen::Traffic;
-    st.traffic
-        .set_filter(Some(TrafficFilter::new("ch:3 item").map_err(|e| e.to_string())?));
+    st.traffic.set_filter(Some(
+        TrafficFilter::new("ch:3 item").map_err(|e| e.to_string())?,
+    ));
     for i in 0..HELD {
         st.apply_event(&message(i)?);
     }
