@@ -41,6 +41,9 @@ use crate::engine::{EventKind, Group, Received, Subscription};
 use crate::trace::read::Record;
 use crate::wire::pyrepr::parse_literal;
 
+/// Most queued messages taken in before the next frame.
+const TRAFFIC_BATCH: usize = 4096;
+
 /// The running TUI: state, effects, and the loop's sources.
 pub struct App {
     state: State,
@@ -261,6 +264,17 @@ impl App {
                 }
                 Some(received) = next_traffic(&mut self.traffic) => {
                     self.on_traffic(&received);
+                    // In a bulk transfer, take what has queued up before
+                    // drawing again, not one frame per message.
+                    let queued: Vec<Received> = match self.traffic.as_mut() {
+                        Some(sub) => std::iter::from_fn(|| sub.try_recv())
+                            .take(TRAFFIC_BATCH)
+                            .collect(),
+                        None => Vec::new(),
+                    };
+                    for received in &queued {
+                        self.on_traffic(received);
+                    }
                     dirty = true;
                 }
                 Some(msg) = self.tasks_rx.recv() => {

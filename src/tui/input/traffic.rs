@@ -6,8 +6,8 @@ use crossterm::event::{KeyCode, KeyEvent};
 
 use super::{Action, Binding, Context, NONE, bind, lookup_in};
 use crate::tui::screen::Screen;
-use crate::tui::state::State;
 use crate::tui::state::detail::Detail;
+use crate::tui::state::{Focus, State};
 
 /// Rows a page key moves.
 pub const PAGE: isize = 20;
@@ -134,7 +134,8 @@ pub fn contexts(state: &State) -> [Context; 2] {
         (Screen::Traffic, true) => [Context::Global, Context::Detail],
         (Screen::Traffic, false) => [Context::Global, Context::Traffic],
         (Screen::Trace, _) => [Context::Global, Context::Trace],
-        (Screen::Gateways, _) => [Context::Global, Context::Tree],
+        (Screen::Gateways, _) if state.focus == Focus::Tree => [Context::Global, Context::Tree],
+        (Screen::Gateways, _) => [Context::Global, Context::Global],
     }
 }
 

@@ -47,3 +47,5 @@ pub fn draw(frame: &mut Frame, state: &State, theme: &Theme, keymap: &[Binding])
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod traffic_tests;

@@ -20,11 +20,19 @@ pub(super) fn draw(
     keymap: &[Binding],
 ) {
     let here = contexts(state);
+    // The screen's own key first, else the one bound everywhere.
     let key = |action: Action| {
+        let bound = |b: &&Binding| b.action == action;
         keymap
             .iter()
-            .filter(|b| b.action == action)
-            .find(|b| here.contains(&b.context) || b.context == Context::Global)
+            .filter(bound)
+            .find(|b| b.context != Context::Global && here.contains(&b.context))
+            .or_else(|| {
+                keymap
+                    .iter()
+                    .filter(bound)
+                    .find(|b| b.context == Context::Global)
+            })
             .map(|b| key_name(b.code, b.mods))
     };
     let mut tabs = Vec::new();
