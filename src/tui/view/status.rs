@@ -1,5 +1,5 @@
-//! The status line: a flash message, or hints for the focused part; the
-//! screens and their keys on the right.
+//! The status line: a flash message, or hints for the focused part with
+//! the screens and their keys on the right.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -51,11 +51,7 @@ pub(super) fn draw(
             tabs.push(Span::styled(format!(" {word}"), style));
         }
     }
-    let tabs = Line::from(tabs);
-    let [left, right] =
-        Layout::horizontal([Constraint::Min(10), Constraint::Length(tabs.width() as u16)])
-            .areas(area);
-    frame.render_widget(Paragraph::new(tabs), right);
+    // A flash message takes the whole line.
     if let Some(flash) = &state.flash {
         let style = if flash.error {
             theme.error
@@ -64,10 +60,15 @@ pub(super) fn draw(
         };
         frame.render_widget(
             Paragraph::new(Span::styled(flash.text.as_str(), style)),
-            left,
+            area,
         );
         return;
     }
+    let tabs = Line::from(tabs);
+    let [left, right] =
+        Layout::horizontal([Constraint::Min(10), Constraint::Length(tabs.width() as u16)])
+            .areas(area);
+    frame.render_widget(Paragraph::new(tabs), right);
     let hints: &[(Action, &str)] = match (state.screen, state.focus) {
         (Screen::Gateways, Focus::Tree) => &[
             (Action::AddGateway, "add"),
