@@ -1,20 +1,31 @@
 //! The terminal UI: gateways with live status, code panes that run
-//! `remote_exec`, built on the engine's public API and its event stream.
+//! `remote_exec`, a traffic inspector (every message) and a trace view
+//! (events, remote trace lines, stderr), built on the engine's public API and
+//! its event stream; `execdeck tui --trace FILE` shows a recorded trace file in
+//! the last two, read-only.
 //!
 //! Layout follows tokio-console:
 //! - `app.rs` is the one loop: a `select!` over terminal input (a stream,
 //!   so tests feed key events), engine events, task results and a tick,
 //!   drawing on any ratatui backend. It alone performs actions.
-//! - `screen.rs` names the screens (today one: gateways + code) and which
-//!   events each needs; the loop widens its subscription from life cycles
-//!   to full traffic only while a screen asks for it.
+//! - `screen.rs` names the screens (gateways + code, traffic, trace; F2, F3,
+//!   F4) and which events each needs; the loop widens its subscription from
+//!   life cycles to full traffic only while a screen asks for it (the traffic
+//!   inspector), and takes queued messages in batches before drawing.
 //! - `state/` is fed by events and task results; `view/` only renders it,
-//!   one file per screen (`view/gateways.rs`) plus the dialogs over them
-//!   (`view/overlay.rs`).
+//!   one file per screen (`view/gateways.rs`; `view/traffic.rs` for the
+//!   traffic and trace screens) plus the dialogs over them
+//!   (`view/overlay.rs`). The traffic and trace screens keep their rows in
+//!   bounded rings with a filtered index kept up to date as rows arrive
+//!   (`state/ring.rs`, `state/traffic.rs`), so a frame formats only the rows
+//!   on screen; `state/detail.rs` is one message in full.
 //! - `input/` is the one keymap (contexts: everywhere, per screen part, per
 //!   dialog), feeding dispatch, hints, help, the config's overrides and the
-//!   README's table; `input/gateways.rs` and `input/dialog.rs` turn keys of
-//!   the screen and of the dialogs into actions and outcomes.
+//!   README's table; `input/gateways.rs`, `input/traffic.rs` and
+//!   `input/dialog.rs` turn keys of the screens and of the dialogs into
+//!   actions and outcomes.
+//! - `tracefile.rs` reads a trace file for `--trace` and exports the rows a
+//!   view shows.
 //! - `effects.rs` is everything done outside the TUI: engine calls in
 //!   spawned tasks, files, the clipboard.
 //! - `config.rs` (including the one resolution of saved gateway names),
@@ -33,7 +44,10 @@
 //! 4. Its keys: a [`input::Context`] of its own with default bindings in
 //!    [`input::default_keymap`] (they show in the help and in the README's
 //!    table, which a test checks), and `input/<screen>.rs` turning keys
-//!    into [`input::Action`]s; the app's `on_key` dispatches by screen.
+//!    into [`input::Action`]s; the app's `on_key` dispatches by screen. A
+//!    `Show…` action bound everywhere switches to it (and names it in the
+//!    status line, `view/status.rs`); the help shows the keys of the screen
+//!    shown (`view/overlay.rs`).
 //! 5. Engine calls it needs go in [`effects`]; `App::perform` calls them.
 
 pub mod app;

@@ -189,6 +189,9 @@ pub fn act(state: &mut State, action: Action) -> bool {
                     m.len
                 );
                 match &m.payload {
+                    Some(p) if p.is_empty() => {
+                        Detail::new(seq, title, Err("(no payload)".into()), &[])
+                    }
                     Some(p) => {
                         let value = p.decode().map_err(|e| format!("<undecodable: {e}>"));
                         Detail::new(seq, title, value, p.bytes())

@@ -146,7 +146,12 @@ fn messages(frame: &mut Frame, area: Rect, t: &Traffic, theme: &Theme) {
         };
         let line = Line::from(vec![
             Span::styled(
-                format!("{:>10.3} {:<6} ", m.t.as_secs_f64(), cut(&m.gateway, 6)),
+                format!(
+                    "{}{:>9.3} {:<6} ",
+                    mark(sel),
+                    m.t.as_secs_f64(),
+                    cut(&m.gateway, 6)
+                ),
                 theme.dim,
             ),
             Span::styled(format!("{arrow:<3} "), style),
@@ -183,7 +188,10 @@ fn trace_row<'a>(r: &'a Record, selected: bool, theme: &Theme) -> Line<'a> {
     let ch = r.channel().map(|c| c.to_string()).unwrap_or_default();
     let text = r.detail();
     let line = Line::from(vec![
-        Span::styled(format!("{:>10.3} {:<6} ", r.t, cut(&r.gw, 6)), theme.dim),
+        Span::styled(
+            format!("{}{:>9.3} {:<6} ", mark(selected), r.t, cut(&r.gw, 6)),
+            theme.dim,
+        ),
         Span::styled(format!("{:<14} {ch:>4}  ", cut(&r.kind, 14)), style),
         Span::raw(text.replace(['\n', '\r', '\t'], " ")),
     ]);
@@ -303,6 +311,11 @@ fn channel_line<'a>(gw: &str, ch: i32, s: &ChannelSummary, theme: &Theme) -> Lin
         )),
         Span::styled(state, style),
     ])
+}
+
+/// The first column: `›` on the selected row (seen without colours too).
+fn mark(selected: bool) -> char {
+    if selected { '›' } else { ' ' }
 }
 
 /// A byte count, short: `512 B`, `4.0 KB`, `1.2 MB`.
