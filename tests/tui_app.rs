@@ -524,5 +524,11 @@ async fn a_recorded_trace_is_shown_read_only() {
     tui.wait_for("[7] done").await;
     tui.key(KeyCode::Char('D'));
     tui.wait_for("a recorded trace is read-only").await;
+    // No gateway can be added either.
+    tui.key(KeyCode::F(2));
+    tui.key(KeyCode::Tab);
+    tui.key(KeyCode::Char('a'));
+    let screen = tui.wait_for("read-only: no gateways").await;
+    assert!(!screen.contains("Add gateway"), "{screen}");
     tui.quit().await;
 }

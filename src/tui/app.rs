@@ -474,6 +474,10 @@ impl App {
         match palette::parse(line) {
             Err(e) => self.state.flash(e, true, now),
             Ok(Command::Action(a)) => self.perform(a),
+            Ok(Command::Group(_)) if self.state.traffic.replay.is_some() => {
+                self.state
+                    .flash("a recorded trace is read-only: no gateways", true, now)
+            }
             Ok(Command::Group(name)) => match self.groups.get(&name) {
                 Some(specs) => {
                     self.effects.start_group(&name, specs.clone());
@@ -533,6 +537,10 @@ impl App {
             return;
         }
         let state = &mut self.state;
+        if state.traffic.replay.is_some() && matches!(action, Action::AddGateway) {
+            state.flash("a recorded trace is read-only: no gateways", true, now);
+            return;
+        }
         match action {
             Action::ShowGateways => self.show(Screen::Gateways),
             Action::ShowTraffic => self.show(Screen::Traffic),

@@ -191,6 +191,37 @@ mod tests {
     }
 
     #[test]
+    fn a_key_of_several_screens_is_rebound_on_each() {
+        let mut km = default_keymap();
+        let mut o = BTreeMap::new();
+        o.insert("pause".to_string(), vec!["p".to_string()]);
+        o.insert("next-gateway".to_string(), vec!["n".to_string()]);
+        assert_eq!(apply_overrides(&mut km, &o), Vec::<String>::new());
+        let p = KeyEvent::new(KeyCode::Char('p'), NONE);
+        let space = KeyEvent::new(KeyCode::Char(' '), NONE);
+        for ctx in [Context::Traffic, Context::Trace] {
+            assert_eq!(lookup_in(&km, &p, &[ctx]), Some(Action::Pause));
+            assert_eq!(lookup_in(&km, &space, &[ctx]), None);
+        }
+        // Space still folds a message's value.
+        assert_eq!(
+            lookup_in(&km, &space, &[Context::Detail]),
+            Some(Action::ToggleFold)
+        );
+        let n = KeyEvent::new(KeyCode::Char('n'), NONE);
+        for ctx in [Context::Tree, Context::Traffic, Context::Detail] {
+            assert_eq!(lookup_in(&km, &n, &[ctx]), Some(Action::SelectNext));
+        }
+        let j = KeyEvent::new(KeyCode::Char('j'), NONE);
+        assert_eq!(lookup_in(&km, &j, &[Context::Trace]), None);
+        // The screen keys stay where they were: one key each, everywhere.
+        assert_eq!(
+            lookup(&km, &KeyEvent::new(KeyCode::F(3), NONE), Focus::Editor),
+            Some(Action::ShowTraffic)
+        );
+    }
+
+    #[test]
     fn a_dialog_key_is_rebound_in_every_dialog_and_nowhere_else() {
         let mut km = default_keymap();
         let mut o = BTreeMap::new();

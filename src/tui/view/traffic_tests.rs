@@ -164,6 +164,17 @@ fn paused_dropped_and_filtered_show_in_the_title() {
     assert!(text.contains("2 dropped (cap 3) · PAUSED +1"), "{text}");
     assert!(!text.contains("  7\n"), "{text}");
     act(&mut st, Action::Pause);
+    act(&mut st, Action::SelectPrev);
+    let text = screen(&st, 110, 24);
+    let row = text
+        .lines()
+        .find(|l| l.contains("[2, 'ab']"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        row.starts_with("│›    0.012"),
+        "the selected row is marked: {row}"
+    );
+    act(&mut st, Action::Follow);
     st.traffic
         .set_filter(Some(TrafficFilter::new("ch:1 type:data 1").unwrap()));
     let text = screen(&st, 110, 24);
