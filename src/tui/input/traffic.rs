@@ -196,11 +196,20 @@ pub fn act(state: &mut State, action: Action) -> bool {
                         let value = p.decode().map_err(|e| format!("<undecodable: {e}>"));
                         Detail::new(seq, title, value, p.bytes())
                     }
-                    None => Detail::new(
+                    None if t.replay.is_some() => Detail::new(
                         seq,
                         title,
                         Err(format!(
                             "{}  (the trace file keeps only this preview)",
+                            m.preview
+                        )),
+                        &[],
+                    ),
+                    None => Detail::new(
+                        seq,
+                        title,
+                        Err(format!(
+                            "{}  (an old payload, let go to keep memory bounded: only this preview)",
                             m.preview
                         )),
                         &[],

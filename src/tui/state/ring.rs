@@ -58,6 +58,12 @@ impl<T> Ring<T> {
         self.items.get(usize::try_from(at).ok()?)
     }
 
+    /// The item with this seq, to change, if it is still held.
+    pub fn get_mut(&mut self, seq: u64) -> Option<&mut T> {
+        let at = seq.checked_sub(self.first)?;
+        self.items.get_mut(usize::try_from(at).ok()?)
+    }
+
     /// Items held.
     pub fn len(&self) -> usize {
         self.items.len()

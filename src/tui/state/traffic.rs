@@ -4,7 +4,7 @@
 //! in a second ring, a summary per channel, and the one filter both views
 //! use. Fed by live events or by a recorded trace file (read-only).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,6 +20,11 @@ pub const PREVIEW: usize = 160;
 
 /// Default number of messages (and of trace lines) held.
 pub const DEFAULT_CAPACITY: usize = 200_000;
+
+/// Payload bytes held for the detail view; past this the oldest messages
+/// keep only their preview (a bulk transfer of big items must not hold
+/// gigabytes).
+pub const PAYLOAD_BUDGET: usize = 128 << 20;
 
 /// One message as the inspector holds it.
 #[derive(Debug, Clone)]
@@ -38,7 +43,8 @@ pub struct Msg {
     pub len: u64,
     /// Python repr of the payload, cut to [`PREVIEW`] characters.
     pub preview: Box<str>,
-    /// The payload itself (`None` when read from a trace file).
+    /// The payload itself (`None` when read from a trace file, or let go
+    /// past [`PAYLOAD_BUDGET`]).
     pub payload: Option<Payload>,
 }
 
@@ -149,6 +155,13 @@ pub struct Traffic {
     pub detail: Option<Detail>,
     /// The trace file shown, when the TUI only reads one (no gateways).
     pub replay: Option<String>,
+    /// Seqs and payload sizes of the messages that hold their payload,
+    /// oldest first.
+    with_payload: VecDeque<(u64, usize)>,
+    /// Payload bytes they hold.
+    payload_bytes: usize,
+    /// Most payload bytes held.
+    payload_budget: usize,
 }
 
 impl Default for Traffic {
@@ -169,7 +182,16 @@ impl Traffic {
             line_view: Follow::default(),
             detail: None,
             replay: None,
+            with_payload: VecDeque::new(),
+            payload_bytes: 0,
+            payload_budget: PAYLOAD_BUDGET,
         }
+    }
+
+    /// Holds at most `bytes` of payloads (the oldest are let go first).
+    pub fn with_payload_budget(mut self, bytes: usize) -> Traffic {
+        self.payload_budget = bytes;
+        self
     }
 
     /// Takes in a live engine event.
@@ -245,7 +267,26 @@ impl Traffic {
             }
         }
         let keep = self.filter.as_ref().is_none_or(|f| f.keeps_msg(&m));
+        let held = m.payload.as_ref().map_or(0, Payload::len);
+        let seq = self.msgs.next_seq();
         self.msgs.push(m, keep);
+        if held > 0 {
+            self.with_payload.push_back((seq, held));
+            self.payload_bytes += held;
+        }
+        // Payloads of messages the ring dropped are gone already; then the
+        // oldest held ones go until the budget is kept.
+        let first = self.msgs.next_seq() - self.msgs.len() as u64;
+        while let Some(&(old, len)) = self.with_payload.front() {
+            if old >= first && self.payload_bytes <= self.payload_budget {
+                break;
+            }
+            self.with_payload.pop_front();
+            self.payload_bytes -= len;
+            if let Some(m) = self.msgs.get_mut(old) {
+                m.payload = None;
+            }
+        }
     }
 
     fn push_line(&mut self, r: Record) {
@@ -399,6 +440,19 @@ mod tests {
         assert_eq!(t.lines.len(), 2);
         let (_, m) = t.selected_msg().unwrap();
         assert_eq!(&*m.preview, "'x'");
+    }
+
+    #[test]
+    fn payloads_are_let_go_past_the_budget() {
+        let mut t = Traffic::new(3).with_payload_budget(100);
+        for _ in 0..4 {
+            t.apply(&data("gw0", 1, Direction::In, Value::str("x".repeat(40))));
+        }
+        // The ring holds 3; of those only the 2 newest keep their payload.
+        let held: Vec<bool> = t.msgs.iter().map(|(_, m)| m.payload.is_some()).collect();
+        assert_eq!(held, [false, true, true]);
+        assert!(t.payload_bytes <= 100);
+        assert!(t.msgs.iter().all(|(_, m)| m.preview.starts_with("'xxx")));
     }
 
     #[test]
