@@ -404,3 +404,40 @@ fn a_trace_file_recorded_by_exec_opens_in_the_tui() {
     assert!(screen.contains("gateway_exited"), "{screen}");
     tmux.keys(&["C-q"]);
 }
+
+#[test]
+fn a_trace_that_cannot_be_read_is_refused_before_the_screen_is_taken() {
+    let home = tempfile::tempdir().unwrap();
+    let exe = env!("CARGO_BIN_EXE_execdeck");
+    let missing = home.path().join("nope.jsonl");
+    let cmd = &mut Command::new(exe);
+    cmd.args(["tui", "--trace"])
+        .arg(&missing)
+        .envs(isolated(home.path()));
+    let out = run_bounded(cmd, None, Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot read") && err.contains("nope.jsonl"),
+        "{err}"
+    );
+    let not_trace = home.path().join("notes.txt");
+    std::fs::write(&not_trace, "hello\n").unwrap();
+    let cmd = &mut Command::new(exe);
+    cmd.args(["tui", "--trace"])
+        .arg(&not_trace)
+        .envs(isolated(home.path()));
+    let out = run_bounded(cmd, None, Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not an execdeck trace file"), "{err}");
+    // Reading a trace starts no gateway, so gateways cannot be asked for.
+    let out = run_bounded(
+        Command::new(exe)
+            .args(["tui", "-g", "popen", "--trace"])
+            .arg(&not_trace),
+        None,
+        Duration::from_secs(10),
+    );
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+}
