@@ -41,7 +41,7 @@ use crate::engine::{EventKind, Group, Received, Subscription};
 use crate::trace::read::Record;
 use crate::wire::pyrepr::parse_literal;
 
-/// Most queued messages taken in before the next frame.
+/// Most queued events (of each subscription) taken in before the next frame.
 const TRAFFIC_BATCH: usize = 4096;
 
 /// The running TUI: state, effects, and the loop's sources.
@@ -259,6 +259,14 @@ impl App {
                 received = self.events.recv() => {
                     if let Some(received) = received {
                         self.on_engine_event(&received);
+                        // Trace lines of a chatty worker come by the
+                        // thousand: take what queued up before drawing.
+                        let queued: Vec<Received> = std::iter::from_fn(|| self.events.try_recv())
+                            .take(TRAFFIC_BATCH)
+                            .collect();
+                        for received in &queued {
+                            self.on_engine_event(received);
+                        }
                         dirty = true;
                     }
                 }

@@ -21,6 +21,10 @@ pub const PREVIEW: usize = 160;
 /// Default number of messages (and of trace lines) held.
 pub const DEFAULT_CAPACITY: usize = 200_000;
 
+/// Channels summed up; past this the oldest closed ones are forgotten
+/// (every status poll opens one).
+pub const MAX_CHANNELS: usize = 10_000;
+
 /// Payload bytes held for the detail view; past this the oldest messages
 /// keep only their preview (a bulk transfer of big items must not hold
 /// gigabytes).
@@ -297,6 +301,16 @@ impl Traffic {
             }
             Body::Event(EventKind::ChannelClosed { channel, by, how }) => {
                 self.channels.entry(key(channel)).or_default().closed = Some((*by, how.clone()));
+                if self.channels.len() > MAX_CHANNELS {
+                    let oldest = self
+                        .channels
+                        .iter()
+                        .find(|(_, s)| s.closed.is_some())
+                        .map(|(k, _)| k.clone());
+                    if let Some(k) = oldest {
+                        self.channels.remove(&k);
+                    }
+                }
             }
             _ => {}
         }
