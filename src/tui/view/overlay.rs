@@ -344,7 +344,12 @@ fn help(
             down.first().map_or("", String::as_str)
         )
     } else {
-        format!("In the editor other keys edit the code. {close} closes this help.")
+        match state.screen {
+            Screen::Gateways => {
+                format!("In the editor other keys edit the code. {close} closes this help.")
+            }
+            Screen::Traffic | Screen::Trace => format!("{close} closes this help."),
+        }
     };
     let skip = usize::from(scroll).min(lines.len().saturating_sub(room));
     let mut lines: Vec<Line> = lines.into_iter().skip(skip).take(room).collect();
