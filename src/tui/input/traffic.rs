@@ -5,6 +5,7 @@
 use crossterm::event::{KeyCode, KeyEvent};
 
 use super::{Action, Binding, Context, NONE, bind, lookup_in};
+use crate::engine::Payload;
 use crate::tui::screen::Screen;
 use crate::tui::state::detail::Detail;
 use crate::tui::state::{Focus, State};
@@ -190,11 +191,11 @@ pub fn act(state: &mut State, action: Action) -> bool {
                 );
                 match &m.payload {
                     Some(p) if p.is_empty() => {
-                        Detail::new(seq, title, Err("(no payload)".into()), &[])
+                        Detail::new(seq, title, Err("(no payload)".into()), p.clone())
                     }
                     Some(p) => {
                         let value = p.decode().map_err(|e| format!("<undecodable: {e}>"));
-                        Detail::new(seq, title, value, p.bytes())
+                        Detail::new(seq, title, value, p.clone())
                     }
                     None if t.replay.is_some() => Detail::new(
                         seq,
@@ -203,7 +204,7 @@ pub fn act(state: &mut State, action: Action) -> bool {
                             "{}  (the trace file keeps only this preview)",
                             m.preview
                         )),
-                        &[],
+                        Payload::new(&[]),
                     ),
                     None => Detail::new(
                         seq,
@@ -212,7 +213,7 @@ pub fn act(state: &mut State, action: Action) -> bool {
                             "{}  (an old payload, let go to keep memory bounded: only this preview)",
                             m.preview
                         )),
-                        &[],
+                        Payload::new(&[]),
                     ),
                 }
             });

@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
+use crate::engine::Payload;
 use crate::wire::Value;
 use crate::wire::pyrepr::repr_prefix;
 
@@ -42,15 +43,15 @@ pub struct Detail {
     pub folded: BTreeSet<usize>,
     /// The node under the cursor.
     pub cursor: usize,
-    /// The payload as a hex dump, 16 bytes a line.
-    pub hex: Vec<String>,
+    /// The payload bytes (dumped 16 a line, only the lines on screen).
+    pub bytes: Payload,
     /// Lines of the hex dump scrolled away.
     pub hex_scroll: usize,
 }
 
 impl Detail {
     /// A detail of `value` (or of why there is none) with `bytes` dumped.
-    pub fn new(seq: u64, title: String, value: Result<Value, String>, bytes: &[u8]) -> Detail {
+    pub fn new(seq: u64, title: String, value: Result<Value, String>, bytes: Payload) -> Detail {
         let mut nodes = Vec::new();
         match value {
             Ok(v) => build(&v, 0, String::new(), &mut nodes),
@@ -74,7 +75,7 @@ impl Detail {
             nodes,
             folded,
             cursor: 0,
-            hex: hex_dump(bytes),
+            bytes,
             hex_scroll: 0,
         }
     }
@@ -117,7 +118,18 @@ impl Detail {
         self.hex_scroll = self
             .hex_scroll
             .saturating_add_signed(delta)
-            .min(self.hex.len().saturating_sub(1));
+            .min(self.hex_lines().saturating_sub(1));
+    }
+
+    /// Lines of the hex dump.
+    pub fn hex_lines(&self) -> usize {
+        self.bytes.len().div_ceil(16)
+    }
+
+    /// Line `i` of the hex dump, if there is one.
+    pub fn hex_line(&self, i: usize) -> Option<String> {
+        let chunk = self.bytes.bytes().chunks(16).nth(i)?;
+        Some(hex_line(i * 16, chunk))
     }
 }
 
@@ -184,36 +196,30 @@ fn cut(text: String) -> String {
     s
 }
 
-/// `bytes` as lines of `offset  hex bytes  |ascii|`, 16 bytes each.
-pub fn hex_dump(bytes: &[u8]) -> Vec<String> {
-    bytes
-        .chunks(16)
-        .enumerate()
-        .map(|(i, chunk)| {
-            let mut line = format!("{:08x} ", i * 16);
-            for j in 0..16 {
-                if j == 8 {
-                    line.push(' ');
-                }
-                match chunk.get(j) {
-                    Some(b) => {
-                        let _ = write!(line, " {b:02x}");
-                    }
-                    None => line.push_str("   "),
-                }
+/// One line of a hex dump: `offset  hex bytes  |ascii|` for up to 16 bytes.
+pub fn hex_line(offset: usize, chunk: &[u8]) -> String {
+    let mut line = format!("{offset:08x} ");
+    for j in 0..16 {
+        if j == 8 {
+            line.push(' ');
+        }
+        match chunk.get(j) {
+            Some(b) => {
+                let _ = write!(line, " {b:02x}");
             }
-            line.push_str("  |");
-            line.extend(chunk.iter().map(|&b| {
-                if b.is_ascii_graphic() || b == b' ' {
-                    b as char
-                } else {
-                    '.'
-                }
-            }));
-            line.push('|');
-            line
-        })
-        .collect()
+            None => line.push_str("   "),
+        }
+    }
+    line.push_str("  |");
+    line.extend(chunk.iter().map(|&b| {
+        if b.is_ascii_graphic() || b == b' ' {
+            b as char
+        } else {
+            '.'
+        }
+    }));
+    line.push('|');
+    line
 }
 
 #[cfg(test)]
@@ -227,7 +233,7 @@ mod tests {
             (Value::str("a"), Value::Int(1)),
             (Value::str("big"), big),
         ]);
-        let mut d = Detail::new(0, "t".into(), Ok(v), b"");
+        let mut d = Detail::new(0, "t".into(), Ok(v), Payload::new(b""));
         assert_eq!(d.nodes.len(), 1 + 1 + 1 + 30);
         // The big list starts folded.
         assert_eq!(d.visible(), [0, 1, 2]);
@@ -243,8 +249,15 @@ mod tests {
 
     #[test]
     fn the_hex_dump_has_offsets_bytes_and_text() {
-        let lines = hex_dump(b"hello, world! 0123456789");
-        assert_eq!(lines.len(), 2);
+        let d = Detail::new(
+            0,
+            "t".into(),
+            Ok(Value::None),
+            Payload::new(b"hello, world! 0123456789"),
+        );
+        assert_eq!(d.hex_lines(), 2);
+        let lines: Vec<String> = (0..2).filter_map(|i| d.hex_line(i)).collect();
+        assert_eq!(d.hex_line(2), None);
         assert!(
             lines[0].starts_with("00000000  68 65 6c 6c 6f"),
             "{}",

@@ -203,7 +203,8 @@ fn trace_row<'a>(r: &'a Record, selected: bool, theme: &Theme) -> Line<'a> {
 }
 
 fn detail(frame: &mut Frame, area: Rect, d: &Detail, theme: &Theme) {
-    let hex_height = (d.hex.len() as u16 + 2).clamp(3, area.height / 2);
+    let hex_rows = u16::try_from(d.hex_lines()).unwrap_or(u16::MAX);
+    let hex_height = hex_rows.saturating_add(2).min(area.height / 2).max(3);
     let [top, bottom] =
         Layout::vertical([Constraint::Min(3), Constraint::Length(hex_height)]).areas(area);
     let block = framed(&format!(" Message: {} ", d.title), theme);
@@ -249,14 +250,13 @@ fn detail(frame: &mut Frame, area: Rect, d: &Detail, theme: &Theme) {
         .borders(Borders::ALL)
         .border_style(theme.border)
         .title(Span::styled(
-            format!(" Payload: {} lines of hex ", d.hex.len()),
+            format!(" Payload: {} lines of hex ", d.hex_lines()),
             theme.title,
         ));
-    let lines: Vec<Line> = d
-        .hex
-        .iter()
-        .skip(d.hex_scroll)
-        .map(|l| Line::from(l.as_str()))
+    let rows = usize::from(bottom.height.saturating_sub(2));
+    let lines: Vec<Line> = (d.hex_scroll..d.hex_scroll + rows)
+        .map_while(|i| d.hex_line(i))
+        .map(Line::from)
         .collect();
     frame.render_widget(Paragraph::new(lines).block(block), bottom);
 }
