@@ -353,7 +353,7 @@ impl App {
             }
             TermEvent::Mouse(m) => match self.state.screen {
                 Screen::Gateways => input::gateways::on_mouse(&mut self.state, self.area, m),
-                Screen::Traffic | Screen::Trace => false,
+                Screen::Traffic | Screen::Trace => input::traffic::on_mouse(&mut self.state, m),
             },
             TermEvent::Resize(..) => true,
             TermEvent::Paste(text) => {

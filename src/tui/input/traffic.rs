@@ -2,7 +2,7 @@
 //! and of the trace view: their keymap contexts, and the actions that only
 //! move around in their model ([`act`]); the rest go to the app loop.
 
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::{KeyCode, KeyEvent, MouseEvent, MouseEventKind};
 
 use super::{Action, Binding, Context, NONE, bind, lookup_in};
 use crate::engine::Payload;
@@ -143,6 +143,17 @@ pub fn contexts(state: &State) -> [Context; 2] {
 /// A key on the traffic or trace screen: the action bound to it, if any.
 pub fn on_key(state: &State, keymap: &[Binding], key: KeyEvent) -> Option<Action> {
     lookup_in(keymap, &key, &contexts(state))
+}
+
+/// The mouse wheel moves the selection (three rows a notch); returns
+/// whether to redraw.
+pub fn on_mouse(state: &mut State, m: MouseEvent) -> bool {
+    let action = match m.kind {
+        MouseEventKind::ScrollUp => Action::SelectPrev,
+        MouseEventKind::ScrollDown => Action::SelectNext,
+        _ => return false,
+    };
+    (0..3).all(|_| act(state, action))
 }
 
 /// Does `action` when it only moves within the traffic or trace screen's

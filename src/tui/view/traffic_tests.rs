@@ -257,3 +257,24 @@ fn a_recorded_trace_is_marked_read_only() {
     let text = screen(&st, 110, 24);
     assert!(text.contains("ci.jsonl (read-only)"), "{text}");
 }
+
+#[test]
+fn the_wheel_moves_the_selection_three_rows() {
+    use crossterm::event::{KeyModifiers, MouseEvent, MouseEventKind};
+    let mut st = sample(100);
+    let wheel = |kind| MouseEvent {
+        kind,
+        column: 10,
+        row: 5,
+        modifiers: KeyModifiers::NONE,
+    };
+    assert!(crate::tui::input::traffic::on_mouse(
+        &mut st,
+        wheel(MouseEventKind::ScrollUp)
+    ));
+    // From the newest of the four messages, three up: the exec.
+    let (_, m) = st.traffic.selected_msg().unwrap();
+    assert_eq!(m.code, MsgCode::ChannelExec);
+    crate::tui::input::traffic::on_mouse(&mut st, wheel(MouseEventKind::ScrollDown));
+    assert_eq!(st.traffic.msg_view.selected, None, "back to following");
+}
