@@ -33,6 +33,7 @@ fn main() {
                     specs: args.specs,
                     theme: args.theme,
                     trace_file: args.trace_file,
+                    replay: args.trace,
                 })
                 .await
             }

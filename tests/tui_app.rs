@@ -100,6 +100,11 @@ impl Tui {
             .with_mouse(false);
         assert_eq!(problems, Vec::<String>::new());
         app.start_gateways(specs.to_vec());
+        Tui::run(app)
+    }
+
+    /// Runs `app` on a 120x40 test backend.
+    fn run(app: App) -> Tui {
         let frame = Arc::new(Mutex::new(String::new()));
         let backend = Recorder {
             inner: TestBackend::new(120, 40),
@@ -357,5 +362,173 @@ async fn an_item_that_cannot_be_decoded_ends_the_run_at_once() {
     // channel never closes.
     let screen = tui.wait_for("unknown opcode").await;
     assert!(screen.contains("run 1 on gw0 failed"), "{screen}");
+    tui.quit().await;
+}
+
+/// The channel column of the table row showing `text`.
+fn channel_of(screen: &str, text: &str) -> i32 {
+    let row = screen
+        .lines()
+        .find(|l| l.contains(text))
+        .unwrap_or_else(|| panic!("no row with {text}:\n{screen}"));
+    row.split_whitespace()
+        .skip_while(|w| !w.starts_with("CHANNEL_"))
+        .nth(1)
+        .and_then(|w| w.parse().ok())
+        .unwrap_or_else(|| panic!("no channel in {row}"))
+}
+
+/// Types `code` into a new pane and shows the traffic inspector (F3), which
+/// records messages from then on; then runs the pane (Ctrl-R works on every
+/// screen).
+async fn run_on_traffic_screen(tui: &Tui, code: &str) {
+    tui.ctrl('n');
+    tui.wait_for("pane2").await;
+    tui.type_text(code);
+    tui.key(KeyCode::F(3));
+    tui.wait_for("Traffic: 0 of 0 held · following").await;
+    tui.ctrl('r');
+}
+
+#[tokio::test]
+async fn the_traffic_inspector_shows_filters_and_opens_messages() {
+    let tui = Tui::start(&[popen("")], &[]);
+    tui.wait_for("● gw0 popen").await;
+    run_on_traffic_screen(&tui, "for i in range(300):\n    channel.send(('item', i))").await;
+    let screen = tui.wait_for("('item', 299)").await;
+    let channel = channel_of(&screen, "('item', 299)");
+    // Filtered to the run's channel and a text: 15, 115, 150…159, 215.
+    tui.key(KeyCode::Char('/'));
+    tui.wait_for("Filter traffic and trace").await;
+    tui.type_text(&format!("ch:{channel} 15"));
+    tui.key(KeyCode::Enter);
+    let screen = tui.wait_for(&format!("filter ch:{channel} 15")).await;
+    assert!(screen.contains("Traffic: 13 of "), "{screen}");
+    assert!(!screen.contains("('item', 299)"), "{screen}");
+    // The channel's summary: 300 items in, closed normally.
+    let screen = tui.wait_for("in    300 items").await;
+    assert!(
+        screen.contains(&format!("ch {channel:<4} exec")),
+        "{screen}"
+    );
+    // Up from ('item', 215) to ('item', 158), then open it.
+    tui.key(KeyCode::Char('k'));
+    tui.key(KeyCode::Char('k'));
+    tui.key(KeyCode::Enter);
+    let screen = tui.wait_for("Message: gw0 in CHANNEL_DATA").await;
+    assert!(screen.contains("▾ tuple, 2 items"), "{screen}");
+    assert!(screen.contains("[1] 158"), "{screen}");
+    assert!(screen.contains("00000000 "), "{screen}");
+    assert!(screen.contains("|N....item"), "{screen}");
+    tui.key(KeyCode::Esc);
+    tui.wait_until("the table again", |s| !s.contains("Message: gw0"))
+        .await;
+    tui.quit().await;
+}
+
+#[tokio::test]
+async fn a_paused_table_counts_what_comes_and_an_export_reads_back() {
+    let tui = Tui::start(&[popen("")], &[]);
+    tui.wait_for("● gw0 popen").await;
+    tui.ctrl('n');
+    tui.type_text("for i in range(10):\n    channel.send(('n', i))");
+    tui.key(KeyCode::F(3));
+    tui.wait_for("· following").await;
+    // Only this run's items (status polls send messages too).
+    tui.key(KeyCode::Char('/'));
+    tui.type_text("type:data 'n'");
+    tui.key(KeyCode::Enter);
+    tui.wait_for("filter type:data 'n' · following").await;
+    tui.key(KeyCode::Char(' '));
+    tui.wait_for("PAUSED +0 ").await;
+    tui.ctrl('r');
+    // The ten items: none shown, all counted.
+    let screen = tui.wait_for("PAUSED +10 ").await;
+    assert!(screen.contains("Traffic: 0 of "), "{screen}");
+    assert!(!screen.contains("('n', 0)"), "{screen}");
+    tui.key(KeyCode::Char(' '));
+    let screen = tui.wait_for("Traffic: 10 of ").await;
+    assert!(screen.contains("('n', 9)"), "{screen}");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("view.jsonl");
+    tui.key(KeyCode::Char('w'));
+    tui.wait_for("Enter writes it, Esc cancels.").await;
+    for _ in 0.."execdeck-traffic.jsonl".len() {
+        tui.key(KeyCode::Backspace);
+    }
+    tui.type_text(&path.display().to_string());
+    tui.key(KeyCode::Enter);
+    tui.wait_for("wrote 10 rows to").await;
+    let (records, problems) = execdeck::tui::tracefile::load(&path).unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(records.len(), 10);
+    assert_eq!(records[4].detail(), "('n', 4)");
+    tui.quit().await;
+}
+
+#[tokio::test]
+async fn remote_tracing_is_switched_on_for_a_running_gateway() {
+    let tui = Tui::start(&[popen("")], &[]);
+    tui.wait_for("● gw0 popen").await;
+    tui.key(KeyCode::F(4));
+    let screen = tui.wait_for("gateway_ready").await;
+    assert!(!screen.contains("remote_trace"), "{screen}");
+    tui.key(KeyCode::Char('D'));
+    tui.wait_for("Restart gw0 with debug=stream?").await;
+    tui.key(KeyCode::Char('y'));
+    let screen = tui.wait_for("remote_trace").await;
+    assert!(screen.contains("gateway_exited"), "{screen}");
+    // The new gateway has the key in its spec, so D says it is on.
+    tui.key(KeyCode::F(2));
+    tui.wait_for("debug=stream").await;
+    tui.key(KeyCode::F(4));
+    tui.key(KeyCode::Char('D'));
+    tui.wait_for("gw0 already has debug=stream").await;
+    tui.quit().await;
+}
+
+#[tokio::test]
+async fn a_recorded_trace_is_shown_read_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ci.jsonl");
+    std::fs::write(
+        &path,
+        concat!(
+            r#"{"execdeck_trace":1,"started":"2026-12-03T10:00:00Z","command":["execdeck","exec"]}"#,
+            "\n",
+            r#"{"t":0.1,"gw":"gw0","kind":"gateway_ready","pid":7,"python":"3.11.7"}"#,
+            "\n",
+            r#"{"t":0.2,"gw":"gw0","kind":"message","dir":"in","code":4,"name":"CHANNEL_DATA","channel":1,"len":3,"preview":"'recorded'"}"#,
+            "\n",
+            r#"{"t":0.3,"gw":"gw0","kind":"remote_trace","line":"[7] done"}"#,
+            "\n",
+        ),
+    )
+    .unwrap();
+    let (records, problems) = execdeck::tui::tracefile::load(&path).unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
+    let app = App::new(
+        Group::new(),
+        Theme::fallback(true),
+        Duration::from_millis(200),
+    )
+    .with_mouse(false)
+    .with_replay("ci.jsonl".into(), records);
+    let tui = Tui::run(app);
+    let screen = tui.wait_for("ci.jsonl (read-only)").await;
+    assert!(screen.contains("'recorded'"), "{screen}");
+    tui.key(KeyCode::Enter);
+    tui.wait_for("the trace file keeps only this preview").await;
+    tui.key(KeyCode::Esc);
+    tui.key(KeyCode::F(4));
+    tui.wait_for("[7] done").await;
+    tui.key(KeyCode::Char('D'));
+    tui.wait_for("a recorded trace is read-only").await;
+    // No gateway can be added either.
+    tui.key(KeyCode::F(2));
+    tui.key(KeyCode::Tab);
+    tui.key(KeyCode::Char('a'));
+    let screen = tui.wait_for("read-only: no gateways").await;
+    assert!(!screen.contains("Add gateway"), "{screen}");
     tui.quit().await;
 }

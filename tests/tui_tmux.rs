@@ -287,3 +287,157 @@ fn config_groups_saved_names_themes_and_a_broken_file() {
     tmux.wait_for("● gw0 popen");
     tmux.keys(&["C-q"]);
 }
+
+/// XDG directories in `home`, so the user's config and panes stay out.
+fn isolated(home: &std::path::Path) -> [(&'static str, String); 3] {
+    [
+        ("XDG_CONFIG_HOME", home.join("config").display().to_string()),
+        ("XDG_DATA_HOME", home.join("data").display().to_string()),
+        ("HOME", home.display().to_string()),
+    ]
+}
+
+#[test]
+fn the_traffic_view_shows_a_bulk_run_filters_and_opens_a_message() {
+    let home = tempfile::tempdir().unwrap();
+    let exe = env!("CARGO_BIN_EXE_execdeck");
+    let tmux = Tmux::start(
+        &format!("{exe} tui -g popen//python={}", python()),
+        &isolated(home.path()),
+    );
+    tmux.wait_for("● gw0 popen");
+    tmux.keys(&["C-n"]);
+    tmux.wait_for("pane2");
+    tmux.type_text("for i in range(1000): channel.send(('bulk', i))");
+    tmux.keys(&["F3"]);
+    tmux.wait_for("Traffic: 0 of 0 held · following");
+    tmux.keys(&["C-r"]);
+    let screen = tmux.wait_for("('bulk', 999)");
+    assert!(screen.contains("CHANNEL_DATA"), "{screen}");
+    let channel: i32 = screen
+        .lines()
+        .find(|l| l.contains("('bulk', 999)"))
+        .and_then(|l| {
+            l.split_whitespace()
+                .skip_while(|w| *w != "CHANNEL_DATA")
+                .nth(1)
+        })
+        .and_then(|w| w.parse().ok())
+        .unwrap_or_else(|| panic!("no channel column:\n{screen}"));
+    tmux.wait_for("in   1000 items");
+    // One channel, data with "bulk" in it: the 1000 items.
+    tmux.keys(&["/"]);
+    tmux.wait_for("Filter traffic and trace");
+    tmux.type_text(&format!("ch:{channel} type:data bulk"));
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("Traffic: 1000 of ");
+    assert!(
+        screen.contains(&format!("filter ch:{channel} type:data bulk")),
+        "{screen}"
+    );
+    // Pause, go up one row and open it: its value and hex dump.
+    tmux.keys(&["Space"]);
+    tmux.wait_for("PAUSED +0");
+    tmux.keys(&["k", "Enter"]);
+    tmux.wait_for("Message: gw0 in CHANNEL_DATA");
+    // (Waiting for the last thing drawn: a capture may catch a frame half written.)
+    let screen = tmux.wait_for("00000000  4e 00 00 00 04 62 75 6c");
+    assert!(screen.contains("[1] 998"), "{screen}");
+    assert!(screen.contains("|N....bulk"), "{screen}");
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("PAUSED +0");
+    tmux.keys(&["C-q"]);
+}
+
+#[test]
+fn remote_tracing_is_turned_on_for_a_running_gateway() {
+    let home = tempfile::tempdir().unwrap();
+    let exe = env!("CARGO_BIN_EXE_execdeck");
+    let tmux = Tmux::start(
+        &format!("{exe} tui -g popen//python={}", python()),
+        &isolated(home.path()),
+    );
+    tmux.wait_for("● gw0 popen");
+    tmux.keys(&["F4"]);
+    let screen = tmux.wait_for("gateway_ready");
+    assert!(!screen.contains("remote_trace"), "{screen}");
+    tmux.keys(&["D"]);
+    tmux.wait_for("Restart gw0 with debug=stream?");
+    tmux.keys(&["y"]);
+    tmux.wait_for("remote_trace");
+    // Only the remote trace lines.
+    tmux.keys(&["/"]);
+    tmux.type_text("type:remote_trace");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for("filter type:remote_trace");
+    assert!(!screen.contains("gateway_ready"), "{screen}");
+    assert!(screen.contains("remote_trace"), "{screen}");
+    tmux.keys(&["C-q"]);
+}
+
+#[test]
+fn a_trace_file_recorded_by_exec_opens_in_the_tui() {
+    let home = tempfile::tempdir().unwrap();
+    let trace = home.path().join("run.jsonl");
+    let exe = env!("CARGO_BIN_EXE_execdeck");
+    let out = Command::new(exe)
+        .args(["exec", "--trace-file"])
+        .arg(&trace)
+        .args(["-g", &format!("popen//python={}", python())])
+        .args(["-c", "channel.send(('from exec', channel.receive() + 1))"])
+        .args(["--send", "41"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let tmux = Tmux::start(
+        &format!("{exe} tui --trace {}", trace.display()),
+        &isolated(home.path()),
+    );
+    let screen = tmux.wait_for("(read-only)");
+    assert!(screen.contains("('from exec', 42)"), "{screen}");
+    assert!(screen.contains("out CHANNEL_DATA"), "{screen}");
+    // No gateway was started.
+    tmux.keys(&["F2"]);
+    tmux.wait_for("no gateways");
+    tmux.keys(&["F4"]);
+    let screen = tmux.wait_for("gateway_ready");
+    assert!(screen.contains("gateway_exited"), "{screen}");
+    tmux.keys(&["C-q"]);
+}
+
+#[test]
+fn a_trace_that_cannot_be_read_is_refused_before_the_screen_is_taken() {
+    let home = tempfile::tempdir().unwrap();
+    let exe = env!("CARGO_BIN_EXE_execdeck");
+    let missing = home.path().join("nope.jsonl");
+    let cmd = &mut Command::new(exe);
+    cmd.args(["tui", "--trace"])
+        .arg(&missing)
+        .envs(isolated(home.path()));
+    let out = run_bounded(cmd, None, Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot read") && err.contains("nope.jsonl"),
+        "{err}"
+    );
+    let not_trace = home.path().join("notes.txt");
+    std::fs::write(&not_trace, "hello\n").unwrap();
+    let cmd = &mut Command::new(exe);
+    cmd.args(["tui", "--trace"])
+        .arg(&not_trace)
+        .envs(isolated(home.path()));
+    let out = run_bounded(cmd, None, Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not an execdeck trace file"), "{err}");
+    // Reading a trace starts no gateway, so gateways cannot be asked for.
+    let out = run_bounded(
+        Command::new(exe)
+            .args(["tui", "-g", "popen", "--trace"])
+            .arg(&not_trace),
+        None,
+        Duration::from_secs(10),
+    );
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+}

@@ -5,6 +5,7 @@
 //! cargo bench --bench compare -- --quick    # each workload briefly: checks that it works
 //! cargo bench --bench compare -- --only echo,bulk
 //! cargo bench --bench compare -- --only serializer-dict   # the Rust serializer alone
+//! cargo bench --bench compare -- --only tui               # the TUI's traffic frame time
 //! ```
 //!
 //! execdeck is driven through its Rust engine API; execnet 2.1.2 (from PyPI,
@@ -16,6 +17,7 @@
 
 mod limits;
 mod report;
+mod tui;
 mod workloads;
 
 use std::path::{Path, PathBuf};
@@ -558,6 +560,35 @@ fn child_memory(args: &[String]) -> ExitCode {
     }
 }
 
+/// The traffic inspector's frame time with 200k messages held and a filter
+/// on, while messages keep arriving (see `tui.rs`). Reported only.
+fn tui_traffic(b: &Bench) -> Row {
+    let mut row = Row::new(
+        "tui traffic frame, 200k messages, filter on",
+        "ms",
+        Better::Lower,
+    );
+    let (frames, per_frame) = if b.plan.quick {
+        (20, 1000)
+    } else {
+        (200, 1000)
+    };
+    match tui::traffic_frames(frames, per_frame) {
+        Ok((times, ingest_us)) => {
+            row.execdeck = median(&times);
+            row.extra.insert("execdeck_samples".into(), json!(times));
+            row.extra
+                .insert("ingest_us_per_message".into(), json!(ingest_us));
+            row.extra
+                .insert("messages_per_frame".into(), json!(per_frame));
+        }
+        Err(e) => row.errors.push(format!("execdeck: {e}")),
+    }
+    row.target = "≤ 16 ms".into();
+    row.met = row.execdeck.map(|ms| ms <= 16.0);
+    row
+}
+
 fn setup_python(root: &Path) -> Fallible<String> {
     let out = run_with_timeout(
         &mut Command::new(root.join("scripts/venv.sh")),
@@ -602,7 +633,7 @@ fn main() -> ExitCode {
     };
     let mut rows = Vec::new();
     type Workload = fn(&Bench) -> Vec<Row>;
-    let all: [(&str, Workload); 9] = [
+    let all: [(&str, Workload); 10] = [
         ("startup", |b| vec![startup(b)]),
         ("group", groups),
         ("memory", |b| vec![memory(b)]),
@@ -612,6 +643,7 @@ fn main() -> ExitCode {
         ("cli", |b| vec![cli(b)]),
         ("serializer", |b| vec![serializer(b)]),
         ("serializer-dict", |b| vec![serializer_dict(b)]),
+        ("tui", |b| vec![tui_traffic(b)]),
     ];
     for (name, run) in all {
         if b.wanted(name) {

@@ -63,6 +63,10 @@ pub struct TuiArgs {
     /// Write every event (messages included) to FILE as JSON lines.
     #[arg(long, value_name = "FILE")]
     pub trace_file: Option<std::path::PathBuf>,
+    /// Open a trace file (written with --trace-file) in the traffic and
+    /// trace views, read-only: no gateway is started.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["specs", "trace_file"])]
+    pub trace: Option<std::path::PathBuf>,
 }
 
 /// A one-line error on stderr and the exit status to use.

@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crossterm::event::{Event as TermEvent, KeyEvent, KeyEventKind};
@@ -32,11 +32,17 @@ use super::palette::{self, Command};
 use super::screen::{Feed, Screen};
 use super::snippets;
 use super::state::panes::Pane;
+use super::state::traffic::{Traffic, TrafficFilter};
 use super::state::{Focus, Overlay, State, TaskMsg};
 use super::theme::Theme;
+use super::tracefile;
 use super::view;
 use crate::engine::{EventKind, Group, Received, Subscription};
+use crate::trace::read::Record;
 use crate::wire::pyrepr::parse_literal;
+
+/// Most queued events (of each subscription) taken in before the next frame.
+const TRAFFIC_BATCH: usize = 4096;
 
 /// The running TUI: state, effects, and the loop's sources.
 pub struct App {
@@ -125,6 +131,7 @@ impl App {
             .filter_map(|name| config.group(name).map(|specs| (name.clone(), specs)))
             .collect();
         self.state.buffer_lines = config.buffer_lines;
+        self.state.traffic = Traffic::new(config.traffic_messages);
         self.state.gateways.stderr_lines = config.stderr_lines;
         self.history
             .list
@@ -161,6 +168,17 @@ impl App {
         self
     }
 
+    /// Shows the events of a recorded trace file (`name`) in the traffic
+    /// and trace views, read-only.
+    pub fn with_replay(mut self, name: String, records: Vec<Record>) -> App {
+        for r in records {
+            self.state.traffic.apply_record(r);
+        }
+        self.state.traffic.replay = Some(name);
+        self.state.screen = Screen::Traffic;
+        self
+    }
+
     /// Starts gateways for `specs` in the background.
     pub fn start_gateways(&self, specs: Vec<String>) {
         for spec in specs {
@@ -178,6 +196,8 @@ impl App {
     pub fn show(&mut self, screen: Screen) {
         self.state.screen = screen;
         self.traffic = match screen.feed() {
+            // A recorded trace is read, not listened to.
+            Feed::Traffic if self.state.traffic.replay.is_some() => None,
             Feed::Traffic => self
                 .traffic
                 .take()
@@ -239,11 +259,30 @@ impl App {
                 received = self.events.recv() => {
                     if let Some(received) = received {
                         self.on_engine_event(&received);
+                        // Trace lines of a chatty worker come by the
+                        // thousand: take what queued up before drawing.
+                        let queued: Vec<Received> = std::iter::from_fn(|| self.events.try_recv())
+                            .take(TRAFFIC_BATCH)
+                            .collect();
+                        for received in &queued {
+                            self.on_engine_event(received);
+                        }
                         dirty = true;
                     }
                 }
                 Some(received) = next_traffic(&mut self.traffic) => {
                     self.on_traffic(&received);
+                    // In a bulk transfer, take what has queued up before
+                    // drawing again, not one frame per message.
+                    let queued: Vec<Received> = match self.traffic.as_mut() {
+                        Some(sub) => std::iter::from_fn(|| sub.try_recv())
+                            .take(TRAFFIC_BATCH)
+                            .collect(),
+                        None => Vec::new(),
+                    };
+                    for received in &queued {
+                        self.on_traffic(received);
+                    }
                     dirty = true;
                 }
                 Some(msg) = self.tasks_rx.recv() => {
@@ -314,12 +353,14 @@ impl App {
             }
             TermEvent::Mouse(m) => match self.state.screen {
                 Screen::Gateways => input::gateways::on_mouse(&mut self.state, self.area, m),
+                Screen::Traffic | Screen::Trace => input::traffic::on_mouse(&mut self.state, m),
             },
             TermEvent::Resize(..) => true,
             TermEvent::Paste(text) => {
                 if !dialog::on_paste(&mut self.state.overlay, &text) {
                     match self.state.screen {
                         Screen::Gateways => input::gateways::on_paste(&mut self.state, &text),
+                        Screen::Traffic | Screen::Trace => {}
                     }
                 }
                 true
@@ -342,6 +383,9 @@ impl App {
         }
         let action = match self.state.screen {
             Screen::Gateways => input::gateways::on_key(&mut self.state, &self.keymap, key),
+            Screen::Traffic | Screen::Trace => {
+                input::traffic::on_key(&self.state, &self.keymap, key)
+            }
         };
         if let Some(action) = action {
             self.perform(action);
@@ -368,6 +412,27 @@ impl App {
             Outcome::Command(line) => self.command(&line),
             Outcome::ExitGateway(id) => self.exit_gateway(&id),
             Outcome::TerminateGroup(name) => self.terminate_group(&name),
+            Outcome::SetTrafficFilter(text) if text.trim().is_empty() => {
+                self.state.traffic.set_filter(None)
+            }
+            Outcome::SetTrafficFilter(text) => match TrafficFilter::new(&text) {
+                Ok(f) => self.state.traffic.set_filter(Some(f)),
+                Err(e) => self.state.flash(e, true, now),
+            },
+            Outcome::RemoteDebug(id) => {
+                self.state
+                    .flash(format!("restarting {id} with debug=stream"), false, now);
+                self.effects.restart_with_debug(id);
+            }
+            Outcome::Export(path) => {
+                let trace = self.state.screen == Screen::Trace;
+                match tracefile::export(Path::new(&path), &self.state.traffic, trace) {
+                    Ok(n) => self
+                        .state
+                        .flash(format!("wrote {n} rows to {path}"), false, now),
+                    Err(e) => self.state.flash(e, true, now),
+                }
+            }
         }
     }
 
@@ -417,6 +482,10 @@ impl App {
         match palette::parse(line) {
             Err(e) => self.state.flash(e, true, now),
             Ok(Command::Action(a)) => self.perform(a),
+            Ok(Command::Group(_)) if self.state.traffic.replay.is_some() => {
+                self.state
+                    .flash("a recorded trace is read-only: no gateways", true, now)
+            }
             Ok(Command::Group(name)) => match self.groups.get(&name) {
                 Some(specs) => {
                     self.effects.start_group(&name, specs.clone());
@@ -472,8 +541,47 @@ impl App {
     /// Performs an action of the keymap or the palette.
     fn perform(&mut self, action: Action) {
         let now = Instant::now();
+        if self.state.screen != Screen::Gateways && input::traffic::act(&mut self.state, action) {
+            return;
+        }
         let state = &mut self.state;
+        if state.traffic.replay.is_some() && matches!(action, Action::AddGateway) {
+            state.flash("a recorded trace is read-only: no gateways", true, now);
+            return;
+        }
         match action {
+            Action::ShowGateways => self.show(Screen::Gateways),
+            Action::ShowTraffic => self.show(Screen::Traffic),
+            Action::ShowTrace => self.show(Screen::Trace),
+            Action::Filter if state.screen != Screen::Gateways => {
+                state.overlay = Overlay::TrafficFilter {
+                    input: state
+                        .traffic
+                        .filter
+                        .as_ref()
+                        .map(|f| f.text.clone())
+                        .unwrap_or_default(),
+                    problem: None,
+                }
+            }
+            Action::Export => {
+                let name = if state.screen == Screen::Trace {
+                    "execdeck-trace-view.jsonl"
+                } else {
+                    "execdeck-traffic.jsonl"
+                };
+                state.overlay = Overlay::Export { input: name.into() }
+            }
+            Action::RemoteDebug => self.ask_remote_debug(),
+            Action::Pause
+            | Action::Follow
+            | Action::PageUp
+            | Action::PageDown
+            | Action::OpenDetail
+            | Action::Back
+            | Action::ToggleFold => {
+                state.flash("only on the traffic and trace screens (F3, F4)", true, now)
+            }
             Action::Palette => {
                 state.overlay = Overlay::Palette {
                     input: String::new(),
@@ -501,7 +609,7 @@ impl App {
                     self.quit = true;
                 }
             }
-            Action::Help => state.overlay = Overlay::Help,
+            Action::Help => state.overlay = Overlay::Help { scroll: 0 },
             Action::FocusNext => {
                 state.focus = match state.focus {
                     Focus::Tree => Focus::Editor,
@@ -599,6 +707,45 @@ impl App {
             }
             // Dialog keys are handled by the dialogs.
             Action::Dialog(_) => {}
+        }
+    }
+}
+
+impl App {
+    /// Asks whether to restart a gateway with remote tracing: the selected
+    /// row's gateway on the traffic and trace screens, else the one
+    /// selected in the gateway list.
+    fn ask_remote_debug(&mut self) {
+        let now = Instant::now();
+        let state = &mut self.state;
+        if state.traffic.replay.is_some() {
+            state.flash("a recorded trace is read-only", true, now);
+            return;
+        }
+        let row = match state.screen {
+            Screen::Trace => state.traffic.selected_line().map(|r| r.gw.clone()),
+            Screen::Traffic => state
+                .traffic
+                .selected_msg()
+                .map(|(_, m)| m.gateway.to_string()),
+            Screen::Gateways => None,
+        };
+        let id = row
+            .filter(|id| state.gateways.get(id).is_some())
+            .or_else(|| state.selected_gateway().map(str::to_owned));
+        let Some(gw) = id.and_then(|id| state.gateways.get(&id)) else {
+            state.flash("no gateway to trace", true, now);
+            return;
+        };
+        let on = crate::spec::XSpec::parse(&gw.spec)
+            .ok()
+            .is_some_and(|s| matches!(s.get("debug"), Some("stream" | "2")));
+        if on {
+            state.flash(format!("{} already has debug=stream", gw.id), true, now);
+        } else {
+            state.overlay = Overlay::ConfirmDebug {
+                gateway: gw.id.clone(),
+            };
         }
     }
 }

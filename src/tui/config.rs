@@ -34,6 +34,9 @@ pub struct Config {
     pub buffer_lines: usize,
     /// Stderr lines kept per gateway.
     pub stderr_lines: usize,
+    /// Messages kept by the traffic inspector (and events by the trace
+    /// view); older ones are dropped and counted.
+    pub traffic_messages: usize,
 }
 
 impl Default for Config {
@@ -49,6 +52,7 @@ impl Default for Config {
             default_group: None,
             buffer_lines: 5000,
             stderr_lines: 500,
+            traffic_messages: crate::tui::state::traffic::DEFAULT_CAPACITY,
         }
     }
 }

@@ -142,6 +142,38 @@ impl Effects {
         });
     }
 
+    /// Exits gateway `id` and starts it again under the same id with
+    /// `debug=stream` added to its spec, so its worker sends trace lines.
+    pub fn restart_with_debug(&self, id: String) {
+        let group = self.group.clone();
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let Some(old) = group.remove(&id) else {
+                let _ = tx.send(TaskMsg::Flash {
+                    text: format!("no gateway {id}"),
+                    error: true,
+                });
+                return;
+            };
+            old.exit();
+            if !old.wait_exit(QUIT_TIMEOUT).await {
+                old.kill();
+                old.wait_exit(QUIT_TIMEOUT).await;
+            }
+            let spec = match old.spec().with_id(&id) {
+                Ok(s) if s.as_str().ends_with('/') => format!("debug=stream//{}", s.as_str()),
+                Ok(s) => format!("{}//debug=stream", s.as_str()),
+                Err(e) => {
+                    flash_error(&tx, &Error::Usage(e.to_string()));
+                    return;
+                }
+            };
+            if let Err(e) = group.makegateway(&spec).await {
+                flash_error(&tx, &e);
+            }
+        });
+    }
+
     /// Exits the gateways `ids` in parallel (killing what does not end in
     /// time) and takes them out of the group.
     pub fn terminate(&self, ids: Vec<String>) {

@@ -1,20 +1,31 @@
 //! The terminal UI: gateways with live status, code panes that run
-//! `remote_exec`, built on the engine's public API and its event stream.
+//! `remote_exec`, a traffic inspector (every message) and a trace view
+//! (events, remote trace lines, stderr), built on the engine's public API and
+//! its event stream; `execdeck tui --trace FILE` shows a recorded trace file in
+//! the last two, read-only.
 //!
 //! Layout follows tokio-console:
 //! - `app.rs` is the one loop: a `select!` over terminal input (a stream,
 //!   so tests feed key events), engine events, task results and a tick,
 //!   drawing on any ratatui backend. It alone performs actions.
-//! - `screen.rs` names the screens (today one: gateways + code) and which
-//!   events each needs; the loop widens its subscription from life cycles
-//!   to full traffic only while a screen asks for it.
+//! - `screen.rs` names the screens (gateways + code, traffic, trace; F2, F3,
+//!   F4) and which events each needs; the loop widens its subscription from
+//!   life cycles to full traffic only while a screen asks for it (the traffic
+//!   inspector), and takes queued messages in batches before drawing.
 //! - `state/` is fed by events and task results; `view/` only renders it,
-//!   one file per screen (`view/gateways.rs`) plus the dialogs over them
-//!   (`view/overlay.rs`).
+//!   one file per screen (`view/gateways.rs`; `view/traffic.rs` for the
+//!   traffic and trace screens) plus the dialogs over them
+//!   (`view/overlay.rs`). The traffic and trace screens keep their rows in
+//!   bounded rings with a filtered index kept up to date as rows arrive
+//!   (`state/ring.rs`, `state/traffic.rs`), so a frame formats only the rows
+//!   on screen; `state/detail.rs` is one message in full.
 //! - `input/` is the one keymap (contexts: everywhere, per screen part, per
 //!   dialog), feeding dispatch, hints, help, the config's overrides and the
-//!   README's table; `input/gateways.rs` and `input/dialog.rs` turn keys of
-//!   the screen and of the dialogs into actions and outcomes.
+//!   README's table; `input/gateways.rs`, `input/traffic.rs` and
+//!   `input/dialog.rs` turn keys of the screens and of the dialogs into
+//!   actions and outcomes.
+//! - `tracefile.rs` reads a trace file for `--trace` and exports the rows a
+//!   view shows.
 //! - `effects.rs` is everything done outside the TUI: engine calls in
 //!   spawned tasks, files, the clipboard.
 //! - `config.rs` (including the one resolution of saved gateway names),
@@ -33,7 +44,10 @@
 //! 4. Its keys: a [`input::Context`] of its own with default bindings in
 //!    [`input::default_keymap`] (they show in the help and in the README's
 //!    table, which a test checks), and `input/<screen>.rs` turning keys
-//!    into [`input::Action`]s; the app's `on_key` dispatches by screen.
+//!    into [`input::Action`]s; the app's `on_key` dispatches by screen. A
+//!    `Show…` action bound everywhere switches to it (and names it in the
+//!    status line, `view/status.rs`); the help shows the keys of the screen
+//!    shown (`view/overlay.rs`).
 //! 5. Engine calls it needs go in [`effects`]; `App::perform` calls them.
 
 pub mod app;
@@ -48,6 +62,7 @@ pub mod state;
 pub mod syntax;
 pub mod term;
 pub mod theme;
+pub mod tracefile;
 pub mod view;
 
 use std::path::PathBuf;
@@ -66,6 +81,8 @@ pub struct TuiOptions {
     pub theme: Option<String>,
     /// Write every event to this trace file.
     pub trace_file: Option<PathBuf>,
+    /// Show this recorded trace file (read-only, no gateways).
+    pub replay: Option<PathBuf>,
 }
 
 /// Runs the TUI until the user quits; returns the exit status.
@@ -100,6 +117,16 @@ pub async fn run(opts: TuiOptions) -> i32 {
             return crate::exit::EXIT_USAGE;
         }
     }
+    let replay = match &opts.replay {
+        Some(path) => match tracefile::load(path) {
+            Ok((records, problems)) => Some((path.display().to_string(), records, problems)),
+            Err(e) => {
+                eprintln!("execdeck: {e}");
+                return crate::exit::EXIT_USAGE;
+            }
+        },
+        None => None,
+    };
     let group = Group::new();
     let record = RecordOptions {
         trace_file: opts.trace_file.clone(),
@@ -124,7 +151,7 @@ pub async fn run(opts: TuiOptions) -> i32 {
         }
     };
     let mut problems: Vec<String> = config_problem.into_iter().chain(theme_problem).collect();
-    let app = app::App::new(group.clone(), theme, config.refresh())
+    let mut app = app::App::new(group.clone(), theme, config.refresh())
         .with_key_overrides(&config.keys, &mut problems)
         .with_themes(user_themes, no_color)
         .with_mouse(config.mouse)
@@ -135,9 +162,14 @@ pub async fn run(opts: TuiOptions) -> i32 {
         )
         .with_snippets(dirs.as_ref().map(|d| d.data.join("snippets")));
     problems.extend(group_problem);
-    match (&config.default_group, opts.specs.is_empty()) {
-        (Some(name), true) if config.group(name).is_some() => app.start_group(name, specs),
-        _ => app.start_gateways(specs),
+    if let Some((name, records, bad)) = replay {
+        problems.extend(bad);
+        app = app.with_replay(name, records);
+    } else {
+        match (&config.default_group, opts.specs.is_empty()) {
+            (Some(name), true) if config.group(name).is_some() => app.start_group(name, specs),
+            _ => app.start_gateways(specs),
+        }
     }
     let input = crossterm::event::EventStream::new();
     let result = app

@@ -1,7 +1,7 @@
 //! Screens: what fills the terminal under the status line and the dialogs.
 //!
-//! Today there is one, gateways + code. A new screen (traffic, rsync, trace)
-//! gets a variant here, its model in `state/<screen>.rs`, its render
+//! Three today: gateways + code, the traffic inspector and the trace view
+//! (one key each: F2, F3, F4). A new screen (rsync) gets a variant here, its model in `state/<screen>.rs`, its render
 //! function in `view/<screen>.rs` (dispatched from [`view::draw`]), its keys
 //! in `input/<screen>.rs` with a keymap [`Context`] of its own, and says here
 //! which engine events it needs ([`Screen::feed`]).
@@ -23,6 +23,10 @@ pub enum Screen {
     /// Gateways in a tree with their details, and code panes with their runs.
     #[default]
     Gateways,
+    /// Every message: a live table, a message in full, a summary per channel.
+    Traffic,
+    /// The engine's other events, remote trace lines and stderr, per gateway.
+    Trace,
 }
 
 /// Which engine events a screen needs.
@@ -38,7 +42,8 @@ impl Screen {
     /// The events this screen needs while it is shown.
     pub fn feed(self) -> Feed {
         match self {
-            Screen::Gateways => Feed::Lifecycle,
+            Screen::Gateways | Screen::Trace => Feed::Lifecycle,
+            Screen::Traffic => Feed::Traffic,
         }
     }
 }

@@ -11,6 +11,7 @@ use crate::tui::config::Saved;
 use crate::tui::filter::Filter;
 use crate::tui::palette;
 use crate::tui::state::Overlay;
+use crate::tui::state::traffic::TrafficFilter;
 use crate::wire::pyrepr::parse_literal;
 
 /// What a key in a dialog asks of the app (the dialog has already closed
@@ -40,6 +41,12 @@ pub enum Outcome {
     ExitGateway(String),
     /// Terminate this TUI group (the user confirmed).
     TerminateGroup(String),
+    /// Use this filter in the traffic and trace views (checked; empty clears it).
+    SetTrafficFilter(String),
+    /// Restart this gateway with remote tracing (the user confirmed).
+    RemoteDebug(String),
+    /// Write the rows shown to this file.
+    Export(String),
 }
 
 /// What the dialogs read besides their own text.
@@ -56,10 +63,13 @@ pub struct Known<'a> {
 pub fn context(overlay: &Overlay) -> Option<Dialog> {
     Some(match overlay {
         Overlay::None => return None,
-        Overlay::Help => Dialog::Help,
-        Overlay::ConfirmQuit | Overlay::ConfirmExit { .. } | Overlay::ConfirmTerminate { .. } => {
-            Dialog::Confirm
-        }
+        Overlay::Help { .. } => Dialog::Help,
+        Overlay::ConfirmQuit
+        | Overlay::ConfirmExit { .. }
+        | Overlay::ConfirmTerminate { .. }
+        | Overlay::ConfirmDebug { .. } => Dialog::Confirm,
+        Overlay::TrafficFilter { .. } => Dialog::Filter,
+        Overlay::Export { .. } => Dialog::Export,
         Overlay::AddGateway { .. } => Dialog::AddGateway,
         Overlay::SendValue { .. } => Dialog::SendValue,
         Overlay::Filter { .. } => Dialog::Filter,
@@ -83,8 +93,16 @@ pub fn on_key(overlay: &mut Overlay, key: &KeyEvent, known: &Known) -> Outcome {
     use DialogAction::*;
     match overlay {
         Overlay::None => Outcome::Nothing,
-        Overlay::Help => match action {
+        Overlay::Help { scroll } => match action {
             Some(Cancel) => close(overlay, Outcome::Nothing),
+            Some(NextEntry) => {
+                *scroll = scroll.saturating_add(1);
+                Outcome::Nothing
+            }
+            Some(PrevEntry) => {
+                *scroll = scroll.saturating_sub(1);
+                Outcome::Nothing
+            }
             _ => Outcome::Nothing,
         },
         // Anything but yes keeps things as they are.
@@ -105,6 +123,37 @@ pub fn on_key(overlay: &mut Overlay, key: &KeyEvent, known: &Known) -> Outcome {
                 close(overlay, Outcome::TerminateGroup(name))
             }
             _ => close(overlay, Outcome::Nothing),
+        },
+        Overlay::ConfirmDebug { gateway } => match action {
+            Some(Yes) => {
+                let id = std::mem::take(gateway);
+                close(overlay, Outcome::RemoteDebug(id))
+            }
+            _ => close(overlay, Outcome::Nothing),
+        },
+        Overlay::TrafficFilter { input, problem } => match action {
+            Some(Cancel) => close(overlay, Outcome::Nothing),
+            Some(Accept) if problem.is_none() => {
+                let text = std::mem::take(input);
+                close(overlay, Outcome::SetTrafficFilter(text))
+            }
+            _ => {
+                if edit_line(input, key) {
+                    *problem = TrafficFilter::new(input).err();
+                }
+                Outcome::Nothing
+            }
+        },
+        Overlay::Export { input } => match action {
+            Some(Cancel) => close(overlay, Outcome::Nothing),
+            Some(Accept) if !input.trim().is_empty() => {
+                let path = input.trim().to_owned();
+                close(overlay, Outcome::Export(path))
+            }
+            _ => {
+                edit_line(input, key);
+                Outcome::Nothing
+            }
         },
         Overlay::SendValue {
             run,
@@ -210,7 +259,7 @@ pub fn on_key(overlay: &mut Overlay, key: &KeyEvent, known: &Known) -> Outcome {
 /// whether a dialog took it.
 pub fn on_paste(overlay: &mut Overlay, text: &str) -> bool {
     match overlay {
-        Overlay::AddGateway { input, .. } => {
+        Overlay::AddGateway { input, .. } | Overlay::Export { input } => {
             input.push_str(text.trim());
             true
         }

@@ -9,11 +9,14 @@
 
 pub mod dialog;
 pub mod gateways;
+mod help;
 mod overrides;
+pub mod traffic;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::state::Focus;
+pub use help::{help_rows, markdown_table};
 pub use overrides::{apply_overrides, parse_key};
 
 /// Something the user asked for.
@@ -61,6 +64,30 @@ pub enum Action {
     TerminateGroup,
     /// Open the command palette.
     Palette,
+    /// Show the gateways + code screen.
+    ShowGateways,
+    /// Show the traffic inspector.
+    ShowTraffic,
+    /// Show the trace view.
+    ShowTrace,
+    /// Pause or resume the table (new rows are counted meanwhile).
+    Pause,
+    /// Go to the newest row and follow new ones.
+    Follow,
+    /// Move a page of rows up.
+    PageUp,
+    /// Move a page of rows down.
+    PageDown,
+    /// Open the selected message in full.
+    OpenDetail,
+    /// Close the message opened in full.
+    Back,
+    /// Fold or unfold the value under the cursor.
+    ToggleFold,
+    /// Write the rows shown to a trace file.
+    Export,
+    /// Restart a gateway with remote tracing (`debug=stream`).
+    RemoteDebug,
     /// A key inside a dialog (bound in [`Context::Dialog`] only).
     Dialog(DialogAction),
 }
@@ -136,11 +163,25 @@ pub enum Dialog {
     Filter,
     /// The command palette.
     Palette,
+    /// Typing the file to export the shown rows to.
+    Export,
 }
 
 impl Action {
     /// Every action, in the order the palette lists them.
-    pub const ALL: [Action; 20] = [
+    pub const ALL: [Action; 32] = [
+        Action::ShowGateways,
+        Action::ShowTraffic,
+        Action::ShowTrace,
+        Action::Pause,
+        Action::Follow,
+        Action::PageUp,
+        Action::PageDown,
+        Action::OpenDetail,
+        Action::Back,
+        Action::ToggleFold,
+        Action::Export,
+        Action::RemoteDebug,
         Action::Interrupt,
         Action::RestartGateway,
         Action::Filter,
@@ -187,6 +228,18 @@ impl Action {
             Action::RestartGateway => "restart-gateway",
             Action::Interrupt => "interrupt",
             Action::Palette => "palette",
+            Action::ShowGateways => "gateways",
+            Action::ShowTraffic => "traffic",
+            Action::ShowTrace => "trace",
+            Action::Pause => "pause",
+            Action::Follow => "follow",
+            Action::PageUp => "page-up",
+            Action::PageDown => "page-down",
+            Action::OpenDetail => "detail",
+            Action::Back => "back",
+            Action::ToggleFold => "fold",
+            Action::Export => "export",
+            Action::RemoteDebug => "remote-debug",
             Action::Dialog(d) => d.name(),
         }
     }
@@ -215,6 +268,18 @@ impl Action {
             Action::RestartGateway => "restart the selected gateway from its spec",
             Action::Interrupt => "interrupt the running code (KeyboardInterrupt)",
             Action::Palette => "open the command palette",
+            Action::ShowGateways => "show gateways and code",
+            Action::ShowTraffic => "show the traffic inspector (every message)",
+            Action::ShowTrace => "show the trace view (events, remote trace, stderr)",
+            Action::Pause => "pause or resume the table (PAUSED +N counts new rows)",
+            Action::Follow => "go to the newest row and follow",
+            Action::PageUp => "a page of rows up",
+            Action::PageDown => "a page of rows down",
+            Action::OpenDetail => "open the selected message: value and hex dump",
+            Action::Back => "close the message",
+            Action::ToggleFold => "fold or unfold the value under the cursor",
+            Action::Export => "write the rows shown to a trace file",
+            Action::RemoteDebug => "restart a gateway with remote tracing (debug=stream)",
             Action::Dialog(d) => d.describe(),
         }
     }
@@ -227,18 +292,36 @@ pub enum Context {
     Global,
     /// Only while the gateway tree (of the gateways + code screen) has focus.
     Tree,
+    /// On the traffic inspector's table.
+    Traffic,
+    /// On a message opened in full (traffic inspector).
+    Detail,
+    /// On the trace view.
+    Trace,
     /// Only while this dialog is open.
     Dialog(Dialog),
 }
 
 impl Context {
-    /// Whether a key bound in both contexts would be ambiguous: screen
-    /// contexts meet each other, a dialog only itself.
+    /// Whether a key bound in both contexts would be ambiguous: `Global`
+    /// meets every screen context, any other context only itself.
     pub fn meets(self, other: Context) -> bool {
         match (self, other) {
-            (Context::Dialog(a), Context::Dialog(b)) => a == b,
-            (Context::Dialog(_), _) | (_, Context::Dialog(_)) => false,
-            _ => true,
+            (Context::Dialog(_), _) | (_, Context::Dialog(_)) => self == other,
+            (Context::Global, _) | (_, Context::Global) => true,
+            _ => self == other,
+        }
+    }
+
+    /// Where the README's table says the binding applies.
+    pub fn place(self) -> &'static str {
+        match self {
+            Context::Global => "everywhere",
+            Context::Tree => "gateway list",
+            Context::Traffic => "traffic",
+            Context::Detail => "message detail",
+            Context::Trace => "trace",
+            Context::Dialog(_) => "dialog",
         }
     }
 }
@@ -421,7 +504,17 @@ pub fn default_keymap() -> Vec<Binding> {
         ),
         bind(KeyCode::Enter, NONE, FocusNext, Tree, "edit the code pane"),
         bind(KeyCode::Char('q'), NONE, Quit, Tree, "quit"),
+        bind(KeyCode::F(2), NONE, ShowGateways, Global, "gateways + code"),
+        bind(
+            KeyCode::F(3),
+            NONE,
+            ShowTraffic,
+            Global,
+            "traffic inspector",
+        ),
+        bind(KeyCode::F(4), NONE, ShowTrace, Global, "trace view"),
     ];
+    keymap.extend(traffic::keymap());
     keymap.extend(dialog_keymap());
     keymap
 }
@@ -444,6 +537,8 @@ fn dialog_keymap() -> Vec<Binding> {
         d(Esc, Cancel, Dialog::Help, "close the help"),
         d(Char('?'), Cancel, Dialog::Help, "close the help"),
         d(Char('q'), Cancel, Dialog::Help, "close the help"),
+        d(Down, NextEntry, Dialog::Help, "scroll down"),
+        d(Up, PrevEntry, Dialog::Help, "scroll up"),
         d(Char('y'), Yes, Dialog::Confirm, "yes"),
         d(Char('Y'), Yes, Dialog::Confirm, "yes"),
         d(
@@ -477,6 +572,8 @@ fn dialog_keymap() -> Vec<Binding> {
         d(Up, PrevEntry, Dialog::Palette, "entry above"),
         d(Down, NextEntry, Dialog::Palette, "entry below"),
         d(Esc, Cancel, Dialog::Palette, "cancel"),
+        d(Enter, Accept, Dialog::Export, "write the file"),
+        d(Esc, Cancel, Dialog::Export, "cancel"),
     ]
 }
 
@@ -519,6 +616,7 @@ pub fn keys_for(keymap: &[Binding], context: Context, action: Action) -> Vec<Str
 /// How a key is written in hints and help (`Ctrl-R`, `F5`, `Alt-→`).
 pub fn key_name(code: KeyCode, mods: KeyModifiers) -> String {
     let key = match code {
+        KeyCode::Char(' ') => "Space".into(),
         KeyCode::Char(c) if mods.contains(KeyModifiers::CONTROL) => {
             c.to_ascii_uppercase().to_string()
         }
@@ -531,6 +629,10 @@ pub fn key_name(code: KeyCode, mods: KeyModifiers) -> String {
         KeyCode::Down => "↓".into(),
         KeyCode::Left => "←".into(),
         KeyCode::Right => "→".into(),
+        KeyCode::PageUp => "PgUp".into(),
+        KeyCode::PageDown => "PgDn".into(),
+        KeyCode::End => "End".into(),
+        KeyCode::Home => "Home".into(),
         other => format!("{other:?}"),
     };
     let mut name = String::new();
@@ -542,22 +644,6 @@ pub fn key_name(code: KeyCode, mods: KeyModifiers) -> String {
     }
     name.push_str(&key);
     name
-}
-
-/// The help rows: keys joined per action and context, in keymap order.
-pub fn help_rows(keymap: &[Binding]) -> Vec<(String, &'static str, Context)> {
-    let mut rows: Vec<(String, &'static str, Context, Action)> = Vec::new();
-    for b in keymap {
-        let name = key_name(b.code, b.mods);
-        match rows
-            .iter_mut()
-            .find(|r| r.3 == b.action && r.2 == b.context)
-        {
-            Some(row) => row.0 = format!("{}, {name}", row.0),
-            None => rows.push((name, b.help, b.context, b.action)),
-        }
-    }
-    rows.into_iter().map(|(k, h, c, _)| (k, h, c)).collect()
 }
 
 #[cfg(test)]
@@ -646,53 +732,5 @@ mod tests {
             );
         }
         assert!(rows.iter().any(|(keys, _, _)| keys == "Ctrl-R, F5"));
-    }
-}
-
-/// The keys as a Markdown table (the README's copy is checked against it).
-pub fn markdown_table(keymap: &[Binding]) -> String {
-    let mut out = String::from("| keys | where | what |\n|---|---|---|\n");
-    for (keys, help, context) in help_rows(keymap) {
-        let place = match context {
-            Context::Global => "everywhere",
-            Context::Tree => "gateway list",
-            // Dialogs show their keys in their own hints.
-            Context::Dialog(_) => continue,
-        };
-        out.push_str(&format!(
-            "| {} | {place} | {help} |\n",
-            keys.replace('|', "\\|")
-        ));
-    }
-    out
-}
-
-#[cfg(test)]
-mod readme_tests {
-    use super::*;
-
-    #[test]
-    fn the_readme_lists_every_key() {
-        let readme =
-            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-        let table = markdown_table(&default_keymap());
-        assert!(
-            readme.contains(&table),
-            "README.md must contain this keys table:\n{table}"
-        );
-        for a in Action::ALL {
-            assert!(
-                readme.contains(&format!("`{}`", a.name())),
-                "README.md lacks palette command {}",
-                a.name()
-            );
-        }
-        for a in DialogAction::ALL {
-            assert!(
-                readme.contains(&format!("`{}`", a.name())),
-                "README.md lacks dialog action {}",
-                a.name()
-            );
-        }
     }
 }

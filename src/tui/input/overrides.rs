@@ -6,7 +6,8 @@ use crossterm::event::{KeyCode, KeyModifiers};
 use super::{Action, Binding, Context, DialogAction};
 
 /// Parses a key as written in the config: `ctrl-r`, `alt-right`, `f5`, `x`,
-/// `enter`, `tab`, `esc`, `up`, `down`, `left`, `right`, `pageup`, `pagedown`.
+/// `enter`, `tab`, `esc`, `up`, `down`, `left`, `right`, `pageup`, `pagedown`,
+/// `home`, `end`, `space`.
 pub fn parse_key(text: &str) -> Result<(KeyCode, KeyModifiers), String> {
     let mut mods = KeyModifiers::NONE;
     let mut rest = text.trim();
@@ -39,6 +40,8 @@ pub fn parse_key(text: &str) -> Result<(KeyCode, KeyModifiers), String> {
         "right" => KeyCode::Right,
         "pageup" => KeyCode::PageUp,
         "pagedown" => KeyCode::PageDown,
+        "home" => KeyCode::Home,
+        "end" => KeyCode::End,
         "space" => KeyCode::Char(' '),
         f if f.len() > 1
             && f.starts_with('f')
@@ -117,13 +120,18 @@ fn bindable() -> impl Iterator<Item = Action> {
         .chain(DialogAction::ALL.into_iter().map(Action::Dialog))
 }
 
-/// Where new keys for `action` go, with their help text: the context of its
-/// first default binding (a screen action), or each dialog it has keys in.
+/// Where new keys for `action` go, with their help text: everywhere when it
+/// has a key everywhere, else each context it has keys in.
 fn templates(keymap: &[Binding], action: Action) -> Vec<(Context, &'static str)> {
     let mut out: Vec<(Context, &'static str)> = Vec::new();
+    let global = keymap
+        .iter()
+        .any(|b| b.action == action && b.context == Context::Global);
     for b in keymap.iter().filter(|b| b.action == action) {
-        let dialog = matches!(b.context, Context::Dialog(_));
-        if (out.is_empty() || dialog) && !out.iter().any(|t| t.0 == b.context) {
+        // A screen action bound everywhere gets its new keys everywhere;
+        // else in each screen context (and each dialog) it had keys in.
+        let here = !global || b.context == Context::Global;
+        if here && !out.iter().any(|t| t.0 == b.context) {
             out.push((b.context, b.help));
         }
     }
@@ -179,6 +187,37 @@ mod tests {
         assert_eq!(
             lookup(&km, &KeyEvent::new(KeyCode::Char('q'), CTRL), Focus::Editor),
             Some(Action::Quit)
+        );
+    }
+
+    #[test]
+    fn a_key_of_several_screens_is_rebound_on_each() {
+        let mut km = default_keymap();
+        let mut o = BTreeMap::new();
+        o.insert("pause".to_string(), vec!["p".to_string()]);
+        o.insert("next-gateway".to_string(), vec!["n".to_string()]);
+        assert_eq!(apply_overrides(&mut km, &o), Vec::<String>::new());
+        let p = KeyEvent::new(KeyCode::Char('p'), NONE);
+        let space = KeyEvent::new(KeyCode::Char(' '), NONE);
+        for ctx in [Context::Traffic, Context::Trace] {
+            assert_eq!(lookup_in(&km, &p, &[ctx]), Some(Action::Pause));
+            assert_eq!(lookup_in(&km, &space, &[ctx]), None);
+        }
+        // Space still folds a message's value.
+        assert_eq!(
+            lookup_in(&km, &space, &[Context::Detail]),
+            Some(Action::ToggleFold)
+        );
+        let n = KeyEvent::new(KeyCode::Char('n'), NONE);
+        for ctx in [Context::Tree, Context::Traffic, Context::Detail] {
+            assert_eq!(lookup_in(&km, &n, &[ctx]), Some(Action::SelectNext));
+        }
+        let j = KeyEvent::new(KeyCode::Char('j'), NONE);
+        assert_eq!(lookup_in(&km, &j, &[Context::Trace]), None);
+        // The screen keys stay where they were: one key each, everywhere.
+        assert_eq!(
+            lookup(&km, &KeyEvent::new(KeyCode::F(3), NONE), Focus::Editor),
+            Some(Action::ShowTraffic)
         );
     }
 

@@ -1,15 +1,18 @@
 //! The TUI's model: fed by engine events and task results, read by views.
 //! Nothing here calls the engine or draws.
 
+pub mod detail;
 pub mod gateways;
 pub mod panes;
+pub mod ring;
+pub mod traffic;
 
 use std::time::{Duration, Instant};
 
 use gateways::Gateways;
 use panes::{Pane, RunState, RunView};
 
-use crate::engine::{Event, Received};
+use crate::engine::Received;
 
 /// How long a flash message stays.
 pub const FLASH_FOR: Duration = Duration::from_secs(4);
@@ -46,8 +49,11 @@ pub enum Focus {
 pub enum Overlay {
     /// Nothing.
     None,
-    /// The key help.
-    Help,
+    /// The key help, scrolled down this many lines.
+    Help {
+        /// Lines scrolled away.
+        scroll: u16,
+    },
     /// The add-gateway dialog with the spec typed so far and its problem.
     AddGateway {
         /// The spec text.
@@ -82,6 +88,23 @@ pub enum Overlay {
         input: String,
         /// Why it is not a valid expression, if it is not.
         problem: Option<String>,
+    },
+    /// Typing a filter of the traffic and trace views.
+    TrafficFilter {
+        /// The filter typed so far.
+        input: String,
+        /// Why it is not a valid filter, if it is not.
+        problem: Option<String>,
+    },
+    /// Asking whether to restart a gateway with remote tracing.
+    ConfirmDebug {
+        /// The gateway.
+        gateway: String,
+    },
+    /// Typing the file to write the shown rows to.
+    Export {
+        /// The path typed so far.
+        input: String,
     },
     /// The command palette with what was typed and the highlighted entry.
     Palette {
@@ -183,6 +206,8 @@ pub struct State {
     pub output_scroll: u16,
     /// Lines kept per run (config `buffer_lines`).
     pub buffer_lines: usize,
+    /// Messages and other events for the traffic and trace screens.
+    pub traffic: traffic::Traffic,
     next_run: u64,
 }
 
@@ -201,6 +226,7 @@ impl Default for State {
             filter: None,
             output_scroll: 0,
             buffer_lines: 5000,
+            traffic: traffic::Traffic::default(),
             next_run: 1,
         }
     }
@@ -210,7 +236,10 @@ impl State {
     /// Applies an engine event.
     pub fn apply_event(&mut self, received: &Received) {
         match received {
-            Received::Event(Event { gateway, kind, .. }) => self.gateways.apply(gateway, kind),
+            Received::Event(ev) => {
+                self.gateways.apply(&ev.gateway, &ev.kind);
+                self.traffic.apply(ev);
+            }
             Received::Lost(n) => self.lost_events += n,
         }
     }
@@ -415,7 +444,7 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::EventKind;
+    use crate::engine::{Event, EventKind};
     use std::sync::Arc;
 
     #[test]

@@ -1,12 +1,14 @@
 //! Views: pure functions that draw the [`State`] on a frame. They never call
 //! the engine and never change state. Each screen has its own view
-//! (`gateways.rs` for gateways + code); dialogs are drawn over any screen
+//! (`gateways.rs` for gateways + code, `traffic.rs` for the traffic
+//! inspector and the trace view); dialogs are drawn over any screen
 //! (`overlay.rs`), their key hints taken from the keymap.
 
 mod gateways;
 mod overlay;
 mod panes;
 mod status;
+mod traffic;
 mod tree;
 
 use ratatui::Frame;
@@ -37,9 +39,13 @@ pub fn draw(frame: &mut Frame, state: &State, theme: &Theme, keymap: &[Binding])
     }
     match state.screen {
         Screen::Gateways => gateways::draw(frame, area, state, theme, keymap),
+        Screen::Traffic => traffic::draw(frame, area, state, theme, keymap),
+        Screen::Trace => traffic::draw_trace(frame, area, state, theme, keymap),
     }
     overlay::draw(frame, area, state, theme, keymap);
 }
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod traffic_tests;

@@ -9,6 +9,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use crate::tui::input::{Action, Binding, Context, Dialog, DialogAction, help_rows, keys_for};
 use crate::tui::palette::matches;
+use crate::tui::screen::Screen;
 use crate::tui::state::{Overlay, State};
 use crate::tui::theme::Theme;
 
@@ -22,7 +23,59 @@ pub(super) fn draw(
     let k = Keys(keymap);
     match &state.overlay {
         Overlay::None => {}
-        Overlay::Help => help(frame, area, theme, keymap),
+        Overlay::Help { scroll } => help(frame, area, state, theme, keymap, *scroll),
+        Overlay::ConfirmDebug { gateway } => confirm(
+            frame,
+            area,
+            theme,
+            &k,
+            Question {
+                title: " Remote tracing? ",
+                question: format!(
+                    "Restart {gateway} with debug=stream? Code running on it is stopped."
+                ),
+                yes: "restart",
+                no: "keep it",
+            },
+        ),
+        Overlay::TrafficFilter { input, problem } => line_dialog(
+            frame,
+            area,
+            theme,
+            LineDialog {
+                title: " Filter traffic and trace ",
+                hint: "gw:ID ch:N type:NAME and a regex over the text (!re inverts)".into(),
+                prompt: "/ ",
+                keys: k.sentence(
+                    Dialog::Filter,
+                    &[
+                        (&[DialogAction::Accept], "applies (empty clears)"),
+                        (&[DialogAction::Cancel], "cancels"),
+                    ],
+                ),
+            },
+            input,
+            problem.as_deref(),
+        ),
+        Overlay::Export { input } => line_dialog(
+            frame,
+            area,
+            theme,
+            LineDialog {
+                title: " Export ",
+                hint: "Write the rows shown to this trace file (JSON lines)".into(),
+                prompt: "> ",
+                keys: k.sentence(
+                    Dialog::Export,
+                    &[
+                        (&[DialogAction::Accept], "writes it"),
+                        (&[DialogAction::Cancel], "cancels"),
+                    ],
+                ),
+            },
+            input,
+            None,
+        ),
         Overlay::AddGateway { input, problem } => line_dialog(
             frame,
             area,
@@ -225,7 +278,14 @@ fn boxed<'a>(title: &'a str, theme: &Theme) -> Block<'a> {
         .style(theme.base)
 }
 
-fn help(frame: &mut Frame, area: Rect, theme: &Theme, keymap: &[Binding]) {
+fn help(
+    frame: &mut Frame,
+    area: Rect,
+    state: &State,
+    theme: &Theme,
+    keymap: &[Binding],
+    scroll: u16,
+) {
     let rows = help_rows(keymap);
     let width = rows
         .iter()
@@ -233,10 +293,25 @@ fn help(frame: &mut Frame, area: Rect, theme: &Theme, keymap: &[Binding]) {
         .max()
         .unwrap_or(8);
     let mut lines = Vec::new();
-    for (context, heading) in [
-        (Context::Global, "Everywhere"),
-        (Context::Tree, "In the gateway list"),
-    ] {
+    // The screen shown, then everywhere.
+    let here = match state.screen {
+        Screen::Gateways => [Context::Tree, Context::Tree],
+        Screen::Traffic => [Context::Traffic, Context::Detail],
+        Screen::Trace => [Context::Trace, Context::Trace],
+    };
+    let mut contexts = vec![here[0]];
+    if here[1] != here[0] {
+        contexts.push(here[1]);
+    }
+    contexts.push(Context::Global);
+    for context in contexts {
+        let heading = match context {
+            Context::Tree => "In the gateway list",
+            Context::Traffic => "In the traffic table",
+            Context::Detail => "On a message opened in full",
+            Context::Trace => "In the trace view",
+            _ => "Everywhere",
+        };
         lines.push(Line::from(Span::styled(heading, theme.title)));
         for (keys, help, _) in rows.iter().filter(|r| r.2 == context) {
             lines.push(Line::from(vec![
@@ -257,10 +332,28 @@ fn help(frame: &mut Frame, area: Rect, theme: &Theme, keymap: &[Binding]) {
         .cloned()
         .collect::<Vec<_>>()
         .join(" or ");
-    lines.push(Line::from(Span::styled(
-        format!("In the editor other keys edit the code. {close} closes this help."),
-        theme.dim,
-    )));
+    lines.pop();
+    let room = usize::from(area.height.saturating_sub(3));
+    let scrolls = lines.len() > room;
+    let footer = if scrolls {
+        let keys = |a| keys_for(keymap, Context::Dialog(Dialog::Help), Action::Dialog(a));
+        let (up, down) = (keys(DialogAction::PrevEntry), keys(DialogAction::NextEntry));
+        format!(
+            "{}/{} scroll. {close} closes this help.",
+            up.first().map_or("", String::as_str),
+            down.first().map_or("", String::as_str)
+        )
+    } else {
+        match state.screen {
+            Screen::Gateways => {
+                format!("In the editor other keys edit the code. {close} closes this help.")
+            }
+            Screen::Traffic | Screen::Trace => format!("{close} closes this help."),
+        }
+    };
+    let skip = usize::from(scroll).min(lines.len().saturating_sub(room));
+    let mut lines: Vec<Line> = lines.into_iter().skip(skip).take(room).collect();
+    lines.push(Line::from(Span::styled(footer, theme.dim)));
     let rect = centered(area, 72, lines.len() as u16 + 2);
     frame.render_widget(Clear, rect);
     frame.render_widget(Paragraph::new(lines).block(boxed(" Keys ", theme)), rect);

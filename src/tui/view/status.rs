@@ -1,11 +1,14 @@
-//! The status line: a flash message, or hints for the focused part.
+//! The status line: a flash message, or hints for the focused part with
+//! the screens and their keys on the right.
 
 use ratatui::Frame;
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use crate::tui::input::{Action, Binding, key_name};
+use crate::tui::input::traffic::contexts;
+use crate::tui::input::{Action, Binding, Context, key_name};
+use crate::tui::screen::Screen;
 use crate::tui::state::{Focus, State};
 use crate::tui::theme::Theme;
 
@@ -16,6 +19,39 @@ pub(super) fn draw(
     theme: &Theme,
     keymap: &[Binding],
 ) {
+    let here = contexts(state);
+    // The screen's own key first, else the one bound everywhere.
+    let key = |action: Action| {
+        let bound = |b: &&Binding| b.action == action;
+        keymap
+            .iter()
+            .filter(bound)
+            .find(|b| b.context != Context::Global && here.contains(&b.context))
+            .or_else(|| {
+                keymap
+                    .iter()
+                    .filter(bound)
+                    .find(|b| b.context == Context::Global)
+            })
+            .map(|b| key_name(b.code, b.mods))
+    };
+    let mut tabs = Vec::new();
+    for (screen, action, word) in [
+        (Screen::Gateways, Action::ShowGateways, "gateways"),
+        (Screen::Traffic, Action::ShowTraffic, "traffic"),
+        (Screen::Trace, Action::ShowTrace, "trace"),
+    ] {
+        if let Some(k) = key(action) {
+            tabs.push(Span::styled(format!(" {k}"), theme.key));
+            let style = if state.screen == screen {
+                theme.selected
+            } else {
+                theme.dim
+            };
+            tabs.push(Span::styled(format!(" {word}"), style));
+        }
+    }
+    // A flash message takes the whole line.
     if let Some(flash) = &state.flash {
         let style = if flash.error {
             theme.error
@@ -28,8 +64,13 @@ pub(super) fn draw(
         );
         return;
     }
-    let hints: &[(Action, &str)] = match state.focus {
-        Focus::Tree => &[
+    let tabs = Line::from(tabs);
+    let [left, right] =
+        Layout::horizontal([Constraint::Min(10), Constraint::Length(tabs.width() as u16)])
+            .areas(area);
+    frame.render_widget(Paragraph::new(tabs), right);
+    let hints: &[(Action, &str)] = match (state.screen, state.focus) {
+        (Screen::Gateways, Focus::Tree) => &[
             (Action::AddGateway, "add"),
             (Action::ExitGateway, "exit"),
             (Action::RunSelected, "run"),
@@ -37,7 +78,7 @@ pub(super) fn draw(
             (Action::Help, "help"),
             (Action::Quit, "quit"),
         ],
-        Focus::Editor => &[
+        (Screen::Gateways, Focus::Editor) => &[
             (Action::RunSelected, "run"),
             (Action::RunAll, "run on all"),
             (Action::FocusNext, "gateways"),
@@ -45,11 +86,31 @@ pub(super) fn draw(
             (Action::Help, "help"),
             (Action::Quit, "quit"),
         ],
+        (Screen::Traffic, _) if state.traffic.detail.is_some() => &[
+            (Action::ToggleFold, "fold"),
+            (Action::PageDown, "hex"),
+            (Action::Back, "back"),
+            (Action::Help, "help"),
+        ],
+        (Screen::Traffic, _) => &[
+            (Action::OpenDetail, "open"),
+            (Action::Filter, "filter"),
+            (Action::Pause, "pause"),
+            (Action::Export, "export"),
+            (Action::Help, "help"),
+        ],
+        (Screen::Trace, _) => &[
+            (Action::Filter, "filter"),
+            (Action::Pause, "pause"),
+            (Action::RemoteDebug, "debug"),
+            (Action::Export, "export"),
+            (Action::Help, "help"),
+        ],
     };
     let mut spans = Vec::new();
     for (action, word) in hints {
-        if let Some(b) = keymap.iter().find(|b| b.action == *action) {
-            spans.push(Span::styled(key_name(b.code, b.mods), theme.key));
+        if let Some(k) = key(*action) {
+            spans.push(Span::styled(k, theme.key));
             spans.push(Span::styled(format!(" {word}  "), theme.dim));
         }
     }
@@ -59,5 +120,5 @@ pub(super) fn draw(
             theme.error,
         ));
     }
-    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    frame.render_widget(Paragraph::new(Line::from(spans)), left);
 }

@@ -124,17 +124,43 @@ fn failed_runs_show_the_traceback() {
 #[test]
 fn help_overlay_comes_from_the_keymap() {
     let mut st = sample();
-    st.overlay = Overlay::Help;
-    let text = screen(&st, 100, 34);
+    st.overlay = Overlay::Help { scroll: 0 };
+    let text = screen(&st, 100, 40);
     assert!(text.contains("Ctrl-R, F5"), "{text}");
     assert!(text.contains("add a gateway"), "{text}");
-    // Dialogs show their own keys in their hints.
+    // The help shows the keys of everywhere and of the screen shown;
+    // dialogs show their own keys in their hints.
     for b in default_keymap()
         .into_iter()
-        .filter(|b| !matches!(b.context, Context::Dialog(_)))
+        .filter(|b| matches!(b.context, Context::Global | Context::Tree))
     {
         assert!(text.contains(b.help), "help lacks {:?}\n{text}", b.help);
     }
+    assert!(!text.contains("In the traffic table"), "{text}");
+}
+
+#[test]
+fn the_help_of_the_traffic_screen_scrolls_through_its_keys() {
+    let mut st = sample();
+    st.screen = crate::tui::screen::Screen::Traffic;
+    let mut seen = String::new();
+    for scroll in 0..40 {
+        st.overlay = Overlay::Help { scroll };
+        seen.push_str(&screen(&st, 100, 30));
+    }
+    assert!(
+        seen.contains("↑/↓ scroll. F1 or Esc closes this help."),
+        "{seen}"
+    );
+    for b in default_keymap().into_iter().filter(|b| {
+        matches!(
+            b.context,
+            Context::Global | Context::Traffic | Context::Detail
+        )
+    }) {
+        assert!(seen.contains(b.help), "help lacks {:?}", b.help);
+    }
+    assert!(!seen.contains("In the gateway list"), "{seen}");
 }
 
 #[test]
@@ -353,7 +379,7 @@ fn dialog_hints_come_from_the_keymap() {
             },
             "Command (Tab completes, Enter runs)",
         ),
-        (Overlay::Help, "F1 or Esc closes this help."),
+        (Overlay::Help { scroll: 0 }, "F1 or Esc closes this help."),
         (Overlay::ConfirmQuit, "y quit   n / Esc stay"),
     ];
     for (overlay, needle) in hints {
@@ -378,7 +404,7 @@ fn dialog_hints_come_from_the_keymap() {
         text.contains("Ctrl-O starts it, Tab completes, ↑/↓ recall, Ctrl-G cancels."),
         "{text}"
     );
-    st.overlay = Overlay::Help;
+    st.overlay = Overlay::Help { scroll: 0 };
     let text = screen_with(&st, 100, 40, &keymap);
     assert!(text.contains("Ctrl-G closes this help."), "{text}");
 }
