@@ -84,6 +84,8 @@ struct GroupInner {
     /// Woken when a gateway joins the group or a reserved id is freed
     /// (a start that `via=` may be waiting for ended).
     changed: tokio::sync::Notify,
+    /// Interpreters found behind shims, asked once per group.
+    shims: crate::transport::shim::ShimCache,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -303,6 +305,7 @@ impl Group {
             prompter: self.inner.opts.prompter.clone(),
             accept_new_host_keys: self.inner.opts.accept_new_host_keys,
             progress: Some(progress),
+            shims: self.inner.shims.clone(),
         };
         if let Some(via_id) = spec.via() {
             let via = self.find_via(spec, id, "via", via_id).await?;

@@ -13,6 +13,7 @@ pub mod openssh;
 pub mod popen;
 pub mod process;
 pub mod prompt;
+pub mod shim;
 pub mod socket;
 pub mod ssh;
 pub mod token;

@@ -45,6 +45,9 @@ pub struct LaunchOptions {
     /// Receives each step of the start as it is done (`spawned pid 42`,
     /// `host key checked`, …), to show where a slow or failed start stands.
     pub progress: Option<ProgressSink>,
+    /// Interpreters behind shims that popen gateways start directly (see
+    /// [`super::shim`]); one per group.
+    pub shims: super::shim::ShimCache,
 }
 
 /// Receives the steps of a gateway's start, in words (see
@@ -69,7 +72,12 @@ pub async fn spawn(
     id: &str,
     opts: &LaunchOptions,
 ) -> Result<Connection, ConnectError> {
-    let python = spec.python().unwrap_or("python3").to_owned();
+    let named = spec.python().unwrap_or("python3");
+    let resolved = opts.shims.resolve(named, spec.env()).await;
+    let python = match &resolved {
+        Some(r) => r.executable.display().to_string(),
+        None => named.to_owned(),
+    };
     let mut cmd = Command::new(&python);
     cmd.arg("-u");
     if spec.dont_write_bytecode() {
@@ -78,6 +86,10 @@ pub async fn spawn(
     cmd.arg("-c").arg(BOOT_LINE);
     for (name, value) in spec.env() {
         cmd.env(name, value);
+    }
+    if let Some(r) = &resolved {
+        cmd.envs(r.env.iter().map(|(k, v)| (k, v)));
+        opts.step(&format!("{named} is a shim for {python}: started directly"));
     }
     let execmodel = spec.execmodel().map_or("thread", |m| m.as_str());
     let full_source = || opts.boot.source(id, execmodel, opts.debug);

@@ -1,0 +1,191 @@
+//! Interpreters behind shims. `python3` on PATH is often a script that picks
+//! the interpreter (pyenv, asdf) and costs ~100 ms per start. The first
+//! popen gateway of a group that names such a script runs it once, asks
+//! the interpreter it chose for `sys.executable` and the environment the
+//! shim set up, and the group's later gateways with the same `python=`,
+//! `env:` keys and working directory start that interpreter directly, with
+//! the same environment changes: the interpreter the shim would have
+//! chosen, without paying for the shim each time.
+//!
+//! A program that is not a script (`#!` first) is used as it is. When the
+//! question fails, the shim is used as it is, every time.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::process::Command;
+use tokio::sync::OnceCell;
+
+/// How long the shim may take to answer.
+const ASK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What the interpreter behind a shim printed: its executable, then each
+/// environment variable as `NAME=VALUE`, NUL-separated.
+const ASK: &str = "import os, sys\n\
+sys.stdout.buffer.write(os.fsencode(sys.executable) + b'\\0' + b'\\0'.join(\
+os.fsencode(k) + b'=' + os.fsencode(v) for k, v in os.environ.items()))";
+
+/// The interpreter a shim chose, and how it changed the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// The interpreter itself.
+    pub executable: PathBuf,
+    /// Variables the shim set or changed, to set again when starting it directly.
+    pub env: Vec<(OsString, OsString)>,
+}
+
+/// Which shim, started how: the program, the spec's `env:` pairs, and the
+/// working directory the process starts in.
+type Key = (String, Vec<(String, String)>, PathBuf);
+
+/// One question per key, answered once.
+type Answers = HashMap<Key, Arc<OnceCell<Option<Resolved>>>>;
+
+/// The answers of a group's shims (cheap to clone; shared by its starts).
+#[derive(Debug, Clone, Default)]
+pub struct ShimCache {
+    answers: Arc<Mutex<Answers>>,
+}
+
+impl ShimCache {
+    /// The interpreter to start for `python` with `env`: `None` to start
+    /// `python` itself (it is not a shim, or the shim could not be asked).
+    /// Concurrent starts with the same key wait for one question.
+    pub async fn resolve(&self, python: &str, env: &[(String, String)]) -> Option<Resolved> {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        let key = (python.to_owned(), env.to_vec(), cwd);
+        let cell = {
+            let mut answers = self.answers.lock().unwrap_or_else(|p| p.into_inner());
+            answers.entry(key).or_default().clone()
+        };
+        cell.get_or_init(|| ask(python, env)).await.clone()
+    }
+}
+
+/// Finds `python` as a spawn would (a path, or a name on PATH, as the
+/// spec's `env:PATH` would change it) and asks it when it is a script.
+async fn ask(python: &str, env: &[(String, String)]) -> Option<Resolved> {
+    let path_var = env
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| OsString::from(v))
+        .or_else(|| std::env::var_os("PATH"));
+    let program = find_program(python, path_var.as_deref())?;
+    if !is_script(&program) {
+        return None;
+    }
+    let mut cmd = Command::new(&program);
+    cmd.args(["-c", ASK])
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    let out = tokio::time::timeout(ASK_TIMEOUT, cmd.output())
+        .await
+        .ok()?
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let mut launched: BTreeMap<OsString, OsString> = std::env::vars_os().collect();
+    for (k, v) in env {
+        launched.insert(k.into(), v.into());
+    }
+    parse_answer(&out.stdout, &launched)
+}
+
+/// Reads the answer to [`ASK`]: the executable (an existing absolute
+/// path) and the variables that differ from `launched`, what the shim was
+/// started with.
+fn parse_answer(answer: &[u8], launched: &BTreeMap<OsString, OsString>) -> Option<Resolved> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut parts = answer.split(|b| *b == 0);
+    let executable = PathBuf::from(std::ffi::OsStr::from_bytes(parts.next()?));
+    if !executable.is_absolute() || !executable.is_file() {
+        return None;
+    }
+    let mut env = Vec::new();
+    for part in parts {
+        let at = part.iter().position(|b| *b == b'=')?;
+        let name = std::ffi::OsStr::from_bytes(&part[..at]).to_owned();
+        let value = std::ffi::OsStr::from_bytes(&part[at + 1..]).to_owned();
+        if launched.get(&name) != Some(&value) {
+            env.push((name, value));
+        }
+    }
+    Some(Resolved { executable, env })
+}
+
+/// `python` as a path when it has a `/`, else the first executable file of
+/// that name on `path_var`.
+fn find_program(python: &str, path_var: Option<&std::ffi::OsStr>) -> Option<PathBuf> {
+    if python.contains('/') {
+        return Some(PathBuf::from(python));
+    }
+    std::env::split_paths(path_var?)
+        .map(|dir| dir.join(python))
+        .find(|candidate| is_executable(candidate))
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// Whether `program` is a script (starts with `#!`), following symlinks.
+fn is_script(program: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 2];
+    std::fs::File::open(program)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok_and(|()| &head == b"#!")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_names_the_interpreter_and_what_the_shim_changed() {
+        let launched: BTreeMap<OsString, OsString> = [("PATH", "/bin"), ("HOME", "/root")]
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        let answer = b"/bin/sh\0PATH=/opt/py/bin:/bin\0HOME=/root\0PYENV_VERSION=3.11";
+        let resolved = parse_answer(answer, &launched).unwrap();
+        assert_eq!(resolved.executable, PathBuf::from("/bin/sh"));
+        assert_eq!(
+            resolved.env,
+            [
+                ("PATH".into(), "/opt/py/bin:/bin".into()),
+                ("PYENV_VERSION".into(), "3.11".into())
+            ]
+        );
+        assert_eq!(parse_answer(b"relative/python\0", &launched), None);
+        assert_eq!(parse_answer(b"/no/such/python\0", &launched), None);
+        assert_eq!(parse_answer(b"/bin/sh\0garbage", &launched), None);
+    }
+
+    #[test]
+    fn programs_are_found_as_a_spawn_finds_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("py");
+        std::fs::write(&script, "#!/bin/sh\nexec true\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = std::env::join_paths(["/nonexistent", dir.path().to_str().unwrap()]).unwrap();
+        assert_eq!(find_program("py", Some(&path)), Some(script.clone()));
+        assert_eq!(find_program("nope", Some(&path)), None);
+        assert!(is_script(&script));
+        assert!(
+            !is_script(Path::new("/bin/sh"))
+                || std::fs::read("/bin/sh").unwrap().starts_with(b"#!")
+        );
+    }
+}
