@@ -7,8 +7,8 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use crate::engine::EventKind;
-pub use crate::fmt::{size, summary};
 use crate::fmt::duration;
+pub use crate::fmt::{size, summary};
 
 /// Redraws no more often than this.
 const REDRAW_EVERY: Duration = Duration::from_millis(100);

@@ -23,6 +23,8 @@ use ratatui::backend::Backend;
 use ratatui::layout::Rect;
 use tokio::sync::mpsc;
 
+mod rsync;
+
 use super::config::{Config, Saved};
 use super::effects::{self, Effects, SpecHistory};
 use super::filter::Filter;
@@ -314,12 +316,14 @@ impl App {
             }
             TermEvent::Mouse(m) => match self.state.screen {
                 Screen::Gateways => input::gateways::on_mouse(&mut self.state, self.area, m),
+                Screen::Rsync => false,
             },
             TermEvent::Resize(..) => true,
             TermEvent::Paste(text) => {
                 if !dialog::on_paste(&mut self.state.overlay, &text) {
                     match self.state.screen {
                         Screen::Gateways => input::gateways::on_paste(&mut self.state, &text),
+                        Screen::Rsync => input::rsync::on_paste(&mut self.state, &text),
                     }
                 }
                 true
@@ -342,6 +346,7 @@ impl App {
         }
         let action = match self.state.screen {
             Screen::Gateways => input::gateways::on_key(&mut self.state, &self.keymap, key),
+            Screen::Rsync => input::rsync::on_key(&mut self.state, &self.keymap, key),
         };
         if let Some(action) = action {
             self.perform(action);
@@ -597,6 +602,8 @@ impl App {
                     p.runs.retain(|r| r.took.is_none());
                 }
             }
+            Action::ShowRsync => self.toggle_rsync(),
+            Action::Rsync(a) => self.rsync_action(a),
             // Dialog keys are handled by the dialogs.
             Action::Dialog(_) => {}
         }

@@ -23,6 +23,8 @@ pub enum Screen {
     /// Gateways in a tree with their details, and code panes with their runs.
     #[default]
     Gateways,
+    /// Rsync jobs: the form of a new one, progress, past jobs' reports.
+    Rsync,
 }
 
 /// Which engine events a screen needs.
@@ -38,7 +40,7 @@ impl Screen {
     /// The events this screen needs while it is shown.
     pub fn feed(self) -> Feed {
         match self {
-            Screen::Gateways => Feed::Lifecycle,
+            Screen::Gateways | Screen::Rsync => Feed::Lifecycle,
         }
     }
 }

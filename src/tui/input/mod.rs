@@ -10,11 +10,13 @@
 pub mod dialog;
 pub mod gateways;
 mod overrides;
+pub mod rsync;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::state::Focus;
 pub use overrides::{apply_overrides, parse_key};
+pub use rsync::RsyncAction;
 
 /// Something the user asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -61,6 +63,10 @@ pub enum Action {
     TerminateGroup,
     /// Open the command palette.
     Palette,
+    /// Show the rsync screen (on it: back to the gateways).
+    ShowRsync,
+    /// A key of the rsync screen (bound in [`Context::Rsync`] only).
+    Rsync(RsyncAction),
     /// A key inside a dialog (bound in [`Context::Dialog`] only).
     Dialog(DialogAction),
 }
@@ -140,7 +146,7 @@ pub enum Dialog {
 
 impl Action {
     /// Every action, in the order the palette lists them.
-    pub const ALL: [Action; 20] = [
+    pub const ALL: [Action; 21] = [
         Action::Interrupt,
         Action::RestartGateway,
         Action::Filter,
@@ -160,6 +166,7 @@ impl Action {
         Action::SelectNext,
         Action::SelectPrev,
         Action::Help,
+        Action::ShowRsync,
         Action::Quit,
     ];
 
@@ -187,6 +194,8 @@ impl Action {
             Action::RestartGateway => "restart-gateway",
             Action::Interrupt => "interrupt",
             Action::Palette => "palette",
+            Action::ShowRsync => "rsync",
+            Action::Rsync(r) => r.name(),
             Action::Dialog(d) => d.name(),
         }
     }
@@ -215,6 +224,8 @@ impl Action {
             Action::RestartGateway => "restart the selected gateway from its spec",
             Action::Interrupt => "interrupt the running code (KeyboardInterrupt)",
             Action::Palette => "open the command palette",
+            Action::ShowRsync => "switch between the rsync screen and the gateways",
+            Action::Rsync(r) => r.describe(),
             Action::Dialog(d) => d.describe(),
         }
     }
@@ -227,6 +238,8 @@ pub enum Context {
     Global,
     /// Only while the gateway tree (of the gateways + code screen) has focus.
     Tree,
+    /// Only on the rsync screen.
+    Rsync,
     /// Only while this dialog is open.
     Dialog(Dialog),
 }
@@ -238,6 +251,8 @@ impl Context {
         match (self, other) {
             (Context::Dialog(a), Context::Dialog(b)) => a == b,
             (Context::Dialog(_), _) | (_, Context::Dialog(_)) => false,
+            // Never on the screen together.
+            (Context::Rsync, Context::Tree) | (Context::Tree, Context::Rsync) => false,
             _ => true,
         }
     }
@@ -421,9 +436,40 @@ pub fn default_keymap() -> Vec<Binding> {
         ),
         bind(KeyCode::Enter, NONE, FocusNext, Tree, "edit the code pane"),
         bind(KeyCode::Char('q'), NONE, Quit, Tree, "quit"),
+        bind(
+            KeyCode::F(8),
+            NONE,
+            ShowRsync,
+            Global,
+            "rsync screen (again: back to the gateways)",
+        ),
     ];
+    keymap.extend(rsync_keymap());
     keymap.extend(dialog_keymap());
     keymap
+}
+
+/// The built-in keys of the rsync screen.
+fn rsync_keymap() -> Vec<Binding> {
+    use KeyCode::{Char, Down, Enter, PageDown, PageUp, Tab, Up};
+    use RsyncAction::*;
+    let r =
+        |code, mods, action, help| bind(code, mods, Action::Rsync(action), Context::Rsync, help);
+    vec![
+        r(Enter, NONE, Start, "start the job of the form"),
+        r(Char('x'), CTRL, Cancel, "cancel the running job"),
+        r(Down, NONE, NextRow, "next row of the form"),
+        r(Up, NONE, PrevRow, "previous row of the form"),
+        r(
+            Char(' '),
+            NONE,
+            Toggle,
+            "check a target or an option (on text rows: a space)",
+        ),
+        r(Tab, NONE, Complete, "complete the source directory"),
+        r(PageDown, NONE, NextJob, "show the next job"),
+        r(PageUp, NONE, PrevJob, "show the previous job"),
+    ]
 }
 
 /// The built-in keys of the dialogs (the order sets the order of hints).
@@ -519,6 +565,9 @@ pub fn keys_for(keymap: &[Binding], context: Context, action: Action) -> Vec<Str
 /// How a key is written in hints and help (`Ctrl-R`, `F5`, `Alt-→`).
 pub fn key_name(code: KeyCode, mods: KeyModifiers) -> String {
     let key = match code {
+        KeyCode::Char(' ') => "Space".into(),
+        KeyCode::PageUp => "PgUp".into(),
+        KeyCode::PageDown => "PgDn".into(),
         KeyCode::Char(c) if mods.contains(KeyModifiers::CONTROL) => {
             c.to_ascii_uppercase().to_string()
         }
@@ -656,6 +705,7 @@ pub fn markdown_table(keymap: &[Binding]) -> String {
         let place = match context {
             Context::Global => "everywhere",
             Context::Tree => "gateway list",
+            Context::Rsync => "rsync screen",
             // Dialogs show their keys in their own hints.
             Context::Dialog(_) => continue,
         };

@@ -3,6 +3,7 @@
 
 pub mod gateways;
 pub mod panes;
+pub mod rsync;
 
 use std::time::{Duration, Instant};
 
@@ -148,6 +149,13 @@ pub enum TaskMsg {
         /// Gateway id.
         gateway: String,
     },
+    /// An rsync job ended: its targets' reports, or why it could not start.
+    RsyncEnded {
+        /// The job's number in the TUI.
+        job: u64,
+        /// The reports, or the error.
+        result: Result<Vec<crate::engine::rsync::TargetReport>, String>,
+    },
     /// Something to tell the user.
     Flash {
         /// The text.
@@ -183,6 +191,8 @@ pub struct State {
     pub output_scroll: u16,
     /// Lines kept per run (config `buffer_lines`).
     pub buffer_lines: usize,
+    /// The rsync screen: its form, the running job, past jobs.
+    pub rsync: rsync::Rsync,
     next_run: u64,
 }
 
@@ -201,6 +211,7 @@ impl Default for State {
             filter: None,
             output_scroll: 0,
             buffer_lines: 5000,
+            rsync: rsync::Rsync::default(),
             next_run: 1,
         }
     }
@@ -210,7 +221,10 @@ impl State {
     /// Applies an engine event.
     pub fn apply_event(&mut self, received: &Received) {
         match received {
-            Received::Event(Event { gateway, kind, .. }) => self.gateways.apply(gateway, kind),
+            Received::Event(Event { gateway, kind, .. }) => {
+                self.gateways.apply(gateway, kind);
+                self.rsync.apply(gateway, kind);
+            }
             Received::Lost(n) => self.lost_events += n,
         }
     }
@@ -242,6 +256,7 @@ impl State {
             }
             TaskMsg::Python { gateway, version } => self.gateways.set_python(&gateway, version),
             TaskMsg::Flash { text, error } => self.flash(text, error, now),
+            TaskMsg::RsyncEnded { job, result } => self.rsync.ended(job, result, now),
             TaskMsg::Polled { .. } | TaskMsg::RunStarted { .. } => {}
         }
     }
@@ -323,7 +338,7 @@ impl State {
 
     /// Whether any run is still executing.
     pub fn work_running(&self) -> bool {
-        self.panes.iter().any(Pane::is_running)
+        self.panes.iter().any(Pane::is_running) || self.rsync.running().is_some()
     }
 
     /// The selected gateway's id.

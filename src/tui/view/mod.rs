@@ -6,6 +6,7 @@
 mod gateways;
 mod overlay;
 mod panes;
+mod rsync;
 mod status;
 mod tree;
 
@@ -37,9 +38,12 @@ pub fn draw(frame: &mut Frame, state: &State, theme: &Theme, keymap: &[Binding])
     }
     match state.screen {
         Screen::Gateways => gateways::draw(frame, area, state, theme, keymap),
+        Screen::Rsync => rsync::draw(frame, area, state, theme, keymap),
     }
     overlay::draw(frame, area, state, theme, keymap);
 }
 
+#[cfg(test)]
+mod rsync_tests;
 #[cfg(test)]
 mod tests;

@@ -9,6 +9,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use crate::tui::input::{Action, Binding, Context, Dialog, DialogAction, help_rows, keys_for};
 use crate::tui::palette::matches;
+use crate::tui::screen::Screen;
 use crate::tui::state::{Overlay, State};
 use crate::tui::theme::Theme;
 
@@ -22,7 +23,7 @@ pub(super) fn draw(
     let k = Keys(keymap);
     match &state.overlay {
         Overlay::None => {}
-        Overlay::Help => help(frame, area, theme, keymap),
+        Overlay::Help => help(frame, area, theme, keymap, state.screen),
         Overlay::AddGateway { input, problem } => line_dialog(
             frame,
             area,
@@ -225,7 +226,8 @@ fn boxed<'a>(title: &'a str, theme: &Theme) -> Block<'a> {
         .style(theme.base)
 }
 
-fn help(frame: &mut Frame, area: Rect, theme: &Theme, keymap: &[Binding]) {
+/// The keys of everywhere and of the part of `screen` that has its own.
+fn help(frame: &mut Frame, area: Rect, theme: &Theme, keymap: &[Binding], screen: Screen) {
     let rows = help_rows(keymap);
     let width = rows
         .iter()
@@ -233,10 +235,11 @@ fn help(frame: &mut Frame, area: Rect, theme: &Theme, keymap: &[Binding]) {
         .max()
         .unwrap_or(8);
     let mut lines = Vec::new();
-    for (context, heading) in [
-        (Context::Global, "Everywhere"),
-        (Context::Tree, "In the gateway list"),
-    ] {
+    let own = match screen {
+        Screen::Gateways => (Context::Tree, "In the gateway list"),
+        Screen::Rsync => (Context::Rsync, "On the rsync screen"),
+    };
+    for (context, heading) in [(Context::Global, "Everywhere"), own] {
         lines.push(Line::from(Span::styled(heading, theme.title)));
         for (keys, help, _) in rows.iter().filter(|r| r.2 == context) {
             lines.push(Line::from(vec![
