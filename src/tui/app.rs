@@ -23,6 +23,7 @@ use ratatui::backend::Backend;
 use ratatui::layout::Rect;
 use tokio::sync::mpsc;
 
+mod prompt;
 mod rsync;
 
 use super::config::{Config, Saved};
@@ -71,6 +72,10 @@ pub struct App {
     snippets_dir: Option<PathBuf>,
     /// The area last drawn (to place mouse clicks).
     area: Rect,
+    /// Questions of ssh starts (see [`super::prompt`]).
+    prompts: Option<mpsc::UnboundedReceiver<super::prompt::Asked>>,
+    /// Questions waiting for their dialog; the first is shown.
+    asked: std::collections::VecDeque<super::prompt::Asked>,
 }
 
 impl App {
@@ -98,6 +103,8 @@ impl App {
             no_color: false,
             snippets_dir: None,
             area: Rect::default(),
+            prompts: None,
+            asked: std::collections::VecDeque::new(),
         }
     }
 
@@ -228,6 +235,7 @@ impl App {
                 super::term::suspend(term, self.mouse)?;
                 dirty = true;
             }
+            dirty |= self.show_prompt();
             if dirty {
                 self.draw(term)?;
                 dirty = false;
@@ -248,6 +256,10 @@ impl App {
                     self.on_traffic(&received);
                     dirty = true;
                 }
+                Some(asked) = prompt::next(&mut self.prompts) => {
+                    self.asked.push_back(asked);
+                    dirty = true;
+                }
                 Some(msg) = self.tasks_rx.recv() => {
                     self.effects.note(&msg);
                     self.state.apply_task(msg, Instant::now());
@@ -255,7 +267,7 @@ impl App {
                 }
                 _ = tick.tick() => {
                     self.effects.poll_status();
-                    dirty = self.state.expire(Instant::now());
+                    dirty = self.state.expire(Instant::now()) | self.drop_abandoned_prompt();
                 }
             }
         }
@@ -373,6 +385,7 @@ impl App {
             Outcome::Command(line) => self.command(&line),
             Outcome::ExitGateway(id) => self.exit_gateway(&id),
             Outcome::TerminateGroup(name) => self.terminate_group(&name),
+            Outcome::Answer(reply) => self.answer_prompt(reply),
         }
     }
 

@@ -42,6 +42,7 @@ pub mod effects;
 pub mod filter;
 pub mod input;
 pub mod palette;
+pub mod prompt;
 pub mod screen;
 pub mod snippets;
 pub mod state;
@@ -100,7 +101,12 @@ pub async fn run(opts: TuiOptions) -> i32 {
             return crate::exit::EXIT_USAGE;
         }
     }
-    let group = Group::new();
+    // ssh questions (passphrases, passwords, host keys) go to dialogs.
+    let (prompter, prompts) = prompt::channel();
+    let group = Group::with_options(crate::engine::GroupOptions {
+        prompter: Some(crate::transport::SharedPrompter::new(prompter)),
+        ..crate::engine::GroupOptions::default()
+    });
     let record = RecordOptions {
         trace_file: opts.trace_file.clone(),
         payloads: false,
@@ -128,6 +134,7 @@ pub async fn run(opts: TuiOptions) -> i32 {
         .with_key_overrides(&config.keys, &mut problems)
         .with_themes(user_themes, no_color)
         .with_mouse(config.mouse)
+        .with_prompts(prompts)
         .with_names(&config)
         .with_spec_history(
             dirs.as_ref().map(|d| d.data.join("spec_history")),

@@ -40,6 +40,8 @@ pub enum Outcome {
     ExitGateway(String),
     /// Terminate this TUI group (the user confirmed).
     TerminateGroup(String),
+    /// Answer the ssh question shown (the dialog closed).
+    Answer(Option<crate::tui::prompt::Reply>),
 }
 
 /// What the dialogs read besides their own text.
@@ -64,6 +66,8 @@ pub fn context(overlay: &Overlay) -> Option<Dialog> {
         Overlay::SendValue { .. } => Dialog::SendValue,
         Overlay::Filter { .. } => Dialog::Filter,
         Overlay::Palette { .. } => Dialog::Palette,
+        Overlay::Prompt(a) if a.is_secret() => Dialog::Secret,
+        Overlay::Prompt(_) => Dialog::HostKey,
     })
 }
 
@@ -83,6 +87,10 @@ pub fn on_key(overlay: &mut Overlay, key: &KeyEvent, known: &Known) -> Outcome {
     use DialogAction::*;
     match overlay {
         Overlay::None => Outcome::Nothing,
+        Overlay::Prompt(asking) => match super::prompt::on_key(asking, action, key) {
+            Some(reply) => close(overlay, Outcome::Answer(reply)),
+            None => Outcome::Nothing,
+        },
         Overlay::Help => match action {
             Some(Cancel) => close(overlay, Outcome::Nothing),
             _ => Outcome::Nothing,
@@ -212,6 +220,10 @@ pub fn on_paste(overlay: &mut Overlay, text: &str) -> bool {
     match overlay {
         Overlay::AddGateway { input, .. } => {
             input.push_str(text.trim());
+            true
+        }
+        Overlay::Prompt(asking) if asking.is_secret() => {
+            asking.input.push_str(text.trim_end_matches(['\r', '\n']));
             true
         }
         _ => false,

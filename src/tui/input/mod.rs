@@ -10,6 +10,7 @@
 pub mod dialog;
 pub mod gateways;
 mod overrides;
+pub mod prompt;
 pub mod rsync;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
@@ -89,17 +90,20 @@ pub enum DialogAction {
     PrevEntry,
     /// The entry after: a newer spec, the palette line below.
     NextEntry,
+    /// Answer yes and remember it (an unknown host key: accept and record).
+    Always,
 }
 
 impl DialogAction {
     /// Every dialog action.
-    pub const ALL: [DialogAction; 6] = [
+    pub const ALL: [DialogAction; 7] = [
         DialogAction::Accept,
         DialogAction::Cancel,
         DialogAction::Yes,
         DialogAction::Complete,
         DialogAction::PrevEntry,
         DialogAction::NextEntry,
+        DialogAction::Always,
     ];
 
     /// Its name in the config's `[keys]` table.
@@ -111,6 +115,7 @@ impl DialogAction {
             DialogAction::Complete => "complete",
             DialogAction::PrevEntry => "prev-entry",
             DialogAction::NextEntry => "next-entry",
+            DialogAction::Always => "always",
         }
     }
 
@@ -123,6 +128,7 @@ impl DialogAction {
             DialogAction::Complete => "complete what was typed",
             DialogAction::PrevEntry => "older spec, or the entry above",
             DialogAction::NextEntry => "newer spec, or the entry below",
+            DialogAction::Always => "answer yes and record it (a host key)",
         }
     }
 }
@@ -142,6 +148,10 @@ pub enum Dialog {
     Filter,
     /// The command palette.
     Palette,
+    /// Typing a passphrase or password (masked) for an ssh start.
+    Secret,
+    /// An unknown or changed ssh host key.
+    HostKey,
 }
 
 impl Action {
@@ -523,6 +533,12 @@ fn dialog_keymap() -> Vec<Binding> {
         d(Up, PrevEntry, Dialog::Palette, "entry above"),
         d(Down, NextEntry, Dialog::Palette, "entry below"),
         d(Esc, Cancel, Dialog::Palette, "cancel"),
+        d(Enter, Accept, Dialog::Secret, "send it"),
+        d(Esc, Cancel, Dialog::Secret, "cancel (no answer)"),
+        d(Char('y'), Yes, Dialog::HostKey, "accept once"),
+        d(Char('a'), Always, Dialog::HostKey, "accept and record"),
+        d(Char('n'), Cancel, Dialog::HostKey, "refuse"),
+        d(Esc, Cancel, Dialog::HostKey, "refuse"),
     ]
 }
 

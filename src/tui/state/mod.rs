@@ -3,6 +3,7 @@
 
 pub mod gateways;
 pub mod panes;
+pub mod prompt;
 pub mod rsync;
 
 use std::time::{Duration, Instant};
@@ -84,6 +85,9 @@ pub enum Overlay {
         /// Why it is not a valid expression, if it is not.
         problem: Option<String>,
     },
+    /// A question of an ssh start: a passphrase or password (masked), an
+    /// unknown host key, a changed host key.
+    Prompt(prompt::Asking),
     /// The command palette with what was typed and the highlighted entry.
     Palette {
         /// The command typed so far.

@@ -6,6 +6,7 @@
 mod gateways;
 mod overlay;
 mod panes;
+mod prompt;
 mod rsync;
 mod status;
 mod tree;

@@ -23,6 +23,7 @@ pub(super) fn draw(
     let k = Keys(keymap);
     match &state.overlay {
         Overlay::None => {}
+        Overlay::Prompt(asking) => super::prompt::draw(frame, area, asking, theme, keymap),
         Overlay::Help => help(frame, area, theme, keymap, state.screen),
         Overlay::AddGateway { input, problem } => line_dialog(
             frame,
