@@ -393,3 +393,46 @@ async fn a_key_passphrase_is_asked_masked_and_a_wrong_one_again() {
     tui.wait_for("● gw0 ssh").await;
     tui.quit().await;
 }
+
+#[tokio::test]
+async fn a_running_rsync_job_is_cancelled() {
+    let dir = tempfile::tempdir().unwrap();
+    small_tree(dir.path());
+    // A worker whose only thread is busy: the job waits for its receiver.
+    let tui = Tui::start(
+        &[popen(&format!(
+            "//execmodel=main_thread_only//chdir={}",
+            dir.path().display()
+        ))],
+        &[],
+    );
+    tui.wait_for("● gw0 popen").await;
+    tui.ctrl('n');
+    tui.type_text("import time\ntime.sleep(60)");
+    tui.ctrl('r');
+    tui.wait_for("── run 1 on gw0 running").await;
+    tui.key(KeyCode::F(8));
+    tui.wait_for("New rsync job").await;
+    tui.type_text(&format!("{}/tree_src", dir.path().display()));
+    tui.key(KeyCode::Down);
+    tui.key(KeyCode::Char(' '));
+    tui.key(KeyCode::Down);
+    tui.type_text("copy");
+    tui.key(KeyCode::Enter);
+    tui.wait_for("#1 … ").await;
+    // A second job waits for the first.
+    tui.key(KeyCode::Enter);
+    tui.wait_for("rsync job 1 is still running").await;
+    tui.ctrl('x');
+    let screen = tui
+        .wait_until("the job to end cancelled", |s| {
+            s.contains("gw0 → copy: FAILED: cancelled") && s.contains("#1 ✗")
+        })
+        .await;
+    assert!(!screen.contains("#2"), "{screen}");
+    assert!(!dir.path().join("copy/a.txt").exists(), "{screen}");
+    tui.ctrl('q');
+    tui.wait_for(" Quit? ").await;
+    tui.key(KeyCode::Char('y'));
+    tui.finished().await.expect("the app ends cleanly");
+}

@@ -198,3 +198,33 @@ fn tab_completes_local_paths() {
     );
     assert_eq!(split_patterns(" a,,b  c "), ["a", "b", "c"]);
 }
+
+#[test]
+fn a_running_job_counts_as_work_and_its_events_reach_it_through_the_state() {
+    use crate::engine::{Event, Received};
+    use crate::tui::state::{State, TaskMsg};
+    use std::sync::Arc;
+    let mut st = State::default();
+    let now = Instant::now();
+    assert!(!st.work_running());
+    let id = st.rsync.start(filled().job(&live()).unwrap(), now);
+    assert!(st.work_running(), "quitting asks first");
+    st.apply_event(&Received::Event(Event {
+        time: Duration::ZERO,
+        gateway: Arc::from("gw1"),
+        kind: progress(3, "copy", 1, 10, Some("x")),
+    }));
+    assert_eq!(st.rsync.jobs[0].targets[1].files_done, 1);
+    st.apply_task(
+        TaskMsg::RsyncEnded {
+            job: id,
+            result: Ok(vec![
+                report("gw0", "copy", None),
+                report("gw1", "copy", None),
+            ]),
+        },
+        now,
+    );
+    assert!(st.rsync.jobs[0].is_ok());
+    assert!(!st.work_running());
+}
