@@ -238,8 +238,11 @@ impl Effects {
         }
     }
 
-    /// Terminates every gateway (the TUI is quitting).
+    /// Cancels running rsync jobs and terminates every gateway (the TUI is quitting).
     pub async fn terminate_all(&self) {
+        for job in self.rsyncs.values() {
+            job.cancel();
+        }
         self.group.terminate(QUIT_TIMEOUT).await;
     }
 }

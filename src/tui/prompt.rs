@@ -127,3 +127,77 @@ impl Prompter for TuiPrompter {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at() -> SshAt {
+        SshAt {
+            user: "me".into(),
+            host: "box".into(),
+            port: 2222,
+        }
+    }
+
+    #[tokio::test]
+    async fn questions_travel_to_the_loop_and_answers_back() {
+        let (prompter, mut rx) = channel();
+        let at = at();
+        let asking = tokio::spawn({
+            let prompter = prompter.clone();
+            let at = at.clone();
+            async move { prompter.password(&at, 2).await }
+        });
+        let asked = rx.recv().await.unwrap();
+        assert_eq!(asked.asking.at, "me@box:2222");
+        assert_eq!(asked.asking.kind, AskKind::Password { attempt: 2 });
+        assert!(!asked.is_abandoned());
+        let _ = asked.reply.unwrap().send(Reply::Secret(Some("pw".into())));
+        assert_eq!(asking.await.unwrap(), Some("pw".into()));
+
+        // A host key: a reply of the wrong kind, or none, refuses.
+        let q = HostKeyQuestion {
+            at: at.clone(),
+            key_type: "ssh-ed25519".into(),
+            fingerprint: "SHA256:abc".into(),
+            known_hosts: "/kh".into(),
+            changed_line: None,
+        };
+        let deciding = tokio::spawn({
+            let prompter = prompter.clone();
+            let q = q.clone();
+            async move { prompter.host_key(&q).await }
+        });
+        let asked = rx.recv().await.unwrap();
+        assert!(matches!(asked.asking.kind, AskKind::HostKey { .. }));
+        drop(asked);
+        assert_eq!(deciding.await.unwrap(), HostKeyDecision::Refuse);
+
+        // A changed key is only told: nobody waits.
+        prompter.host_key_changed(&HostKeyQuestion {
+            changed_line: Some(3),
+            ..q
+        });
+        let told = rx.recv().await.unwrap();
+        assert!(told.reply.is_none() && !told.is_abandoned());
+        assert!(matches!(
+            told.asking.kind,
+            AskKind::HostKeyChanged { line: 3, .. }
+        ));
+
+        // A start that gives up leaves its question abandoned.
+        let giving_up = tokio::spawn({
+            let prompter = prompter.clone();
+            async move { prompter.passphrase(Path::new("k"), &at, 1).await }
+        });
+        let asked = rx.recv().await.unwrap();
+        giving_up.abort();
+        let _ = giving_up.await;
+        assert!(asked.is_abandoned());
+        // The typed secret never shows in debug output.
+        let mut shown = asked.asking.clone();
+        shown.input = "hunter2".into();
+        assert!(!format!("{shown:?}").contains("hunter2"));
+    }
+}

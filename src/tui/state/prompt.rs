@@ -5,7 +5,7 @@
 use std::fmt;
 
 /// What is asked.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AskKind {
     /// The passphrase of an encrypted private key.
     Passphrase {
@@ -65,18 +65,11 @@ impl Asking {
 /// Never prints what was typed.
 impl fmt::Debug for Asking {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = match &self.kind {
-            AskKind::Passphrase { key, attempt } => format!("Passphrase({key}, {attempt})"),
-            AskKind::Password { attempt } => format!("Password({attempt})"),
-            AskKind::HostKey { fingerprint, .. } => format!("HostKey({fingerprint})"),
-            AskKind::HostKeyChanged { fingerprint, .. } => {
-                format!("HostKeyChanged({fingerprint})")
-            }
-        };
         write!(
             f,
-            "Asking({} {kind}, {} characters typed)",
+            "Asking({} {:?}, {} characters typed)",
             self.at,
+            self.kind,
             self.input.chars().count()
         )
     }

@@ -56,7 +56,13 @@ pub(super) fn draw(
             &k,
             Question {
                 title: " Quit? ",
-                question: "Code is still running. Quit and stop every gateway?".into(),
+                question: match state.rsync.running() {
+                    Some(job) => format!(
+                        "rsync job {} is still running. Quit, cancel it and stop every gateway?",
+                        job.id
+                    ),
+                    None => "Code is still running. Quit and stop every gateway?".into(),
+                },
                 yes: "quit",
                 no: "stay",
             },

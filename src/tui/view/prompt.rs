@@ -152,3 +152,108 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
         .areas(v);
     h
 }
+
+#[cfg(test)]
+mod tests {
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+
+    use crate::tui::input::{apply_overrides, default_keymap};
+    use crate::tui::state::prompt::{AskKind, Asking};
+    use crate::tui::state::{Overlay, State};
+    use crate::tui::theme::Theme;
+
+    fn screen(state: &State, keymap: &[crate::tui::input::Binding]) -> String {
+        let mut term = Terminal::new(TestBackend::new(120, 34)).unwrap();
+        let theme = Theme::fallback(true);
+        term.draw(|f| super::super::draw(f, state, &theme, keymap))
+            .unwrap();
+        let buf = term.backend().buffer().clone();
+        let mut out = String::new();
+        for y in 0..buf.area.height {
+            for x in 0..buf.area.width {
+                out.push_str(buf[(x, y)].symbol());
+            }
+            out.push('\n');
+        }
+        out
+    }
+
+    fn with(kind: AskKind, input: &str) -> State {
+        let mut st = State::default();
+        st.overlay = Overlay::Prompt(Asking {
+            at: "me@box:2222".into(),
+            kind,
+            input: input.into(),
+        });
+        st
+    }
+
+    #[test]
+    fn secrets_are_masked_and_a_retry_is_told() {
+        let st = with(
+            AskKind::Passphrase {
+                key: "/home/me/.ssh/id_ed25519".into(),
+                attempt: 2,
+            },
+            "hunter2",
+        );
+        let text = screen(&st, &default_keymap());
+        for needle in [
+            " Key passphrase ",
+            "That did not work (try 2).",
+            "Passphrase for the key /home/me/.ssh/id_ed25519 (me@box:2222):",
+            "> •••••••▏",
+            "Enter sends it   Esc cancels",
+        ] {
+            assert!(text.contains(needle), "lacks {needle:?}\n{text}");
+        }
+        assert!(!text.contains("hunter2"), "{text}");
+        let text = screen(
+            &with(AskKind::Password { attempt: 1 }, ""),
+            &default_keymap(),
+        );
+        assert!(text.contains("Password for me@box:2222:"), "{text}");
+        assert!(!text.contains("did not work"), "{text}");
+    }
+
+    #[test]
+    fn host_key_dialogs_show_the_fingerprint_and_their_keys() {
+        let unknown = AskKind::HostKey {
+            key_type: "ssh-ed25519".into(),
+            fingerprint: "SHA256:AbCdEf".into(),
+            known_hosts: "/home/me/.ssh/known_hosts".into(),
+        };
+        let text = screen(&with(unknown.clone(), ""), &default_keymap());
+        for needle in [
+            " Unknown host key ",
+            "The host me@box:2222 is not in /home/me/.ssh/known_hosts.",
+            "Its ssh-ed25519 key fingerprint is SHA256:AbCdEf",
+            "y accept once   a accept and record   n/Esc refuse",
+        ] {
+            assert!(text.contains(needle), "lacks {needle:?}\n{text}");
+        }
+        // Rebound keys show in the hint.
+        let mut keymap = default_keymap();
+        let overrides = [("always".to_string(), vec!["ctrl-a".to_string()])];
+        assert!(apply_overrides(&mut keymap, &overrides.into_iter().collect()).is_empty());
+        let text = screen(&with(unknown, ""), &keymap);
+        assert!(text.contains("Ctrl-A accept and record"), "{text}");
+        let changed = AskKind::HostKeyChanged {
+            key_type: "ssh-ed25519".into(),
+            fingerprint: "SHA256:AbCdEf".into(),
+            known_hosts: "/kh".into(),
+            line: 7,
+        };
+        let text = screen(&with(changed, ""), &default_keymap());
+        for needle in [
+            " Host key changed: refused ",
+            "The host key of me@box:2222 HAS CHANGED",
+            "/kh line 7",
+            "nothing to accept",
+            "Any key closes this.",
+        ] {
+            assert!(text.contains(needle), "lacks {needle:?}\n{text}");
+        }
+    }
+}

@@ -236,3 +236,16 @@ fn the_help_on_the_rsync_screen_lists_its_keys() {
     }
     assert!(!text.contains("In the gateway list"), "{text}");
 }
+
+#[test]
+fn quitting_during_a_job_names_it() {
+    let mut st = sample();
+    let spec = st.rsync.form.job(&["gw0".into(), "gw1".into()]).unwrap();
+    st.rsync.start(spec, Instant::now());
+    st.overlay = Overlay::ConfirmQuit;
+    let text = screen(&st);
+    assert!(
+        text.contains("rsync job 1 is still running. Quit, cancel it and stop every gateway?"),
+        "{text}"
+    );
+}
