@@ -436,3 +436,52 @@ async fn a_running_rsync_job_is_cancelled() {
     tui.key(KeyCode::Char('y'));
     tui.finished().await.expect("the app ends cleanly");
 }
+
+#[tokio::test]
+async fn questions_of_two_starts_come_one_at_a_time_and_nothing_else_waits() {
+    let sshd = Sshd::start();
+    let first = sshd.dir.path().join("first_known_hosts");
+    let second = sshd.dir.path().join("second_known_hosts");
+    let tui = Tui::start(
+        &[
+            ssh_spec(&sshd, &sshd.user_key, &first),
+            ssh_spec(&sshd, &sshd.user_key, &second),
+            popen(""),
+        ],
+        &[],
+    );
+    let screen = tui.wait_for("Unknown host key").await;
+    // The popen gateway came up while the question was open.
+    let screen = if screen.contains("● gw2 popen") {
+        screen
+    } else {
+        tui.wait_for("● gw2 popen").await
+    };
+    assert!(screen.contains("Unknown host key"), "{screen}");
+    let known = |s: &str| {
+        ["● gw0 ssh", "● gw1 ssh"]
+            .iter()
+            .filter(|g| s.contains(*g))
+            .count()
+    };
+    assert_eq!(known(&screen), 0, "{screen}");
+    tui.key(KeyCode::Char('y'));
+    // One started; the other's question is shown now.
+    let screen = tui
+        .wait_until("one ssh gateway to be live", |s| known(s) == 1)
+        .await;
+    let screen = if screen.contains("Unknown host key") {
+        screen
+    } else {
+        tui.wait_for("Unknown host key").await
+    };
+    assert_eq!(known(&screen), 1, "{screen}");
+    tui.key(KeyCode::Char('y'));
+    tui.wait_until("both ssh gateways to be live", |s| known(s) == 2)
+        .await;
+    let screen = tui
+        .wait_until("the dialog to close", |s| !s.contains("Unknown host key"))
+        .await;
+    assert_eq!(known(&screen), 2, "{screen}");
+    tui.quit().await;
+}
