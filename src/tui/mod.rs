@@ -17,6 +17,9 @@
 //!   the screen and of the dialogs into actions and outcomes.
 //! - `effects.rs` is everything done outside the TUI: engine calls in
 //!   spawned tasks, files, the clipboard.
+//! - `prompt.rs` is the group's ssh prompter: passphrase, password and
+//!   host-key questions of starting gateways travel to the loop, which shows
+//!   them one at a time as dialogs and sends the answers back.
 //! - `config.rs` (including the one resolution of saved gateway names),
 //!   `theme.rs`, `palette.rs`, `filter.rs`, `snippets.rs`, `syntax.rs` and
 //!   `term.rs` (the terminal restored whatever happens) serve them.

@@ -71,8 +71,9 @@ impl RsyncAction {
     }
 }
 
-/// Global actions that work on the rsync screen too.
-const GLOBAL: [Action; 5] = [
+/// Global actions that work on the rsync screen too (the others act on
+/// code panes).
+pub const GLOBAL: [Action; 5] = [
     Action::Help,
     Action::Palette,
     Action::Quit,

@@ -248,7 +248,17 @@ fn help(frame: &mut Frame, area: Rect, theme: &Theme, keymap: &[Binding], screen
     };
     for (context, heading) in [(Context::Global, "Everywhere"), own] {
         lines.push(Line::from(Span::styled(heading, theme.title)));
-        for (keys, help, _) in rows.iter().filter(|r| r.2 == context) {
+        // The rsync screen takes only some of the keys of everywhere.
+        let applies = |r: &&(String, &str, Context)| {
+            screen != Screen::Rsync
+                || r.2 != Context::Global
+                || keymap.iter().any(|b| {
+                    b.context == Context::Global
+                        && b.help == r.1
+                        && crate::tui::input::rsync::GLOBAL.contains(&b.action)
+                })
+        };
+        for (keys, help, _) in rows.iter().filter(|r| r.2 == context).filter(applies) {
             lines.push(Line::from(vec![
                 Span::styled(format!("  {keys:>width$}  "), theme.key),
                 Span::raw(*help),
@@ -268,7 +278,14 @@ fn help(frame: &mut Frame, area: Rect, theme: &Theme, keymap: &[Binding], screen
         .collect::<Vec<_>>()
         .join(" or ");
     lines.push(Line::from(Span::styled(
-        format!("In the editor other keys edit the code. {close} closes this help."),
+        match screen {
+            Screen::Rsync => {
+                format!("Other keys type into the form's text rows. {close} closes this help.")
+            }
+            Screen::Gateways => {
+                format!("In the editor other keys edit the code. {close} closes this help.")
+            }
+        },
         theme.dim,
     )));
     let rect = centered(area, 72, lines.len() as u16 + 2);

@@ -235,6 +235,16 @@ fn the_help_on_the_rsync_screen_lists_its_keys() {
         assert!(text.contains(b.help), "help lacks {:?}\n{text}", b.help);
     }
     assert!(!text.contains("In the gateway list"), "{text}");
+    // Of the keys for everywhere, only those that work here.
+    assert!(
+        text.contains("rsync screen (again: back to the gateways)"),
+        "{text}"
+    );
+    assert!(text.contains("command palette"), "{text}");
+    assert!(
+        !text.contains("run the pane on the selected gateway"),
+        "{text}"
+    );
 }
 
 #[test]
