@@ -454,32 +454,9 @@ pub fn default_keymap() -> Vec<Binding> {
             "rsync screen (again: back to the gateways)",
         ),
     ];
-    keymap.extend(rsync_keymap());
+    keymap.extend(rsync::keymap());
     keymap.extend(dialog_keymap());
     keymap
-}
-
-/// The built-in keys of the rsync screen.
-fn rsync_keymap() -> Vec<Binding> {
-    use KeyCode::{Char, Down, Enter, PageDown, PageUp, Tab, Up};
-    use RsyncAction::*;
-    let r =
-        |code, mods, action, help| bind(code, mods, Action::Rsync(action), Context::Rsync, help);
-    vec![
-        r(Enter, NONE, Start, "start the job of the form"),
-        r(Char('x'), CTRL, Cancel, "cancel the running job"),
-        r(Down, NONE, NextRow, "next row of the form"),
-        r(Up, NONE, PrevRow, "previous row of the form"),
-        r(
-            Char(' '),
-            NONE,
-            Toggle,
-            "check a target or an option (on text rows: a space)",
-        ),
-        r(Tab, NONE, Complete, "complete the source directory"),
-        r(PageDown, NONE, NextJob, "show the next job"),
-        r(PageUp, NONE, PrevJob, "show the previous job"),
-    ]
 }
 
 /// The built-in keys of the dialogs (the order sets the order of hints).

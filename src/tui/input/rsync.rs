@@ -81,6 +81,30 @@ pub const GLOBAL: [Action; 5] = [
     Action::ShowRsync,
 ];
 
+/// The built-in keys of the rsync screen.
+pub(super) fn keymap() -> Vec<Binding> {
+    use super::{CTRL, NONE, bind};
+    use KeyCode::{Char, Down, Enter, PageDown, PageUp, Tab, Up};
+    use RsyncAction::*;
+    let r =
+        |code, mods, action, help| bind(code, mods, Action::Rsync(action), Context::Rsync, help);
+    vec![
+        r(Enter, NONE, Start, "start the job of the form"),
+        r(Char('x'), CTRL, Cancel, "cancel the running job"),
+        r(Down, NONE, NextRow, "next row of the form"),
+        r(Up, NONE, PrevRow, "previous row of the form"),
+        r(
+            Char(' '),
+            NONE,
+            Toggle,
+            "check a target or an option (on text rows: a space)",
+        ),
+        r(Tab, NONE, Complete, "complete the source directory"),
+        r(PageDown, NONE, NextJob, "show the next job"),
+        r(PageUp, NONE, PrevJob, "show the previous job"),
+    ]
+}
+
 /// Handles `key` (no dialog open): the action it is bound to, if any; else
 /// a printable key or Backspace edits the text row with the cursor. On a
 /// text row, plain characters type (so Space types a space there).
