@@ -262,7 +262,7 @@ async fn an_rsync_job_from_the_form_reaches_two_gateways() {
     tui.key(KeyCode::Down);
     tui.key(KeyCode::Down);
     tui.key(KeyCode::Char(' '));
-    tui.wait_for("[x] dry run").await;
+    tui.wait_for("dry run [x] write nothing").await;
     std::fs::write(src.join("a.txt"), "changed\n").unwrap();
     tui.key(KeyCode::Enter);
     tui.wait_until("the dry run to end", |s| {

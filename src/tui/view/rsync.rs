@@ -28,8 +28,9 @@ pub(super) fn draw(
     keymap: &[Binding],
 ) {
     let [main, status] = Layout::vertical([Constraint::Min(3), Constraint::Length(1)]).areas(area);
+    let left_width = (main.width * 45 / 100).max(42);
     let [left, right] =
-        Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(main);
+        Layout::horizontal([Constraint::Length(left_width), Constraint::Min(20)]).areas(main);
     let live = live_ids(&state.gateways);
     let form_height = (live.len().max(1) as u16 + 9).min(left.height.saturating_sub(4));
     let [form, jobs] =
@@ -78,6 +79,12 @@ fn draw_form(
             }
             spans
         };
+        let option = |label: &str, on: bool, what: &str| {
+            vec![
+                Span::styled(format!("{label:>8} "), theme.dim),
+                Span::raw(format!("{} {what}", check(on))),
+            ]
+        };
         let spans = match row {
             Row::Source => text("source", &form.source),
             Row::Dest => text("dest", &form.dest),
@@ -90,21 +97,9 @@ fn draw_form(
                     Span::styled(format!(" {kind}"), theme.dim),
                 ]
             }
-            Row::Delete => vec![Span::raw(format!(
-                "{:>8} {} delete what the source lacks",
-                "",
-                check(form.delete)
-            ))],
-            Row::Gitignore => vec![Span::raw(format!(
-                "{:>8} {} leave out what .gitignore ignores",
-                "",
-                check(form.gitignore)
-            ))],
-            Row::DryRun => vec![Span::raw(format!(
-                "{:>8} {} dry run (write nothing)",
-                "",
-                check(form.dry_run)
-            ))],
+            Row::Delete => option("delete", form.delete, "files the source lacks"),
+            Row::Gitignore => option("filter", form.gitignore, "by .gitignore files"),
+            Row::DryRun => option("dry run", form.dry_run, "write nothing"),
         };
         let mut line = Line::from(spans);
         if i == cursor {
@@ -123,7 +118,7 @@ fn draw_form(
         Some(p) => Line::from(Span::styled(p.as_str(), theme.error)),
         None => Line::from(Span::styled(
             format!(
-                "{} starts, {} checks, {} completes the source",
+                "{} start, {} check, {} complete",
                 keys(RsyncAction::Start),
                 keys(RsyncAction::Toggle),
                 keys(RsyncAction::Complete)
@@ -350,7 +345,6 @@ fn draw_status(frame: &mut Frame, area: Rect, state: &State, theme: &Theme, keym
         (Action::Rsync(RsyncAction::Start), "start"),
         (Action::Rsync(RsyncAction::Cancel), "cancel"),
         (Action::Rsync(RsyncAction::Toggle), "check"),
-        (Action::Rsync(RsyncAction::PrevJob), "jobs"),
         (Action::ShowRsync, "gateways"),
         (Action::Help, "help"),
         (Action::Quit, "quit"),

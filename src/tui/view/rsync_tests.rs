@@ -102,10 +102,10 @@ fn the_form_shows_every_field_and_the_hints() {
         "target [x] gw1 popen",
         "dest copy▏",
         "exclude *.pyc build/",
-        "[x] delete what the source lacks",
-        "[ ] leave out what .gitignore ignores",
-        "[ ] dry run",
-        "Enter starts, Space checks, Tab completes the source",
+        "delete [x] files the source lacks",
+        "filter [ ] by .gitignore files",
+        "dry run [ ] write nothing",
+        "Enter start, Space check, Tab complete",
         "no jobs yet",
         "Enter start",
         "Ctrl-X cancel",
@@ -118,7 +118,7 @@ fn the_form_shows_every_field_and_the_hints() {
     let overrides = [("rsync-start".to_string(), vec!["ctrl-s".to_string()])];
     assert!(apply_overrides(&mut keymap, &overrides.into_iter().collect()).is_empty());
     let text = screen_with(&st, &keymap);
-    assert!(text.contains("Ctrl-S starts"), "{text}");
+    assert!(text.contains("Ctrl-S start"), "{text}");
 }
 
 #[test]
