@@ -323,8 +323,12 @@ async fn an_unknown_host_key_is_answered_in_a_dialog() {
         screen.contains("y accept once") && screen.contains("a accept and record"),
         "{screen}"
     );
-    // The start waits at its host key step.
-    assert!(screen.contains("◌ gw0"), "{screen}");
+    // The start waits at its host key step, which its row shows.
+    assert!(
+        screen.contains("◌ gw0 ssh connecting to 127.0.0.1:")
+            && screen.contains("step connecting to"),
+        "{screen}"
+    );
     tui.key(KeyCode::Char('a'));
     tui.wait_for("● gw0 ssh").await;
     let text = std::fs::read_to_string(&recorded).unwrap();
