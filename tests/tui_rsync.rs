@@ -489,3 +489,78 @@ async fn questions_of_two_starts_come_one_at_a_time_and_nothing_else_waits() {
     assert_eq!(known(&screen), 2, "{screen}");
     tui.quit().await;
 }
+
+/// A local user with a password, removed when dropped.
+struct TempUser {
+    name: String,
+}
+
+impl TempUser {
+    /// Creates the user (`useradd`, `chpasswd`); the suite runs as root.
+    fn create(password: &str) -> TempUser {
+        let name = format!("xdtui{}", std::process::id());
+        let made = std::process::Command::new("useradd")
+            .args(["-M", "-s", "/bin/sh", &name])
+            .output()
+            .expect("useradd is needed for this test");
+        assert!(
+            made.status.success(),
+            "cannot create a test user (this test needs root): {}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+        let user = TempUser { name };
+        let out = common::run_bounded(
+            &mut std::process::Command::new("chpasswd"),
+            Some(format!("{}:{password}\n", user.name).into_bytes()),
+            Duration::from_secs(10),
+        );
+        assert!(out.status.success(), "chpasswd failed");
+        user
+    }
+}
+
+impl Drop for TempUser {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("userdel")
+            .arg(&self.name)
+            .output();
+    }
+}
+
+#[tokio::test]
+async fn a_password_is_asked_masked_and_a_refused_one_again() {
+    let account = TempUser::create("pass word");
+    let sshd = Sshd::start_with(&format!(
+        "Match User {}\n    PasswordAuthentication yes\n",
+        account.name
+    ));
+    // `true` as the interpreter: the start ends with the remote command's
+    // exit, which shows that the login was accepted.
+    let spec = format!(
+        "ssh=-p {} -o UserKnownHostsFile={} -o IdentityAgent=none -F none \
+         -i {} {}@127.0.0.1//python=true",
+        sshd.port,
+        sshd.known_hosts.display(),
+        sshd.dir.path().join("no_key").display(),
+        account.name,
+    );
+    let tui = Tui::start(&[spec], &[]);
+    tui.wait_for(&format!("Password for {}@127.0.0.1:", account.name))
+        .await;
+    tui.type_text("guess");
+    tui.wait_for("> •••••▏").await;
+    tui.key(KeyCode::Enter);
+    tui.wait_for("That did not work (try 2)").await;
+    tui.type_text("pass word");
+    let screen = tui.wait_for(&format!("> {}▏", "•".repeat(9))).await;
+    assert!(!screen.contains("pass word"), "{screen}");
+    tui.key(KeyCode::Enter);
+    // The step after the login: the remote command ran.
+    let screen = tui.wait_for("✗ gw0 ssh").await;
+    assert!(
+        screen.contains("step true started"),
+        "the login was not accepted:\n{screen}\nsshd log:\n{}",
+        sshd.log_text()
+    );
+    tui.quit().await;
+}
