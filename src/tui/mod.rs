@@ -5,7 +5,7 @@
 //! - `app.rs` is the one loop: a `select!` over terminal input (a stream,
 //!   so tests feed key events), engine events, task results and a tick,
 //!   drawing on any ratatui backend. It alone performs actions.
-//! - `screen.rs` names the screens (today one: gateways + code) and which
+//! - `screen.rs` names the screens (gateways + code, rsync jobs) and which
 //!   events each needs; the loop widens its subscription from life cycles
 //!   to full traffic only while a screen asks for it.
 //! - `state/` is fed by events and task results; `view/` only renders it,

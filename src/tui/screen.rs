@@ -1,6 +1,6 @@
 //! Screens: what fills the terminal under the status line and the dialogs.
 //!
-//! Today there is one, gateways + code. A new screen (traffic, rsync, trace)
+//! Today: gateways + code, and rsync jobs. A new screen (traffic, trace)
 //! gets a variant here, its model in `state/<screen>.rs`, its render
 //! function in `view/<screen>.rs` (dispatched from [`view::draw`]), its keys
 //! in `input/<screen>.rs` with a keymap [`Context`] of its own, and says here
