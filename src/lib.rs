@@ -21,6 +21,7 @@
 pub mod cli;
 pub mod engine;
 pub mod exit;
+pub mod fmt;
 pub mod spec;
 pub mod trace;
 pub mod transport;

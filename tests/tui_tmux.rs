@@ -441,3 +441,71 @@ fn a_trace_that_cannot_be_read_is_refused_before_the_screen_is_taken() {
     );
     assert_eq!(out.status.code(), Some(2), "{out:?}");
 }
+
+#[test]
+fn a_person_syncs_a_small_tree_to_two_gateways_from_the_rsync_screen() {
+    let home = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("tree");
+    std::fs::create_dir_all(src.join("sub")).unwrap();
+    std::fs::write(src.join("a.txt"), "alpha\n").unwrap();
+    std::fs::write(src.join("sub/b.txt"), "beta\n".repeat(1000)).unwrap();
+    let (one, two) = (work.path().join("one"), work.path().join("two"));
+    for d in [&one, &two] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let exe = env!("CARGO_BIN_EXE_execdeck");
+    let env = [
+        (
+            "XDG_CONFIG_HOME",
+            home.path().join("config").display().to_string(),
+        ),
+        (
+            "XDG_DATA_HOME",
+            home.path().join("data").display().to_string(),
+        ),
+        ("HOME", home.path().display().to_string()),
+    ];
+    let tmux = Tmux::start(
+        &format!(
+            "{exe} tui -g popen//python={py}//chdir={one} -g popen//python={py}//chdir={two}",
+            py = python(),
+            one = one.display(),
+            two = two.display()
+        ),
+        &env,
+    );
+    tmux.wait_for("● gw0 popen");
+    tmux.wait_for("● gw1 popen");
+    // The status line names the key of the rsync screen.
+    tmux.wait_for("F8 rsync");
+    tmux.keys(&["F8"]);
+    tmux.wait_for("New rsync job");
+    tmux.type_text(&format!("{}/tre", work.path().display()));
+    tmux.keys(&["Tab"]);
+    tmux.wait_for("tree/");
+    tmux.keys(&["Down", "Space", "Down", "Space"]);
+    tmux.wait_for("[x] gw1");
+    tmux.keys(&["Down"]);
+    tmux.type_text("copy");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("gw0 → copy: 2 of 2 files sent");
+    tmux.wait_for("gw1 → copy: 2 of 2 files sent");
+    tmux.wait_for("#1 ✓");
+    for d in [&one, &two] {
+        assert_eq!(
+            std::fs::read_to_string(d.join("copy/a.txt")).unwrap(),
+            "alpha\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(d.join("copy/sub/b.txt")).unwrap(),
+            "beta\n".repeat(1000)
+        );
+    }
+    tmux.keys(&["C-q"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tmux.alive() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!tmux.alive(), "the TUI did not quit:\n{}", tmux.screen());
+}

@@ -23,7 +23,9 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 pub use handle::{RemoteHandle, WorkerHandle};
 pub use process::{ExitInfo, ProcessHandle, RemoteProcess, StderrSink};
-pub use prompt::{FixedAnswers, Prompter, SharedPrompter, TerminalPrompter};
+pub use prompt::{
+    FixedAnswers, HostKeyDecision, HostKeyQuestion, Prompter, SharedPrompter, TerminalPrompter,
+};
 pub use ssh::SshAt;
 
 /// The read half of a connection.

@@ -1,5 +1,6 @@
 //! Prompts a front end answers for the transports: the passphrase of an
-//! encrypted ssh key, an ssh password.
+//! encrypted ssh key, an ssh password, and whether to trust a host key the
+//! known_hosts file does not list.
 //!
 //! A [`Prompter`] is carried in [`LaunchOptions`](super::popen::LaunchOptions)
 //! (set on a group with `GroupOptions::prompter`); without one nobody can be
@@ -20,6 +21,35 @@ use super::ssh::SshAt;
 /// An answer to come: `None` when the user gave none (cancelled, no input).
 pub type Answer<'a> = Pin<Box<dyn Future<Output = Option<String>> + Send + 'a>>;
 
+/// A host key to decide on (unknown), or to be told about (changed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostKeyQuestion {
+    /// User, host and port.
+    pub at: SshAt,
+    /// The key's algorithm (`ssh-ed25519`).
+    pub key_type: String,
+    /// Its SHA-256 fingerprint (`SHA256:…`).
+    pub fingerprint: String,
+    /// The known_hosts file checked.
+    pub known_hosts: std::path::PathBuf,
+    /// For a changed key: the line of the known_hosts file with the old key.
+    pub changed_line: Option<usize>,
+}
+
+/// What the user decided about an unknown host key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostKeyDecision {
+    /// Trust it for this connection only.
+    AcceptOnce,
+    /// Trust it and add it to the known_hosts file.
+    AcceptAndRecord,
+    /// Refuse it (the start fails with `SshHostKeyUnknown`).
+    Refuse,
+}
+
+/// A host-key decision to come.
+pub type Decision<'a> = Pin<Box<dyn Future<Output = HostKeyDecision> + Send + 'a>>;
+
 /// Asks the user for secrets while a gateway starts. The start waits for
 /// the answer, and its startup timeout does not run meanwhile; prompts of
 /// gateways starting together may come at the same time.
@@ -31,6 +61,21 @@ pub trait Prompter: Send + Sync {
 
     /// The password of `at` (its user on its host). `attempt` counts from 1.
     fn password<'a>(&'a self, at: &'a SshAt, attempt: u32) -> Answer<'a>;
+
+    /// Whether to trust a host key the known_hosts file does not list
+    /// (asked only under `StrictHostKeyChecking` yes or ask, the default).
+    /// By default: refused, as without a prompter.
+    fn host_key<'a>(&'a self, question: &'a HostKeyQuestion) -> Decision<'a> {
+        let _ = question;
+        Box::pin(std::future::ready(HostKeyDecision::Refuse))
+    }
+
+    /// Tells that a host's key differs from the one recorded (the start is
+    /// refused whatever is answered: there is nothing to accept). By
+    /// default nobody is told, beyond the start's error.
+    fn host_key_changed(&self, question: &HostKeyQuestion) {
+        let _ = question;
+    }
 }
 
 /// A [`Prompter`] to share between gateways (a cheap clone).

@@ -23,6 +23,9 @@ use ratatui::backend::Backend;
 use ratatui::layout::Rect;
 use tokio::sync::mpsc;
 
+mod prompt;
+mod rsync;
+
 use super::config::{Config, Saved};
 use super::effects::{self, Effects, SpecHistory};
 use super::filter::Filter;
@@ -75,6 +78,10 @@ pub struct App {
     snippets_dir: Option<PathBuf>,
     /// The area last drawn (to place mouse clicks).
     area: Rect,
+    /// Questions of ssh starts (see [`super::prompt`]).
+    prompts: Option<mpsc::UnboundedReceiver<super::prompt::Asked>>,
+    /// Questions waiting for their dialog; the first is shown.
+    asked: std::collections::VecDeque<super::prompt::Asked>,
 }
 
 impl App {
@@ -102,6 +109,8 @@ impl App {
             no_color: false,
             snippets_dir: None,
             area: Rect::default(),
+            prompts: None,
+            asked: std::collections::VecDeque::new(),
         }
     }
 
@@ -246,6 +255,7 @@ impl App {
                 super::term::suspend(term, self.mouse)?;
                 dirty = true;
             }
+            dirty |= self.show_prompt();
             if dirty {
                 self.draw(term)?;
                 dirty = false;
@@ -285,6 +295,10 @@ impl App {
                     }
                     dirty = true;
                 }
+                Some(asked) = prompt::next(&mut self.prompts) => {
+                    self.asked.push_back(asked);
+                    dirty = true;
+                }
                 Some(msg) = self.tasks_rx.recv() => {
                     self.effects.note(&msg);
                     self.state.apply_task(msg, Instant::now());
@@ -292,7 +306,7 @@ impl App {
                 }
                 _ = tick.tick() => {
                     self.effects.poll_status();
-                    dirty = self.state.expire(Instant::now());
+                    dirty = self.state.expire(Instant::now()) | self.drop_abandoned_prompt();
                 }
             }
         }
@@ -354,6 +368,7 @@ impl App {
             TermEvent::Mouse(m) => match self.state.screen {
                 Screen::Gateways => input::gateways::on_mouse(&mut self.state, self.area, m),
                 Screen::Traffic | Screen::Trace => input::traffic::on_mouse(&mut self.state, m),
+                Screen::Rsync => false,
             },
             TermEvent::Resize(..) => true,
             TermEvent::Paste(text) => {
@@ -361,6 +376,7 @@ impl App {
                     match self.state.screen {
                         Screen::Gateways => input::gateways::on_paste(&mut self.state, &text),
                         Screen::Traffic | Screen::Trace => {}
+                        Screen::Rsync => input::rsync::on_paste(&mut self.state, &text),
                     }
                 }
                 true
@@ -386,6 +402,7 @@ impl App {
             Screen::Traffic | Screen::Trace => {
                 input::traffic::on_key(&self.state, &self.keymap, key)
             }
+            Screen::Rsync => input::rsync::on_key(&mut self.state, &self.keymap, key),
         };
         if let Some(action) = action {
             self.perform(action);
@@ -433,6 +450,7 @@ impl App {
                     Err(e) => self.state.flash(e, true, now),
                 }
             }
+            Outcome::Answer(reply) => self.answer_prompt(reply),
         }
     }
 
@@ -705,6 +723,8 @@ impl App {
                     p.runs.retain(|r| r.took.is_none());
                 }
             }
+            Action::ShowRsync => self.toggle_rsync(),
+            Action::Rsync(a) => self.rsync_action(a),
             // Dialog keys are handled by the dialogs.
             Action::Dialog(_) => {}
         }
@@ -728,7 +748,7 @@ impl App {
                 .traffic
                 .selected_msg()
                 .map(|(_, m)| m.gateway.to_string()),
-            Screen::Gateways => None,
+            Screen::Gateways | Screen::Rsync => None,
         };
         let id = row
             .filter(|id| state.gateways.get(id).is_some())

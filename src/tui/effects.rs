@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
+mod rsync;
+
 use super::snippets;
 use super::state::{State, TaskMsg};
 use crate::engine::run::{OutputStream, Run};
@@ -37,6 +39,8 @@ pub struct Effects {
     polling: HashSet<String>,
     /// Number for the next batch of runs.
     next_batch: u64,
+    /// Running rsync jobs (by their number in the TUI), to cancel.
+    rsyncs: HashMap<u64, crate::engine::rsync::CancelHandle>,
 }
 
 impl Effects {
@@ -48,6 +52,7 @@ impl Effects {
             runs: HashMap::new(),
             polling: HashSet::new(),
             next_batch: 1,
+            rsyncs: HashMap::new(),
         }
     }
 
@@ -68,6 +73,9 @@ impl Effects {
             }
             TaskMsg::RunEnded { run, .. } => {
                 self.runs.remove(run);
+            }
+            TaskMsg::RsyncEnded { job, .. } => {
+                self.rsyncs.remove(job);
             }
             _ => {}
         }
@@ -262,8 +270,11 @@ impl Effects {
         }
     }
 
-    /// Terminates every gateway (the TUI is quitting).
+    /// Cancels running rsync jobs and terminates every gateway (the TUI is quitting).
     pub async fn terminate_all(&self) {
+        for job in self.rsyncs.values() {
+            job.cancel();
+        }
         self.group.terminate(QUIT_TIMEOUT).await;
     }
 }

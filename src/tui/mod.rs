@@ -8,10 +8,11 @@
 //! - `app.rs` is the one loop: a `select!` over terminal input (a stream,
 //!   so tests feed key events), engine events, task results and a tick,
 //!   drawing on any ratatui backend. It alone performs actions.
-//! - `screen.rs` names the screens (gateways + code, traffic, trace; F2, F3,
-//!   F4) and which events each needs; the loop widens its subscription from
-//!   life cycles to full traffic only while a screen asks for it (the traffic
-//!   inspector), and takes queued messages in batches before drawing.
+//! - `screen.rs` names the screens (gateways + code, traffic, trace, rsync
+//!   jobs; F2, F3, F4, F8) and which events each needs; the loop widens its
+//!   subscription from life cycles to full traffic only while a screen asks
+//!   for it (the traffic inspector), and takes queued messages in batches
+//!   before drawing.
 //! - `state/` is fed by events and task results; `view/` only renders it,
 //!   one file per screen (`view/gateways.rs`; `view/traffic.rs` for the
 //!   traffic and trace screens) plus the dialogs over them
@@ -28,6 +29,9 @@
 //!   view shows.
 //! - `effects.rs` is everything done outside the TUI: engine calls in
 //!   spawned tasks, files, the clipboard.
+//! - `prompt.rs` is the group's ssh prompter: passphrase, password and
+//!   host-key questions of starting gateways travel to the loop, which shows
+//!   them one at a time as dialogs and sends the answers back.
 //! - `config.rs` (including the one resolution of saved gateway names),
 //!   `theme.rs`, `palette.rs`, `filter.rs`, `snippets.rs`, `syntax.rs` and
 //!   `term.rs` (the terminal restored whatever happens) serve them.
@@ -56,6 +60,7 @@ pub mod effects;
 pub mod filter;
 pub mod input;
 pub mod palette;
+pub mod prompt;
 pub mod screen;
 pub mod snippets;
 pub mod state;
@@ -127,7 +132,12 @@ pub async fn run(opts: TuiOptions) -> i32 {
         },
         None => None,
     };
-    let group = Group::new();
+    // ssh questions (passphrases, passwords, host keys) go to dialogs.
+    let (prompter, prompts) = prompt::channel();
+    let group = Group::with_options(crate::engine::GroupOptions {
+        prompter: Some(crate::transport::SharedPrompter::new(prompter)),
+        ..crate::engine::GroupOptions::default()
+    });
     let record = RecordOptions {
         trace_file: opts.trace_file.clone(),
         payloads: false,
@@ -155,6 +165,7 @@ pub async fn run(opts: TuiOptions) -> i32 {
         .with_key_overrides(&config.keys, &mut problems)
         .with_themes(user_themes, no_color)
         .with_mouse(config.mouse)
+        .with_prompts(prompts)
         .with_names(&config)
         .with_spec_history(
             dirs.as_ref().map(|d| d.data.join("spec_history")),

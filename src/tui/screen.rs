@@ -1,7 +1,7 @@
 //! Screens: what fills the terminal under the status line and the dialogs.
 //!
-//! Three today: gateways + code, the traffic inspector and the trace view
-//! (one key each: F2, F3, F4). A new screen (rsync) gets a variant here, its model in `state/<screen>.rs`, its render
+//! Four today: gateways + code, the traffic inspector, the trace view
+//! and rsync jobs (one key each: F2, F3, F4, F8). A new screen gets a variant here, its model in `state/<screen>.rs`, its render
 //! function in `view/<screen>.rs` (dispatched from [`view::draw`]), its keys
 //! in `input/<screen>.rs` with a keymap [`Context`] of its own, and says here
 //! which engine events it needs ([`Screen::feed`]).
@@ -27,6 +27,8 @@ pub enum Screen {
     Traffic,
     /// The engine's other events, remote trace lines and stderr, per gateway.
     Trace,
+    /// Rsync jobs: the form of a new one, progress, past jobs' reports.
+    Rsync,
 }
 
 /// Which engine events a screen needs.
@@ -42,7 +44,7 @@ impl Screen {
     /// The events this screen needs while it is shown.
     pub fn feed(self) -> Feed {
         match self {
-            Screen::Gateways | Screen::Trace => Feed::Lifecycle,
+            Screen::Gateways | Screen::Trace | Screen::Rsync => Feed::Lifecycle,
             Screen::Traffic => Feed::Traffic,
         }
     }

@@ -28,11 +28,12 @@ const PROMPT_TRIES: u32 = 3;
 /// Who may be asked for secrets during one start, and for how long they
 /// have been asked: the startup timeout does not run while a prompt is
 /// open.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub(super) struct Prompts {
     pub(super) prompter: Option<SharedPrompter>,
-    /// Time spent in finished prompts, and the start of an open one.
-    clock: Mutex<(Duration, Option<Instant>)>,
+    /// Time spent in finished prompts, and the start of an open one
+    /// (shared with the host key check, which may ask too).
+    clock: Arc<Mutex<(Duration, Option<Instant>)>>,
 }
 
 impl Prompts {
@@ -40,12 +41,12 @@ impl Prompts {
     pub(super) fn new(prompter: Option<SharedPrompter>) -> Prompts {
         Prompts {
             prompter,
-            clock: Mutex::new((Duration::ZERO, None)),
+            clock: Arc::new(Mutex::new((Duration::ZERO, None))),
         }
     }
 
     /// The prompter, if the settings allow asking.
-    fn asker(&self, s: &SshSettings) -> Option<&SharedPrompter> {
+    pub(super) fn asker(&self, s: &SshSettings) -> Option<&SharedPrompter> {
         self.prompter.as_ref().filter(|_| s.prompts)
     }
 
@@ -59,10 +60,7 @@ impl Prompts {
     }
 
     /// Waits for `answer`, with the clock stopped meanwhile.
-    pub(super) async fn wait<F: Future<Output = Option<String>>>(
-        &self,
-        answer: F,
-    ) -> Option<String> {
+    pub(super) async fn wait<T, F: Future<Output = T>>(&self, answer: F) -> T {
         if let Ok(mut clock) = self.clock.lock() {
             clock.1 = Some(Instant::now());
         }

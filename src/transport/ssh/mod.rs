@@ -306,7 +306,9 @@ fn key_error(spec: &str, s: &SshSettings, verdict: Option<KeyVerdict>) -> Option
     let at = s.at.clone();
     let spec = spec.to_string();
     Some(match verdict? {
-        KeyVerdict::Known | KeyVerdict::Learned { .. } => return None,
+        KeyVerdict::Known | KeyVerdict::Learned { .. } | KeyVerdict::AcceptedOnce { .. } => {
+            return None;
+        }
         KeyVerdict::Unknown {
             key_type,
             fingerprint,

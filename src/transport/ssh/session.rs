@@ -178,6 +178,11 @@ where
         known_hosts: s.known_hosts.clone(),
         policy: s.policy,
         verdict: verdict.clone(),
+        asker: prompts
+            .asker(s)
+            .filter(|_| s.policy == HostKeyPolicy::Strict)
+            .map(|p| (p.clone(), prompts.clone())),
+        at: at.clone(),
     };
     let config = Arc::new(client::Config {
         nodelay: true,
@@ -201,15 +206,23 @@ where
         Some(Ok(session)) => session,
     };
     route.opts.step(&format!("host key{note} checked"));
-    if let Some(KeyVerdict::Learned {
-        key_type,
-        fingerprint,
-    }) = verdict_now()
-    {
-        warnings.push(format!(
+    match verdict_now() {
+        Some(KeyVerdict::Learned {
+            key_type,
+            fingerprint,
+        }) => warnings.push(format!(
             "{label}: permanently added the {key_type} host key of {at} ({fingerprint}) to {}",
             s.known_hosts.display()
-        ));
+        )),
+        Some(KeyVerdict::AcceptedOnce {
+            key_type,
+            fingerprint,
+        }) => warnings.push(format!(
+            "{label}: accepted the {key_type} host key of {at} ({fingerprint}) for this \
+             connection only (not recorded in {})",
+            s.known_hosts.display()
+        )),
+        _ => {}
     }
     match prompts
         .until(

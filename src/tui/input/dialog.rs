@@ -47,6 +47,8 @@ pub enum Outcome {
     RemoteDebug(String),
     /// Write the rows shown to this file.
     Export(String),
+    /// Answer the ssh question shown (the dialog closed).
+    Answer(Option<crate::tui::prompt::Reply>),
 }
 
 /// What the dialogs read besides their own text.
@@ -74,6 +76,8 @@ pub fn context(overlay: &Overlay) -> Option<Dialog> {
         Overlay::SendValue { .. } => Dialog::SendValue,
         Overlay::Filter { .. } => Dialog::Filter,
         Overlay::Palette { .. } => Dialog::Palette,
+        Overlay::Prompt(a) if a.is_secret() => Dialog::Secret,
+        Overlay::Prompt(_) => Dialog::HostKey,
     })
 }
 
@@ -93,6 +97,10 @@ pub fn on_key(overlay: &mut Overlay, key: &KeyEvent, known: &Known) -> Outcome {
     use DialogAction::*;
     match overlay {
         Overlay::None => Outcome::Nothing,
+        Overlay::Prompt(asking) => match super::prompt::on_key(asking, action, key) {
+            Some(reply) => close(overlay, Outcome::Answer(reply)),
+            None => Outcome::Nothing,
+        },
         Overlay::Help { scroll } => match action {
             Some(Cancel) => close(overlay, Outcome::Nothing),
             Some(NextEntry) => {
@@ -261,6 +269,10 @@ pub fn on_paste(overlay: &mut Overlay, text: &str) -> bool {
     match overlay {
         Overlay::AddGateway { input, .. } | Overlay::Export { input } => {
             input.push_str(text.trim());
+            true
+        }
+        Overlay::Prompt(asking) if asking.is_secret() => {
+            asking.input.push_str(text.trim_end_matches(['\r', '\n']));
             true
         }
         _ => false,

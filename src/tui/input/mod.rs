@@ -11,6 +11,8 @@ pub mod dialog;
 pub mod gateways;
 mod help;
 mod overrides;
+pub mod prompt;
+pub mod rsync;
 pub mod traffic;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
@@ -18,6 +20,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use super::state::Focus;
 pub use help::{help_rows, markdown_table};
 pub use overrides::{apply_overrides, parse_key};
+pub use rsync::RsyncAction;
 
 /// Something the user asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -88,6 +91,10 @@ pub enum Action {
     Export,
     /// Restart a gateway with remote tracing (`debug=stream`).
     RemoteDebug,
+    /// Show the rsync screen (on it: back to the gateways).
+    ShowRsync,
+    /// A key of the rsync screen (bound in [`Context::Rsync`] only).
+    Rsync(RsyncAction),
     /// A key inside a dialog (bound in [`Context::Dialog`] only).
     Dialog(DialogAction),
 }
@@ -110,17 +117,20 @@ pub enum DialogAction {
     PrevEntry,
     /// The entry after: a newer spec, the palette line below.
     NextEntry,
+    /// Answer yes and remember it (an unknown host key: accept and record).
+    Always,
 }
 
 impl DialogAction {
     /// Every dialog action.
-    pub const ALL: [DialogAction; 6] = [
+    pub const ALL: [DialogAction; 7] = [
         DialogAction::Accept,
         DialogAction::Cancel,
         DialogAction::Yes,
         DialogAction::Complete,
         DialogAction::PrevEntry,
         DialogAction::NextEntry,
+        DialogAction::Always,
     ];
 
     /// Its name in the config's `[keys]` table.
@@ -132,6 +142,7 @@ impl DialogAction {
             DialogAction::Complete => "complete",
             DialogAction::PrevEntry => "prev-entry",
             DialogAction::NextEntry => "next-entry",
+            DialogAction::Always => "always",
         }
     }
 
@@ -144,6 +155,7 @@ impl DialogAction {
             DialogAction::Complete => "complete what was typed",
             DialogAction::PrevEntry => "older spec, or the entry above",
             DialogAction::NextEntry => "newer spec, or the entry below",
+            DialogAction::Always => "answer yes and record it (a host key)",
         }
     }
 }
@@ -165,11 +177,15 @@ pub enum Dialog {
     Palette,
     /// Typing the file to export the shown rows to.
     Export,
+    /// Typing a passphrase or password (masked) for an ssh start.
+    Secret,
+    /// An unknown or changed ssh host key.
+    HostKey,
 }
 
 impl Action {
     /// Every action, in the order the palette lists them.
-    pub const ALL: [Action; 32] = [
+    pub const ALL: [Action; 33] = [
         Action::ShowGateways,
         Action::ShowTraffic,
         Action::ShowTrace,
@@ -201,6 +217,7 @@ impl Action {
         Action::SelectNext,
         Action::SelectPrev,
         Action::Help,
+        Action::ShowRsync,
         Action::Quit,
     ];
 
@@ -240,6 +257,8 @@ impl Action {
             Action::ToggleFold => "fold",
             Action::Export => "export",
             Action::RemoteDebug => "remote-debug",
+            Action::ShowRsync => "rsync",
+            Action::Rsync(r) => r.name(),
             Action::Dialog(d) => d.name(),
         }
     }
@@ -280,6 +299,8 @@ impl Action {
             Action::ToggleFold => "fold or unfold the value under the cursor",
             Action::Export => "write the rows shown to a trace file",
             Action::RemoteDebug => "restart a gateway with remote tracing (debug=stream)",
+            Action::ShowRsync => "switch between the rsync screen and the gateways",
+            Action::Rsync(r) => r.describe(),
             Action::Dialog(d) => d.describe(),
         }
     }
@@ -298,6 +319,8 @@ pub enum Context {
     Detail,
     /// On the trace view.
     Trace,
+    /// Only on the rsync screen.
+    Rsync,
     /// Only while this dialog is open.
     Dialog(Dialog),
 }
@@ -321,6 +344,7 @@ impl Context {
             Context::Traffic => "traffic",
             Context::Detail => "message detail",
             Context::Trace => "trace",
+            Context::Rsync => "rsync screen",
             Context::Dialog(_) => "dialog",
         }
     }
@@ -513,8 +537,16 @@ pub fn default_keymap() -> Vec<Binding> {
             "traffic inspector",
         ),
         bind(KeyCode::F(4), NONE, ShowTrace, Global, "trace view"),
+        bind(
+            KeyCode::F(8),
+            NONE,
+            ShowRsync,
+            Global,
+            "rsync screen (again: back to the gateways)",
+        ),
     ];
     keymap.extend(traffic::keymap());
+    keymap.extend(rsync::keymap());
     keymap.extend(dialog_keymap());
     keymap
 }
@@ -574,6 +606,12 @@ fn dialog_keymap() -> Vec<Binding> {
         d(Esc, Cancel, Dialog::Palette, "cancel"),
         d(Enter, Accept, Dialog::Export, "write the file"),
         d(Esc, Cancel, Dialog::Export, "cancel"),
+        d(Enter, Accept, Dialog::Secret, "send it"),
+        d(Esc, Cancel, Dialog::Secret, "cancel (no answer)"),
+        d(Char('y'), Yes, Dialog::HostKey, "accept once"),
+        d(Char('a'), Always, Dialog::HostKey, "accept and record"),
+        d(Char('n'), Cancel, Dialog::HostKey, "refuse"),
+        d(Esc, Cancel, Dialog::HostKey, "refuse"),
     ]
 }
 
@@ -617,6 +655,8 @@ pub fn keys_for(keymap: &[Binding], context: Context, action: Action) -> Vec<Str
 pub fn key_name(code: KeyCode, mods: KeyModifiers) -> String {
     let key = match code {
         KeyCode::Char(' ') => "Space".into(),
+        KeyCode::PageUp => "PgUp".into(),
+        KeyCode::PageDown => "PgDn".into(),
         KeyCode::Char(c) if mods.contains(KeyModifiers::CONTROL) => {
             c.to_ascii_uppercase().to_string()
         }
@@ -629,8 +669,6 @@ pub fn key_name(code: KeyCode, mods: KeyModifiers) -> String {
         KeyCode::Down => "↓".into(),
         KeyCode::Left => "←".into(),
         KeyCode::Right => "→".into(),
-        KeyCode::PageUp => "PgUp".into(),
-        KeyCode::PageDown => "PgDn".into(),
         KeyCode::End => "End".into(),
         KeyCode::Home => "Home".into(),
         other => format!("{other:?}"),

@@ -117,6 +117,7 @@ fn bindable() -> impl Iterator<Item = Action> {
     Action::ALL
         .into_iter()
         .chain([Action::Palette])
+        .chain(super::RsyncAction::ALL.into_iter().map(Action::Rsync))
         .chain(DialogAction::ALL.into_iter().map(Action::Dialog))
 }
 

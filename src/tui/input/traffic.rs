@@ -137,6 +137,7 @@ pub fn contexts(state: &State) -> [Context; 2] {
         (Screen::Trace, _) => [Context::Global, Context::Trace],
         (Screen::Gateways, _) if state.focus == Focus::Tree => [Context::Global, Context::Tree],
         (Screen::Gateways, _) => [Context::Global, Context::Global],
+        (Screen::Rsync, _) => [Context::Global, Context::Rsync],
     }
 }
 

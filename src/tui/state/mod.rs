@@ -4,7 +4,9 @@
 pub mod detail;
 pub mod gateways;
 pub mod panes;
+pub mod prompt;
 pub mod ring;
+pub mod rsync;
 pub mod traffic;
 
 use std::time::{Duration, Instant};
@@ -106,6 +108,9 @@ pub enum Overlay {
         /// The path typed so far.
         input: String,
     },
+    /// A question of an ssh start: a passphrase or password (masked), an
+    /// unknown host key, a changed host key.
+    Prompt(prompt::Asking),
     /// The command palette with what was typed and the highlighted entry.
     Palette {
         /// The command typed so far.
@@ -171,6 +176,13 @@ pub enum TaskMsg {
         /// Gateway id.
         gateway: String,
     },
+    /// An rsync job ended: its targets' reports, or why it could not start.
+    RsyncEnded {
+        /// The job's number in the TUI.
+        job: u64,
+        /// The reports, or the error.
+        result: Result<Vec<crate::engine::rsync::TargetReport>, String>,
+    },
     /// Something to tell the user.
     Flash {
         /// The text.
@@ -208,6 +220,8 @@ pub struct State {
     pub buffer_lines: usize,
     /// Messages and other events for the traffic and trace screens.
     pub traffic: traffic::Traffic,
+    /// The rsync screen: its form, the running job, past jobs.
+    pub rsync: rsync::Rsync,
     next_run: u64,
 }
 
@@ -227,6 +241,7 @@ impl Default for State {
             output_scroll: 0,
             buffer_lines: 5000,
             traffic: traffic::Traffic::default(),
+            rsync: rsync::Rsync::default(),
             next_run: 1,
         }
     }
@@ -238,6 +253,7 @@ impl State {
         match received {
             Received::Event(ev) => {
                 self.gateways.apply(&ev.gateway, &ev.kind);
+                self.rsync.apply(&ev.gateway, &ev.kind);
                 self.traffic.apply(ev);
             }
             Received::Lost(n) => self.lost_events += n,
@@ -271,6 +287,7 @@ impl State {
             }
             TaskMsg::Python { gateway, version } => self.gateways.set_python(&gateway, version),
             TaskMsg::Flash { text, error } => self.flash(text, error, now),
+            TaskMsg::RsyncEnded { job, result } => self.rsync.ended(job, result, now),
             TaskMsg::Polled { .. } | TaskMsg::RunStarted { .. } => {}
         }
     }
@@ -352,7 +369,7 @@ impl State {
 
     /// Whether any run is still executing.
     pub fn work_running(&self) -> bool {
-        self.panes.iter().any(Pane::is_running)
+        self.panes.iter().any(Pane::is_running) || self.rsync.running().is_some()
     }
 
     /// The selected gateway's id.

@@ -7,6 +7,8 @@
 mod gateways;
 mod overlay;
 mod panes;
+mod prompt;
+mod rsync;
 mod status;
 mod traffic;
 mod tree;
@@ -41,10 +43,13 @@ pub fn draw(frame: &mut Frame, state: &State, theme: &Theme, keymap: &[Binding])
         Screen::Gateways => gateways::draw(frame, area, state, theme, keymap),
         Screen::Traffic => traffic::draw(frame, area, state, theme, keymap),
         Screen::Trace => traffic::draw_trace(frame, area, state, theme, keymap),
+        Screen::Rsync => rsync::draw(frame, area, state, theme, keymap),
     }
     overlay::draw(frame, area, state, theme, keymap);
 }
 
+#[cfg(test)]
+mod rsync_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

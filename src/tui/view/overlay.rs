@@ -76,6 +76,7 @@ pub(super) fn draw(
             input,
             None,
         ),
+        Overlay::Prompt(asking) => super::prompt::draw(frame, area, asking, theme, keymap),
         Overlay::AddGateway { input, problem } => line_dialog(
             frame,
             area,
@@ -107,7 +108,13 @@ pub(super) fn draw(
             &k,
             Question {
                 title: " Quit? ",
-                question: "Code is still running. Quit and stop every gateway?".into(),
+                question: match state.rsync.running() {
+                    Some(job) => format!(
+                        "rsync job {} is still running. Quit, cancel it and stop every gateway?",
+                        job.id
+                    ),
+                    None => "Code is still running. Quit and stop every gateway?".into(),
+                },
                 yes: "quit",
                 no: "stay",
             },
@@ -286,6 +293,7 @@ fn help(
     keymap: &[Binding],
     scroll: u16,
 ) {
+    let screen = state.screen;
     let rows = help_rows(keymap);
     let width = rows
         .iter()
@@ -294,10 +302,11 @@ fn help(
         .unwrap_or(8);
     let mut lines = Vec::new();
     // The screen shown, then everywhere.
-    let here = match state.screen {
+    let here = match screen {
         Screen::Gateways => [Context::Tree, Context::Tree],
         Screen::Traffic => [Context::Traffic, Context::Detail],
         Screen::Trace => [Context::Trace, Context::Trace],
+        Screen::Rsync => [Context::Rsync, Context::Rsync],
     };
     let mut contexts = vec![here[0]];
     if here[1] != here[0] {
@@ -310,10 +319,21 @@ fn help(
             Context::Traffic => "In the traffic table",
             Context::Detail => "On a message opened in full",
             Context::Trace => "In the trace view",
+            Context::Rsync => "On the rsync screen",
             _ => "Everywhere",
         };
         lines.push(Line::from(Span::styled(heading, theme.title)));
-        for (keys, help, _) in rows.iter().filter(|r| r.2 == context) {
+        // The rsync screen takes only some of the keys of everywhere.
+        let applies = |r: &&(String, &str, Context)| {
+            screen != Screen::Rsync
+                || r.2 != Context::Global
+                || keymap.iter().any(|b| {
+                    b.context == Context::Global
+                        && b.help == r.1
+                        && crate::tui::input::rsync::GLOBAL.contains(&b.action)
+                })
+        };
+        for (keys, help, _) in rows.iter().filter(|r| r.2 == context).filter(applies) {
             lines.push(Line::from(vec![
                 Span::styled(format!("  {keys:>width$}  "), theme.key),
                 Span::raw(*help),
@@ -344,11 +364,14 @@ fn help(
             down.first().map_or("", String::as_str)
         )
     } else {
-        match state.screen {
+        match screen {
             Screen::Gateways => {
                 format!("In the editor other keys edit the code. {close} closes this help.")
             }
             Screen::Traffic | Screen::Trace => format!("{close} closes this help."),
+            Screen::Rsync => {
+                format!("Other keys type into the form's text rows. {close} closes this help.")
+            }
         }
     };
     let skip = usize::from(scroll).min(lines.len().saturating_sub(room));

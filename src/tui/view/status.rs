@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::tui::input::traffic::contexts;
-use crate::tui::input::{Action, Binding, Context, key_name};
+use crate::tui::input::{Action, Binding, Context, RsyncAction, key_name};
 use crate::tui::screen::Screen;
 use crate::tui::state::{Focus, State};
 use crate::tui::theme::Theme;
@@ -40,6 +40,7 @@ pub(super) fn draw(
         (Screen::Gateways, Action::ShowGateways, "gateways"),
         (Screen::Traffic, Action::ShowTraffic, "traffic"),
         (Screen::Trace, Action::ShowTrace, "trace"),
+        (Screen::Rsync, Action::ShowRsync, "rsync"),
     ] {
         if let Some(k) = key(action) {
             tabs.push(Span::styled(format!(" {k}"), theme.key));
@@ -104,6 +105,12 @@ pub(super) fn draw(
             (Action::Pause, "pause"),
             (Action::RemoteDebug, "debug"),
             (Action::Export, "export"),
+            (Action::Help, "help"),
+        ],
+        (Screen::Rsync, _) => &[
+            (Action::Rsync(RsyncAction::Start), "start"),
+            (Action::Rsync(RsyncAction::Cancel), "cancel"),
+            (Action::Rsync(RsyncAction::Toggle), "check"),
             (Action::Help, "help"),
         ],
     };

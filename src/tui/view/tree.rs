@@ -86,6 +86,10 @@ fn row<'a>(gw: &'a GatewayView, theme: &Theme) -> Line<'a> {
     if let Some(py) = &gw.python {
         spans.push(Span::styled(format!(" py{py}"), theme.dim));
     }
+    // Where a start stands, as it happens (an ssh start may wait for a dialog).
+    if let (GwStatus::Starting, Some(step)) = (&gw.status, &gw.step) {
+        spans.push(Span::styled(format!(" {step}"), theme.dim));
+    }
     if let Some(st) = &gw.remote {
         spans.push(Span::styled(
             format!(" ch:{} ex:{}", st.numchannels, st.numexecuting),
