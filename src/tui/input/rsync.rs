@@ -73,11 +73,14 @@ impl RsyncAction {
 
 /// Global actions that work on the rsync screen too (the others act on
 /// code panes).
-pub const GLOBAL: [Action; 5] = [
+pub const GLOBAL: [Action; 8] = [
     Action::Help,
     Action::Palette,
     Action::Quit,
     Action::Suspend,
+    Action::ShowGateways,
+    Action::ShowTraffic,
+    Action::ShowTrace,
     Action::ShowRsync,
 ];
 
