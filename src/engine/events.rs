@@ -369,6 +369,10 @@ pub enum EventKind<P = Payload> {
         pid: Option<u32>,
         /// The worker's Python version (`3.11.7`), when it was asked for.
         python: Option<String>,
+        /// The interpreter that runs the worker (`sys.executable`), when
+        /// it was asked for: for a `python=` shim, the one it chose.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        executable: Option<String>,
         /// Where the worker is, for one without a local process: the
         /// `host:port` of a socket gateway (also one made with
         /// `installvia=`), the route of a `via=` gateway (`via gw0 ← gw1`).

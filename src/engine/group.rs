@@ -191,19 +191,20 @@ impl Group {
         match &started {
             Ok(gateway) => {
                 // The Python version is asked for only when someone listens.
-                let python = match events.is_traced() {
-                    true => gateway
-                        .rinfo(Some(Duration::from_secs(30)))
-                        .await
-                        .ok()
-                        .map(|i| i.version),
+                let info = match events.is_traced() {
+                    true => gateway.rinfo(Some(Duration::from_secs(30))).await.ok(),
                     false => None,
+                };
+                let (python, executable) = match info {
+                    Some(i) => (Some(i.version), Some(i.executable)),
+                    None => (None, None),
                 };
                 events.send(
                     &event_id,
                     EventKind::GatewayReady {
                         pid: gateway.pid(),
                         python,
+                        executable,
                         address: gateway.address().map(str::to_owned),
                     },
                 );

@@ -527,11 +527,13 @@ mod tests {
             EventKind::GatewayReady {
                 pid: Some(42),
                 python: Some("3.12.1".into()),
+                executable: Some("/usr/bin/python3".into()),
                 address: Some("127.0.0.1:8888".into()),
             },
             EventKind::GatewayReady {
                 pid: None,
                 python: None,
+                executable: None,
                 address: None,
             },
             EventKind::GatewayFailed {
@@ -641,7 +643,7 @@ mod tests {
         let want = [
             r#"{"t":0.0015,"gw":"gw0","kind":"gateway_starting","spec":"popen//python=x"}"#,
             r#"{"t":0.0015,"gw":"gw0","kind":"start_step","step":"host key checked"}"#,
-            r#"{"t":0.0015,"gw":"gw0","kind":"gateway_ready","pid":42,"python":"3.12.1","address":"127.0.0.1:8888"}"#,
+            r#"{"t":0.0015,"gw":"gw0","kind":"gateway_ready","pid":42,"python":"3.12.1","executable":"/usr/bin/python3","address":"127.0.0.1:8888"}"#,
             r#"{"t":0.0015,"gw":"gw0","kind":"gateway_ready","pid":null,"python":null}"#,
             r#"{"t":0.0015,"gw":"gw0","kind":"gateway_failed","error":"a\nb"}"#,
             r#"{"t":0.0015,"gw":"gw0","kind":"gateway_exited","status":null,"reason":"r"}"#,

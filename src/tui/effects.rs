@@ -117,6 +117,7 @@ impl Effects {
                 let _ = tx.send(TaskMsg::Python {
                     gateway: id,
                     version: info.version,
+                    executable: info.executable,
                 });
             }
         });

@@ -64,6 +64,9 @@ pub struct GatewayView {
     pub pid: Option<u32>,
     /// Python version of the worker.
     pub python: Option<String>,
+    /// The interpreter that runs the worker (`sys.executable`): for a
+    /// `python=` shim, the interpreter it chose.
+    pub executable: Option<String>,
     /// The last `remote_status` answer.
     pub remote: Option<RemoteStatus>,
     /// The last stderr lines of the worker.
@@ -108,6 +111,7 @@ impl GatewayView {
             status: GwStatus::Starting,
             pid: None,
             python: None,
+            executable: None,
             remote: None,
             stderr: Vec::new(),
             step: None,
@@ -166,6 +170,7 @@ impl Gateways {
             EventKind::GatewayReady {
                 pid,
                 python,
+                executable,
                 address,
             } => {
                 g.status = GwStatus::Live;
@@ -175,6 +180,9 @@ impl Gateways {
                 }
                 if python.is_some() {
                     g.python.clone_from(python);
+                }
+                if executable.is_some() {
+                    g.executable.clone_from(executable);
                 }
             }
             EventKind::StartStep { step } => g.step = Some(step.clone()),
@@ -203,10 +211,11 @@ impl Gateways {
         }
     }
 
-    /// Records the Python version found by an rinfo call.
-    pub fn set_python(&mut self, gateway: &str, version: String) {
+    /// Records the Python version and interpreter found by an rinfo call.
+    pub fn set_python(&mut self, gateway: &str, version: String, executable: String) {
         if let Some(g) = self.get_mut(gateway) {
             g.python = Some(version);
+            g.executable = Some(executable);
         }
     }
 }
@@ -231,6 +240,7 @@ mod tests {
             &EventKind::GatewayReady {
                 pid: Some(7),
                 python: None,
+                executable: None,
                 address: None,
             },
         );
@@ -255,6 +265,7 @@ mod tests {
             &EventKind::GatewayReady {
                 pid: None,
                 python: None,
+                executable: None,
                 address: None,
             },
         );
@@ -268,6 +279,7 @@ mod tests {
         let ready = |address: &str| EventKind::GatewayReady {
             pid: Some(9),
             python: None,
+            executable: None,
             address: Some(address.into()),
         };
         gws.apply("gw2", &starting("popen//via=gw1"));

@@ -163,6 +163,8 @@ pub enum TaskMsg {
         gateway: String,
         /// Version text.
         version: String,
+        /// `sys.executable`.
+        executable: String,
     },
     /// A run has started (so values can be sent into it and it can be interrupted).
     RunStarted {
@@ -285,7 +287,11 @@ impl State {
                     };
                 }
             }
-            TaskMsg::Python { gateway, version } => self.gateways.set_python(&gateway, version),
+            TaskMsg::Python {
+                gateway,
+                version,
+                executable,
+            } => self.gateways.set_python(&gateway, version, executable),
             TaskMsg::Flash { text, error } => self.flash(text, error, now),
             TaskMsg::RsyncEnded { job, result } => self.rsync.ended(job, result, now),
             TaskMsg::Polled { .. } | TaskMsg::RunStarted { .. } => {}

@@ -365,10 +365,12 @@ fn recorded(kind: &EventKind) -> Option<RecordedKind> {
         K::GatewayReady {
             pid,
             python,
+            executable,
             address,
         } => K::GatewayReady {
             pid,
             python,
+            executable,
             address,
         },
         K::GatewayFailed { error } => K::GatewayFailed { error },

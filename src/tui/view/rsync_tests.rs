@@ -58,6 +58,7 @@ fn sample() -> State {
             EventKind::GatewayReady {
                 pid: Some(1),
                 python: None,
+                executable: None,
                 address: None,
             },
         ));

@@ -52,6 +52,7 @@ fn sample() -> State {
         EventKind::GatewayReady {
             pid: Some(4242),
             python: Some("3.11.7".into()),
+            executable: None,
             address: None,
         },
     ));
@@ -422,6 +423,7 @@ fn details_show_the_route_of_a_via_gateway_and_an_installvia_address() {
             EventKind::GatewayReady {
                 pid: Some(77),
                 python: None,
+                executable: None,
                 address: Some(address.into()),
             },
         ));
@@ -451,9 +453,16 @@ fn details_show_the_latest_start_step_while_starting() {
         EventKind::GatewayReady {
             pid: None,
             python: None,
+            executable: None,
             address: None,
         },
     ));
     let text = screen(&st, 120, 40);
     assert!(!text.contains("connecting to"), "{text}");
+    assert!(!text.contains(" exe "), "{text}");
+    // The interpreter that runs the worker, once known (the one a shim chose).
+    st.gateways
+        .set_python("gw0", "3.11.7".into(), "/opt/py/bin/python3.11".into());
+    let text = screen(&st, 120, 40);
+    assert!(text.contains("exe /opt/py/bin/python3.11"), "{text}");
 }

@@ -127,6 +127,9 @@ fn details<'a>(gw: &'a GatewayView, state: &'a State, theme: &Theme) -> Vec<Line
         field("pid", gw.pid.map_or_else(|| "-".into(), |p| p.to_string())),
         field("python", gw.python.clone().unwrap_or_else(|| "-".into())),
     ]);
+    if let Some(exe) = &gw.executable {
+        lines.push(field("exe", exe.clone()));
+    }
     if let Some(st) = &gw.remote {
         lines.push(field("execmodel", st.execmodel.clone()));
         lines.push(field("channels", st.numchannels.to_string()));
