@@ -5,188 +5,34 @@
 
 mod common;
 
-use std::convert::Infallible;
-use std::io;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::tui::Tui;
 use common::{popen, python};
-use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyCode;
 use execdeck::Group;
 use execdeck::tui::app::App;
 use execdeck::tui::theme::Theme;
-use ratatui::Terminal;
-use ratatui::backend::{Backend, ClearType, TestBackend, WindowSize};
-use ratatui::buffer::Cell;
-use ratatui::layout::{Position, Size};
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 
-/// How long any one thing may take before the test calls it a hang.
-const PATIENCE: Duration = Duration::from_secs(20);
-
-/// A `TestBackend` that publishes each finished frame as text.
-struct Recorder {
-    inner: TestBackend,
-    frame: Arc<Mutex<String>>,
-}
-
-impl Backend for Recorder {
-    type Error = Infallible;
-
-    fn draw<'a, I>(&mut self, content: I) -> Result<(), Infallible>
-    where
-        I: Iterator<Item = (u16, u16, &'a Cell)>,
-    {
-        self.inner.draw(content)
-    }
-    fn hide_cursor(&mut self) -> Result<(), Infallible> {
-        self.inner.hide_cursor()
-    }
-    fn show_cursor(&mut self) -> Result<(), Infallible> {
-        self.inner.show_cursor()
-    }
-    fn get_cursor_position(&mut self) -> Result<Position, Infallible> {
-        self.inner.get_cursor_position()
-    }
-    fn set_cursor_position<P: Into<Position>>(&mut self, position: P) -> Result<(), Infallible> {
-        self.inner.set_cursor_position(position)
-    }
-    fn clear(&mut self) -> Result<(), Infallible> {
-        self.inner.clear()
-    }
-    fn clear_region(&mut self, clear_type: ClearType) -> Result<(), Infallible> {
-        self.inner.clear_region(clear_type)
-    }
-    fn size(&self) -> Result<Size, Infallible> {
-        self.inner.size()
-    }
-    fn window_size(&mut self) -> Result<WindowSize, Infallible> {
-        self.inner.window_size()
-    }
-    fn flush(&mut self) -> Result<(), Infallible> {
-        self.inner.flush()?;
-        let buf = self.inner.buffer();
-        let mut text = String::new();
-        for y in 0..buf.area.height {
-            for x in 0..buf.area.width {
-                text.push_str(buf[(x, y)].symbol());
-            }
-            text.push('\n');
-        }
-        *self.frame.lock().unwrap_or_else(|e| e.into_inner()) = text;
-        Ok(())
-    }
-}
-
-/// The app running in a task, fed keys by the test.
-struct Tui {
-    keys: mpsc::UnboundedSender<io::Result<Event>>,
-    frame: Arc<Mutex<String>>,
-    done: JoinHandle<io::Result<()>>,
-}
-
-impl Tui {
-    /// Starts the app with gateways for `specs` and `[keys]` overrides.
-    fn start(specs: &[String], overrides: &[(&str, &str)]) -> Tui {
-        let group = Group::new();
-        let overrides = overrides
-            .iter()
-            .map(|(action, key)| (action.to_string(), vec![key.to_string()]))
-            .collect();
-        let mut problems = Vec::new();
-        let app = App::new(group, Theme::fallback(true), Duration::from_millis(200))
-            .with_key_overrides(&overrides, &mut problems)
-            .with_mouse(false);
-        assert_eq!(problems, Vec::<String>::new());
-        app.start_gateways(specs.to_vec());
-        Tui::run(app)
-    }
-
-    /// Runs `app` on a 120x40 test backend.
-    fn run(app: App) -> Tui {
-        let frame = Arc::new(Mutex::new(String::new()));
-        let backend = Recorder {
-            inner: TestBackend::new(120, 40),
-            frame: frame.clone(),
-        };
-        let (keys, rx) = mpsc::unbounded_channel();
-        let input = Box::pin(futures_util::stream::unfold(rx, |mut rx| async move {
-            rx.recv().await.map(|ev| (ev, rx))
-        }));
-        let done = tokio::spawn(async move {
-            let Ok(mut term) = Terminal::new(backend);
-            app.run(&mut term, input).await
-        });
-        Tui { keys, frame, done }
-    }
-
-    fn press(&self, code: KeyCode, mods: KeyModifiers) {
-        let _ = self.keys.send(Ok(Event::Key(KeyEvent::new(code, mods))));
-    }
-
-    fn key(&self, code: KeyCode) {
-        self.press(code, KeyModifiers::NONE);
-    }
-
-    fn ctrl(&self, c: char) {
-        self.press(KeyCode::Char(c), KeyModifiers::CONTROL);
-    }
-
-    /// Types `text`, a newline as Enter.
-    fn type_text(&self, text: &str) {
-        for c in text.chars() {
-            match c {
-                '\n' => self.key(KeyCode::Enter),
-                c => self.key(KeyCode::Char(c)),
-            }
-        }
-    }
-
-    fn screen(&self) -> String {
-        self.frame.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    /// Waits until the frame satisfies `ok`; returns it.
-    async fn wait_until(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
-            let screen = self.screen();
-            if ok(&screen) {
-                return screen;
-            }
-            assert!(
-                start.elapsed() < PATIENCE,
-                "gave up waiting for {what}; the screen shows:\n{screen}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    /// Waits until the frame shows `needle`; returns it.
-    async fn wait_for(&self, needle: &str) -> String {
-        self.wait_until(&format!("{needle:?}"), |s| s.contains(needle))
-            .await
-    }
-
-    /// Waits for the loop to end (it has terminated the gateways then).
-    async fn finished(self) -> io::Result<()> {
-        match tokio::time::timeout(PATIENCE, self.done).await {
-            Ok(joined) => joined.unwrap_or_else(|e| panic!("the app panicked: {e}")),
-            Err(_) => panic!("the app did not end in time"),
-        }
-    }
-
-    /// Quits (nothing running) and waits for the loop to end.
-    async fn quit(self) {
-        self.ctrl('q');
-        self.finished().await.expect("the app ends cleanly");
-    }
+/// Starts the app with gateways for `specs` and `[keys]` overrides.
+fn start(specs: &[String], overrides: &[(&str, &str)]) -> Tui {
+    let group = Group::new();
+    let overrides = overrides
+        .iter()
+        .map(|(action, key)| (action.to_string(), vec![key.to_string()]))
+        .collect();
+    let mut problems = Vec::new();
+    let app = App::new(group, Theme::fallback(true), Duration::from_millis(200))
+        .with_key_overrides(&overrides, &mut problems)
+        .with_mouse(false);
+    assert_eq!(problems, Vec::<String>::new());
+    app.start_gateways(specs.to_vec());
+    Tui::run(app)
 }
 
 #[tokio::test]
 async fn code_typed_in_a_pane_runs_and_shows_its_result() {
-    let tui = Tui::start(&[popen("")], &[]);
+    let tui = start(&[popen("")], &[]);
     tui.wait_for("● gw0 popen").await;
     tui.ctrl('n');
     tui.wait_for("pane2").await;
@@ -200,7 +46,7 @@ async fn code_typed_in_a_pane_runs_and_shows_its_result() {
 
 #[tokio::test]
 async fn a_traceback_from_remote_code_is_shown() {
-    let tui = Tui::start(&[popen("")], &[]);
+    let tui = start(&[popen("")], &[]);
     tui.wait_for("● gw0 popen").await;
     tui.ctrl('n');
     tui.type_text("def f():\n    raise ValueError('from the pane')\nf()");
@@ -213,7 +59,7 @@ async fn a_traceback_from_remote_code_is_shown() {
 
 #[tokio::test]
 async fn a_gateway_is_added_through_the_dialog() {
-    let tui = Tui::start(&[popen("")], &[]);
+    let tui = start(&[popen("")], &[]);
     tui.wait_for("● gw0 popen").await;
     tui.key(KeyCode::Tab);
     tui.key(KeyCode::Char('a'));
@@ -238,7 +84,7 @@ async fn a_gateway_is_added_through_the_dialog() {
 
 #[tokio::test]
 async fn the_palette_runs_a_command_by_name() {
-    let tui = Tui::start(&[popen("")], &[]);
+    let tui = start(&[popen("")], &[]);
     tui.wait_for("● gw0 popen").await;
     tui.ctrl('p');
     tui.wait_for("Command (Tab completes, Enter runs)").await;
@@ -261,7 +107,7 @@ async fn the_palette_runs_a_command_by_name() {
 
 #[tokio::test]
 async fn the_filter_hides_gateways_that_do_not_match() {
-    let tui = Tui::start(&[popen("//id=alpha"), popen("//id=beta")], &[]);
+    let tui = start(&[popen("//id=alpha"), popen("//id=beta")], &[]);
     tui.wait_for("● alpha popen").await;
     tui.wait_for("● beta popen").await;
     tui.ctrl('f');
@@ -293,7 +139,7 @@ async fn the_filter_hides_gateways_that_do_not_match() {
 
 #[tokio::test]
 async fn quitting_with_a_busy_gateway_asks_first() {
-    let tui = Tui::start(&[popen("")], &[]);
+    let tui = start(&[popen("")], &[]);
     tui.wait_for("● gw0 popen").await;
     tui.ctrl('n');
     tui.type_text("import time\ntime.sleep(60)");
@@ -321,7 +167,7 @@ async fn quitting_with_a_busy_gateway_asks_first() {
 
 #[tokio::test]
 async fn a_rebound_dialog_key_changes_dispatch_and_hint() {
-    let tui = Tui::start(&[popen("")], &[("accept", "ctrl-o")]);
+    let tui = start(&[popen("")], &[("accept", "ctrl-o")]);
     tui.wait_for("● gw0 popen").await;
     tui.key(KeyCode::Tab);
     tui.key(KeyCode::Char('a'));
@@ -352,7 +198,7 @@ async fn an_item_that_cannot_be_decoded_ends_the_run_at_once() {
     )
     .unwrap();
     let spec = format!("cmd={} -u {}", python(), fake.display());
-    let tui = Tui::start(&[spec], &[]);
+    let tui = start(&[spec], &[]);
     tui.wait_for("● gw0 cmd").await;
     tui.ctrl('n');
     tui.wait_for("pane2").await;
@@ -392,7 +238,7 @@ async fn run_on_traffic_screen(tui: &Tui, code: &str) {
 
 #[tokio::test]
 async fn the_traffic_inspector_shows_filters_and_opens_messages() {
-    let tui = Tui::start(&[popen("")], &[]);
+    let tui = start(&[popen("")], &[]);
     tui.wait_for("● gw0 popen").await;
     run_on_traffic_screen(&tui, "for i in range(300):\n    channel.send(('item', i))").await;
     let screen = tui.wait_for("('item', 299)").await;
@@ -428,7 +274,7 @@ async fn the_traffic_inspector_shows_filters_and_opens_messages() {
 
 #[tokio::test]
 async fn a_paused_table_counts_what_comes_and_an_export_reads_back() {
-    let tui = Tui::start(&[popen("")], &[]);
+    let tui = start(&[popen("")], &[]);
     tui.wait_for("● gw0 popen").await;
     tui.ctrl('n');
     tui.type_text("for i in range(10):\n    channel.send(('n', i))");
@@ -468,7 +314,7 @@ async fn a_paused_table_counts_what_comes_and_an_export_reads_back() {
 
 #[tokio::test]
 async fn remote_tracing_is_switched_on_for_a_running_gateway() {
-    let tui = Tui::start(&[popen("")], &[]);
+    let tui = start(&[popen("")], &[]);
     tui.wait_for("● gw0 popen").await;
     tui.key(KeyCode::F(4));
     let screen = tui.wait_for("gateway_ready").await;

@@ -5,188 +5,39 @@
 
 mod common;
 
-use std::convert::Infallible;
-use std::io;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::popen;
 use common::sshd::{Sshd, keygen, keygen_with, user};
-use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use common::tui::Tui;
+use crossterm::event::KeyCode;
 use execdeck::Group;
 use execdeck::engine::GroupOptions;
 use execdeck::transport::SharedPrompter;
 use execdeck::tui::app::App;
 use execdeck::tui::theme::Theme;
-use ratatui::Terminal;
-use ratatui::backend::{Backend, ClearType, TestBackend, WindowSize};
-use ratatui::buffer::Cell;
-use ratatui::layout::{Position, Size};
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 
-/// How long any one thing may take before the test calls it a hang.
-const PATIENCE: Duration = Duration::from_secs(20);
-
-/// A `TestBackend` that publishes each finished frame as text.
-struct Recorder {
-    inner: TestBackend,
-    frame: Arc<Mutex<String>>,
-}
-
-impl Backend for Recorder {
-    type Error = Infallible;
-
-    fn draw<'a, I>(&mut self, content: I) -> Result<(), Infallible>
-    where
-        I: Iterator<Item = (u16, u16, &'a Cell)>,
-    {
-        self.inner.draw(content)
-    }
-    fn hide_cursor(&mut self) -> Result<(), Infallible> {
-        self.inner.hide_cursor()
-    }
-    fn show_cursor(&mut self) -> Result<(), Infallible> {
-        self.inner.show_cursor()
-    }
-    fn get_cursor_position(&mut self) -> Result<Position, Infallible> {
-        self.inner.get_cursor_position()
-    }
-    fn set_cursor_position<P: Into<Position>>(&mut self, position: P) -> Result<(), Infallible> {
-        self.inner.set_cursor_position(position)
-    }
-    fn clear(&mut self) -> Result<(), Infallible> {
-        self.inner.clear()
-    }
-    fn clear_region(&mut self, clear_type: ClearType) -> Result<(), Infallible> {
-        self.inner.clear_region(clear_type)
-    }
-    fn size(&self) -> Result<Size, Infallible> {
-        self.inner.size()
-    }
-    fn window_size(&mut self) -> Result<WindowSize, Infallible> {
-        self.inner.window_size()
-    }
-    fn flush(&mut self) -> Result<(), Infallible> {
-        self.inner.flush()?;
-        let buf = self.inner.buffer();
-        let mut text = String::new();
-        for y in 0..buf.area.height {
-            for x in 0..buf.area.width {
-                text.push_str(buf[(x, y)].symbol());
-            }
-            text.push('\n');
-        }
-        *self.frame.lock().unwrap_or_else(|e| e.into_inner()) = text;
-        Ok(())
-    }
-}
-
-/// The app running in a task, fed keys by the test.
-struct Tui {
-    keys: mpsc::UnboundedSender<io::Result<Event>>,
-    frame: Arc<Mutex<String>>,
-    done: JoinHandle<io::Result<()>>,
-}
-
-impl Tui {
-    /// Starts the app with gateways for `specs` and `[keys]` overrides,
-    /// its group asking ssh questions through the TUI's prompter.
-    fn start(specs: &[String], overrides: &[(&str, &str)]) -> Tui {
-        let (prompter, prompts) = execdeck::tui::prompt::channel();
-        let group = Group::with_options(GroupOptions {
-            prompter: Some(SharedPrompter::new(prompter)),
-            ..GroupOptions::default()
-        });
-        let overrides = overrides
-            .iter()
-            .map(|(action, key)| (action.to_string(), vec![key.to_string()]))
-            .collect();
-        let mut problems = Vec::new();
-        let app = App::new(group, Theme::fallback(true), Duration::from_millis(200))
-            .with_key_overrides(&overrides, &mut problems)
-            .with_mouse(false)
-            .with_prompts(prompts);
-        assert_eq!(problems, Vec::<String>::new());
-        app.start_gateways(specs.to_vec());
-        let frame = Arc::new(Mutex::new(String::new()));
-        let backend = Recorder {
-            inner: TestBackend::new(120, 40),
-            frame: frame.clone(),
-        };
-        let (keys, rx) = mpsc::unbounded_channel();
-        let input = Box::pin(futures_util::stream::unfold(rx, |mut rx| async move {
-            rx.recv().await.map(|ev| (ev, rx))
-        }));
-        let done = tokio::spawn(async move {
-            let Ok(mut term) = Terminal::new(backend);
-            app.run(&mut term, input).await
-        });
-        Tui { keys, frame, done }
-    }
-
-    fn press(&self, code: KeyCode, mods: KeyModifiers) {
-        let _ = self.keys.send(Ok(Event::Key(KeyEvent::new(code, mods))));
-    }
-
-    fn key(&self, code: KeyCode) {
-        self.press(code, KeyModifiers::NONE);
-    }
-
-    fn ctrl(&self, c: char) {
-        self.press(KeyCode::Char(c), KeyModifiers::CONTROL);
-    }
-
-    /// Types `text`, a newline as Enter.
-    fn type_text(&self, text: &str) {
-        for c in text.chars() {
-            match c {
-                '\n' => self.key(KeyCode::Enter),
-                c => self.key(KeyCode::Char(c)),
-            }
-        }
-    }
-
-    fn screen(&self) -> String {
-        self.frame.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    /// Waits until the frame satisfies `ok`; returns it.
-    async fn wait_until(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
-            let screen = self.screen();
-            if ok(&screen) {
-                return screen;
-            }
-            assert!(
-                start.elapsed() < PATIENCE,
-                "gave up waiting for {what}; the screen shows:\n{screen}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    /// Waits until the frame shows `needle`; returns it.
-    async fn wait_for(&self, needle: &str) -> String {
-        self.wait_until(&format!("{needle:?}"), |s| s.contains(needle))
-            .await
-    }
-
-    /// Waits for the loop to end (it has terminated the gateways then).
-    async fn finished(self) -> io::Result<()> {
-        match tokio::time::timeout(PATIENCE, self.done).await {
-            Ok(joined) => joined.unwrap_or_else(|e| panic!("the app panicked: {e}")),
-            Err(_) => panic!("the app did not end in time"),
-        }
-    }
-
-    /// Quits (nothing running) and waits for the loop to end.
-    async fn quit(self) {
-        self.ctrl('q');
-        self.finished().await.expect("the app ends cleanly");
-    }
+/// Starts the app with gateways for `specs` and `[keys]` overrides,
+/// its group asking ssh questions through the TUI's prompter.
+fn start(specs: &[String], overrides: &[(&str, &str)]) -> Tui {
+    let (prompter, prompts) = execdeck::tui::prompt::channel();
+    let group = Group::with_options(GroupOptions {
+        prompter: Some(SharedPrompter::new(prompter)),
+        ..GroupOptions::default()
+    });
+    let overrides = overrides
+        .iter()
+        .map(|(action, key)| (action.to_string(), vec![key.to_string()]))
+        .collect();
+    let mut problems = Vec::new();
+    let app = App::new(group, Theme::fallback(true), Duration::from_millis(200))
+        .with_key_overrides(&overrides, &mut problems)
+        .with_mouse(false)
+        .with_prompts(prompts);
+    assert_eq!(problems, Vec::<String>::new());
+    app.start_gateways(specs.to_vec());
+    Tui::run(app)
 }
 
 /// A small tree: two files to send, one the exclude leaves out.
@@ -207,7 +58,7 @@ async fn an_rsync_job_from_the_form_reaches_two_gateways() {
     for d in [&one, &two] {
         std::fs::create_dir_all(d).unwrap();
     }
-    let tui = Tui::start(
+    let tui = start(
         &[
             popen(&format!("//chdir={}", one.display())),
             popen(&format!("//chdir={}", two.display())),
@@ -313,7 +164,7 @@ async fn an_unknown_host_key_is_answered_in_a_dialog() {
     let once = sshd.dir.path().join("once_known_hosts");
     let refused = sshd.dir.path().join("refused_known_hosts");
     let key_b64 = sshd.host_public_key.split_whitespace().nth(1).unwrap();
-    let tui = Tui::start(&[], &[]);
+    let tui = start(&[], &[]);
     // Accept and record.
     add_gateway(&tui, &ssh_spec(&sshd, &sshd.user_key, &recorded));
     let screen = tui.wait_for("Unknown host key").await;
@@ -364,7 +215,7 @@ async fn a_changed_host_key_is_explained_and_refused() {
         ),
     )
     .unwrap();
-    let tui = Tui::start(&[ssh_spec(&sshd, &sshd.user_key, &known_hosts)], &[]);
+    let tui = start(&[ssh_spec(&sshd, &sshd.user_key, &known_hosts)], &[]);
     let screen = tui.wait_for("Host key changed: refused").await;
     assert!(screen.contains("HAS CHANGED"), "{screen}");
     assert!(screen.contains("nothing to accept"), "{screen}");
@@ -383,7 +234,7 @@ async fn a_key_passphrase_is_asked_masked_and_a_wrong_one_again() {
     let key = sshd.dir.path().join("locked_key");
     keygen_with(&key, "ed25519", "s3cret words");
     sshd.authorize(&key.with_extension("pub"));
-    let tui = Tui::start(&[ssh_spec(&sshd, &key, &sshd.known_hosts)], &[]);
+    let tui = start(&[ssh_spec(&sshd, &key, &sshd.known_hosts)], &[]);
     tui.wait_for("Key passphrase").await;
     tui.type_text("nope");
     let screen = tui.wait_for("> ••••▏").await;
@@ -403,7 +254,7 @@ async fn a_running_rsync_job_is_cancelled() {
     let dir = tempfile::tempdir().unwrap();
     small_tree(dir.path());
     // A worker whose only thread is busy: the job waits for its receiver.
-    let tui = Tui::start(
+    let tui = start(
         &[popen(&format!(
             "//execmodel=main_thread_only//chdir={}",
             dir.path().display()
@@ -446,7 +297,7 @@ async fn questions_of_two_starts_come_one_at_a_time_and_nothing_else_waits() {
     let sshd = Sshd::start();
     let first = sshd.dir.path().join("first_known_hosts");
     let second = sshd.dir.path().join("second_known_hosts");
-    let tui = Tui::start(
+    let tui = start(
         &[
             ssh_spec(&sshd, &sshd.user_key, &first),
             ssh_spec(&sshd, &sshd.user_key, &second),
@@ -544,7 +395,7 @@ async fn a_password_is_asked_masked_and_a_refused_one_again() {
         sshd.dir.path().join("no_key").display(),
         account.name,
     );
-    let tui = Tui::start(&[spec], &[]);
+    let tui = start(&[spec], &[]);
     tui.wait_for(&format!("Password for {}@127.0.0.1:", account.name))
         .await;
     tui.type_text("guess");

@@ -252,3 +252,4 @@ pub fn corpus() -> Vec<Value> {
     ]
 }
 pub mod sshd;
+pub mod tui;
