@@ -92,17 +92,7 @@ impl Drop for Tmux {
 fn a_person_runs_code_adds_a_gateway_and_quits() {
     let home = tempfile::tempdir().unwrap();
     let exe = env!("CARGO_BIN_EXE_execdeck");
-    let env = [
-        (
-            "XDG_CONFIG_HOME",
-            home.path().join("config").display().to_string(),
-        ),
-        (
-            "XDG_DATA_HOME",
-            home.path().join("data").display().to_string(),
-        ),
-        ("HOME", home.path().display().to_string()),
-    ];
+    let env = isolated(home.path());
     let tmux = Tmux::start(&format!("{exe} tui -g popen//python={}", python()), &env);
     let screen = tmux.wait_for("● gw0 popen");
     assert!(screen.contains("Code (Python)"), "{screen}");
@@ -455,17 +445,7 @@ fn a_person_syncs_a_small_tree_to_two_gateways_from_the_rsync_screen() {
         std::fs::create_dir_all(d).unwrap();
     }
     let exe = env!("CARGO_BIN_EXE_execdeck");
-    let env = [
-        (
-            "XDG_CONFIG_HOME",
-            home.path().join("config").display().to_string(),
-        ),
-        (
-            "XDG_DATA_HOME",
-            home.path().join("data").display().to_string(),
-        ),
-        ("HOME", home.path().display().to_string()),
-    ];
+    let env = isolated(home.path());
     let tmux = Tmux::start(
         &format!(
             "{exe} tui -g popen//python={py}//chdir={one} -g popen//python={py}//chdir={two}",

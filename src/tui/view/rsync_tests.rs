@@ -4,35 +4,15 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
-
 use crate::engine::rsync::TargetReport;
 use crate::engine::{Event, EventKind, Received};
 use crate::tui::input::{Context, apply_overrides, default_keymap};
 use crate::tui::screen::Screen;
 use crate::tui::state::rsync::Form;
 use crate::tui::state::{Overlay, State};
-use crate::tui::theme::Theme;
-
-fn screen_with(state: &State, keymap: &[crate::tui::input::Binding]) -> String {
-    let mut term = Terminal::new(TestBackend::new(170, 34)).unwrap();
-    let theme = Theme::fallback(true);
-    term.draw(|f| super::draw(f, state, &theme, keymap))
-        .unwrap();
-    let buf = term.backend().buffer().clone();
-    let mut out = String::new();
-    for y in 0..buf.area.height {
-        for x in 0..buf.area.width {
-            out.push_str(buf[(x, y)].symbol());
-        }
-        out.push('\n');
-    }
-    out
-}
 
 fn screen(state: &State) -> String {
-    screen_with(state, &default_keymap())
+    super::tests::screen(state, 170, 34)
 }
 
 fn event(gw: &str, kind: EventKind) -> Received {
@@ -119,7 +99,7 @@ fn the_form_shows_every_field_and_the_hints() {
     let mut keymap = default_keymap();
     let overrides = [("rsync-start".to_string(), vec!["ctrl-s".to_string()])];
     assert!(apply_overrides(&mut keymap, &overrides.into_iter().collect()).is_empty());
-    let text = screen_with(&st, &keymap);
+    let text = super::tests::screen_with(&st, 170, 34, &keymap);
     assert!(text.contains("Ctrl-S start"), "{text}");
 }
 

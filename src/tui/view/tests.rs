@@ -11,11 +11,13 @@ use crate::tui::input::{Binding, Context, apply_overrides, default_keymap};
 use crate::tui::state::{Focus, Overlay, State, TaskMsg};
 use crate::tui::theme::Theme;
 
-fn screen(state: &State, width: u16, height: u16) -> String {
+/// The frame `view::draw` makes of `state`, as text (shared by the view tests).
+pub(super) fn screen(state: &State, width: u16, height: u16) -> String {
     screen_with(state, width, height, &default_keymap())
 }
 
-fn screen_with(state: &State, width: u16, height: u16, keymap: &[Binding]) -> String {
+/// Like [`screen`], with `keymap`.
+pub(super) fn screen_with(state: &State, width: u16, height: u16, keymap: &[Binding]) -> String {
     let mut term = Terminal::new(TestBackend::new(width, height)).unwrap();
     let theme = Theme::fallback(true);
     term.draw(|f| super::draw(f, state, &theme, keymap))

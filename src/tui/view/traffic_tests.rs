@@ -4,36 +4,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
-
+use super::tests::screen;
 use crate::engine::{
     ChannelOrigin, CloseHow, Direction, Event, EventKind, Payload, Received, Side,
 };
 use crate::tui::input::Action;
-use crate::tui::input::default_keymap;
 use crate::tui::input::traffic::act;
 use crate::tui::screen::Screen;
 use crate::tui::state::State;
 use crate::tui::state::traffic::{Traffic, TrafficFilter};
-use crate::tui::theme::Theme;
 use crate::wire::{MsgCode, Value};
-
-fn screen(state: &State, width: u16, height: u16) -> String {
-    let mut term = Terminal::new(TestBackend::new(width, height)).unwrap();
-    let theme = Theme::fallback(true);
-    term.draw(|f| super::draw(f, state, &theme, &default_keymap()))
-        .unwrap();
-    let buf = term.backend().buffer().clone();
-    let mut out = String::new();
-    for y in 0..buf.area.height {
-        for x in 0..buf.area.width {
-            out.push_str(buf[(x, y)].symbol());
-        }
-        out.push('\n');
-    }
-    out
-}
 
 fn at(ms: u64, gw: &str, kind: EventKind) -> Received {
     Received::Event(Event {
