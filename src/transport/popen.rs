@@ -73,7 +73,8 @@ pub async fn spawn(
     opts: &LaunchOptions,
 ) -> Result<Connection, ConnectError> {
     let named = spec.python().unwrap_or("python3");
-    let resolved = opts.shims.resolve(named, spec.env()).await;
+    let timeout = opts.startup_timeout.unwrap_or(DEFAULT_STARTUP_TIMEOUT);
+    let resolved = opts.shims.resolve(named, spec.env(), timeout).await;
     let python = match &resolved {
         Some(r) => r.executable.display().to_string(),
         None => named.to_owned(),

@@ -20,8 +20,10 @@ use std::time::Duration;
 use tokio::process::Command;
 use tokio::sync::OnceCell;
 
-/// How long the shim may take to answer.
-const ASK_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the shim may take to answer, at most (and at most half of the
+/// start's own timeout): a real shim answers in a fraction of a second; a
+/// start that is not answered in time goes on through the shim itself.
+const ASK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What the interpreter behind a shim printed: its executable, then each
 /// environment variable as `NAME=VALUE`, NUL-separated.
@@ -55,20 +57,28 @@ impl ShimCache {
     /// The interpreter to start for `python` with `env`: `None` to start
     /// `python` itself (it is not a shim, or the shim could not be asked).
     /// Concurrent starts with the same key wait for one question.
-    pub async fn resolve(&self, python: &str, env: &[(String, String)]) -> Option<Resolved> {
+    pub async fn resolve(
+        &self,
+        python: &str,
+        env: &[(String, String)],
+        startup_timeout: Duration,
+    ) -> Option<Resolved> {
         let cwd = std::env::current_dir().unwrap_or_default();
         let key = (python.to_owned(), env.to_vec(), cwd);
         let cell = {
             let mut answers = self.answers.lock().unwrap_or_else(|p| p.into_inner());
             answers.entry(key).or_default().clone()
         };
-        cell.get_or_init(|| ask(python, env)).await.clone()
+        let patience = ASK_TIMEOUT.min(startup_timeout / 2);
+        cell.get_or_init(|| ask(python, env, patience))
+            .await
+            .clone()
     }
 }
 
 /// Finds `python` as a spawn would (a path, or a name on PATH, as the
 /// spec's `env:PATH` would change it) and asks it when it is a script.
-async fn ask(python: &str, env: &[(String, String)]) -> Option<Resolved> {
+async fn ask(python: &str, env: &[(String, String)], patience: Duration) -> Option<Resolved> {
     let path_var = env
         .iter()
         .rev()
@@ -86,18 +96,36 @@ async fn ask(python: &str, env: &[(String, String)]) -> Option<Resolved> {
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .kill_on_drop(true);
-    let out = tokio::time::timeout(ASK_TIMEOUT, cmd.output())
+    let answer = tokio::time::timeout(patience, read_answer(cmd))
         .await
-        .ok()?
-        .ok()?;
-    if !out.status.success() {
-        return None;
-    }
+        .ok()??;
     let mut launched: BTreeMap<OsString, OsString> = std::env::vars_os().collect();
     for (k, v) in env {
         launched.insert(k.into(), v.into());
     }
-    parse_answer(&out.stdout, &launched)
+    parse_answer(&answer, &launched)
+}
+
+/// Runs the question and reads its answer; gives up at once when what it
+/// prints cannot be an answer (it must start with an absolute path), and
+/// when it does not exit with status 0.
+async fn read_answer(mut cmd: Command) -> Option<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let mut child = cmd.spawn().ok()?;
+    let mut stdout = child.stdout.take()?;
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        let n = stdout.read(&mut buf).await.ok()?;
+        if n == 0 {
+            break;
+        }
+        answer.extend_from_slice(&buf[..n]);
+        if answer.first() != Some(&b'/') {
+            return None;
+        }
+    }
+    child.wait().await.ok()?.success().then_some(answer)
 }
 
 /// Reads the answer to [`ASK`]: the executable (an existing absolute
