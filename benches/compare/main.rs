@@ -6,7 +6,13 @@
 //! cargo bench --bench compare -- --only echo,bulk
 //! cargo bench --bench compare -- --only serializer-dict   # the Rust serializer alone
 //! cargo bench --bench compare -- --only tui               # the TUI's traffic frame time
+//! cargo bench --bench compare -- --only ssh,socket,via,rsync
 //! ```
+//!
+//! The ssh rows start a throwaway sshd on 127.0.0.1 (`ssh.rs`), the socket
+//! rows `execdeck serve --loop` and execnet's own socket server (`net.rs`),
+//! the rsync rows write a tree in a temp dir and sync it in child
+//! processes so that peak memory can be read (`rsync.rs`).
 //!
 //! execdeck is driven through its Rust engine API; execnet 2.1.2 (from PyPI,
 //! in `.venv/`, created by `scripts/venv.sh` when missing) through
