@@ -15,7 +15,6 @@ remote code, same sizes, same start and stop of the clock.
 import argparse
 import json
 import resource
-import shutil
 import sys
 import time
 
@@ -214,9 +213,9 @@ PEAK_RSS = "import resource\nchannel.send(resource.getrusage(resource.RUSAGE_SEL
 def rsync(args):
     """execnet.RSync of args.src to each destination in args.dest (one
     popen gateway each, all in one send()), args.reps times; seconds of
-    send(). Before each rep the destinations are emptied unless
-    args.keep. Also reports the bytes on the wire (all gateways), this
-    process's peak RSS and each worker's (KiB)."""
+    send(). The destinations are left as they are (the caller passes fresh
+    ones for a first sync). Also reports the bytes on the wire of the last
+    rep (all gateways), this process's peak RSS and each worker's (KiB)."""
     dests = args.dest.split(",")
     group = execnet.Group()
     gws = [group.makegateway(spec(args.python)) for _ in dests]
@@ -224,9 +223,6 @@ def rsync(args):
     samples = []
     try:
         for _ in range(args.reps):
-            if not args.keep:
-                for d in dests:
-                    shutil.rmtree(d, ignore_errors=True)
             rs = execnet.RSync(args.src, verbose=False)
             for gw, d in zip(gws, dests):
                 rs.add_target(gw, d)
@@ -266,8 +262,6 @@ def main():
     parser.add_argument("--spec", default=None)
     parser.add_argument("--src", default=None)
     parser.add_argument("--dest", default=None)
-    parser.add_argument("--keep", action="store_true",
-                        help="rsync: keep what the destinations hold")
     ARGS = parser.parse_args()
     result = WORKLOADS[ARGS.workload](ARGS)
     if not isinstance(result, dict):

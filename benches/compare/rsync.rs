@@ -142,18 +142,14 @@ struct Theirs {
     remote_peak_kib: f64,
 }
 
-fn theirs(b: &Bench, src: &Path, dests: &[PathBuf], reps: usize, keep: bool) -> Fallible<Theirs> {
+fn theirs(b: &Bench, src: &Path, dests: &[PathBuf], reps: usize) -> Fallible<Theirs> {
     let dest = dests
         .iter()
         .map(|d| d.display().to_string())
         .collect::<Vec<_>>()
         .join(",");
     let src = src.display().to_string();
-    let mut args = vec!["--src", &src, "--dest", &dest];
-    if keep {
-        args.push("--keep");
-    }
-    let doc = b.execnet_doc("rsync", 1, reps, &args)?;
+    let doc = b.execnet_doc("rsync", 1, reps, &["--src", &src, "--dest", &dest])?;
     let samples = crate::samples_of(&doc)?;
     let remote = doc["remote_peak_rss_kib"]
         .as_array()
@@ -166,12 +162,31 @@ fn theirs(b: &Bench, src: &Path, dests: &[PathBuf], reps: usize, keep: bool) -> 
     })
 }
 
-/// `rsync -a src/ dest/` between two local directories, `reps` times into
-/// a fresh `dest`; seconds.
-fn rsync1(src: &Path, dest: &Path, reps: usize) -> Fallible<Vec<f64>> {
-    let mut samples = Vec::with_capacity(reps);
-    for _ in 0..reps {
-        let _ = std::fs::remove_dir_all(dest);
+/// execnet's first syncs, one run each into the fresh destinations of
+/// `dests`: the samples of all, the largest peaks, the last run's bytes.
+fn theirs_each(b: &Bench, src: &Path, dests: &[PathBuf]) -> Fallible<Theirs> {
+    let mut all: Option<Theirs> = None;
+    for dest in dests {
+        let t = theirs(b, src, std::slice::from_ref(dest), 1)?;
+        all = Some(match all {
+            None => t,
+            Some(mut a) => {
+                a.samples.extend(t.samples);
+                a.bytes_on_wire = t.bytes_on_wire;
+                a.master_peak_kib = a.master_peak_kib.max(t.master_peak_kib);
+                a.remote_peak_kib = a.remote_peak_kib.max(t.remote_peak_kib);
+                a
+            }
+        });
+    }
+    all.ok_or_else(|| "no repetitions".into())
+}
+
+/// `rsync -a src/ dest/` between two local directories, each time into
+/// a fresh destination of `dests`; seconds.
+fn rsync1(src: &Path, dests: &[PathBuf]) -> Fallible<Vec<f64>> {
+    let mut samples = Vec::with_capacity(dests.len());
+    for dest in dests {
         let start = Instant::now();
         let out = Command::new("rsync")
             .arg("-a")
@@ -193,7 +208,6 @@ fn rsync1(src: &Path, dest: &Path, reps: usize) -> Fallible<Vec<f64>> {
             ));
         }
     }
-    let _ = std::fs::remove_dir_all(dest);
     Ok(samples)
 }
 
@@ -251,20 +265,32 @@ pub fn rows(b: &Bench) -> Vec<Row> {
         first.errors.push(format!("cannot write the tree: {e}"));
         return vec![first];
     }
-    let our_dest = vec![tmp.path().join("ours")];
-    let their_dest = vec![tmp.path().join("theirs")];
+    // Every first sync goes to a fresh directory, and nothing is deleted
+    // until the syncs that create files are done: ext4 skips inodes freed
+    // in the last 30 s when it allocates new ones, so a burst of creates
+    // right after deleting a tree costs several times the kernel time (seen
+    // in perf: ext4_create → recently_deleted), whoever creates them.
+    let fresh = |name: &str| -> Vec<PathBuf> {
+        (0..p.reps)
+            .map(|i| tmp.path().join(format!("{name}{i}")))
+            .collect()
+    };
+    let (our_firsts, their_firsts) = (fresh("ours-first"), fresh("theirs-first"));
+    let last = |dirs: &[PathBuf]| dirs[dirs.len() - 1..].to_vec();
+    let (our_dest, their_dest) = (last(&our_firsts), last(&their_firsts));
 
-    // First sync, into an empty destination each time.
-    let runs = collect((0..p.reps).map(|_| {
-        remove(&our_dest);
-        ours(b, &src, &our_dest)
-    }));
-    remove(&their_dest);
-    let execnet_first = theirs(b, &src, &their_dest, p.reps, false);
+    // First sync.
+    let runs = collect(
+        our_firsts
+            .iter()
+            .map(|d| ours(b, &src, std::slice::from_ref(d))),
+    );
+    let execnet_first = theirs_each(b, &src, &their_firsts);
     ours_col(&mut first, &runs, |r| r.seconds);
     let execnet_times = execnet_first.as_ref().map(|t| t.samples.clone());
     theirs_col(&mut first, &execnet_times.map_err(Clone::clone));
-    let limit = rsync1(&src, &tmp.path().join("rsync1"), p.reps);
+    let rsync1_dests = fresh("rsync1-");
+    let limit = rsync1(&src, &rsync1_dests);
     match limit {
         Ok(s) => {
             first.limit = median(&s);
@@ -331,7 +357,7 @@ pub fn rows(b: &Bench) -> Vec<Row> {
     ours_col(&mut same, &runs_same, |r| r.seconds);
     theirs_col(
         &mut same,
-        &theirs(b, &src, &their_dest, p.reps, true).map(|t| t.samples),
+        &theirs(b, &src, &their_dest, p.reps).map(|t| t.samples),
     );
     crate::target_ratio(&mut same, 1.0);
 
@@ -350,7 +376,7 @@ pub fn rows(b: &Bench) -> Vec<Row> {
             break;
         }
         our_runs.push(ours(b, &src, &our_dest));
-        match (their_runs.as_mut(), theirs(b, &src, &their_dest, 1, true)) {
+        match (their_runs.as_mut(), theirs(b, &src, &their_dest, 1)) {
             (Ok(all), Ok(t)) => all.push(t),
             (Ok(_), Err(e)) => their_runs = Err(e),
             (Err(_), _) => {}
@@ -377,10 +403,14 @@ pub fn rows(b: &Bench) -> Vec<Row> {
         .zip(delta_bytes.execnet)
         .map(|(ours, theirs)| ours <= theirs / 100.0);
 
-    // The first sync to 4 gateways at once (the single destinations go
-    // first, to keep the disk use down).
-    remove(&our_dest);
-    remove(&their_dest);
+    // The first sync to 4 gateways at once. The copies so far go first, to
+    // keep the disk use down, and then 30 s pass (see above).
+    for dirs in [&our_firsts, &their_firsts, &rsync1_dests] {
+        remove(dirs);
+    }
+    if !b.plan.quick {
+        std::thread::sleep(Duration::from_secs(31));
+    }
     let mut four = Row::new(
         "rsync first sync to 4 popen gateways at once",
         "s",
@@ -392,16 +422,10 @@ pub fn rows(b: &Bench) -> Vec<Row> {
     let theirs4: Vec<PathBuf> = (0..4)
         .map(|i| tmp.path().join(format!("theirs{i}")))
         .collect();
-    let runs4 = collect((0..p.reps.min(2)).map(|_| {
-        remove(&ours4);
-        ours(b, &src, &ours4)
-    }));
-    remove(&ours4);
+    let runs4 = collect(std::iter::once(ours(b, &src, &ours4)));
     ours_col(&mut four, &runs4, |r| r.seconds);
-    theirs_col(
-        &mut four,
-        &theirs(b, &src, &theirs4, 1, false).map(|t| t.samples),
-    );
+    theirs_col(&mut four, &theirs(b, &src, &theirs4, 1).map(|t| t.samples));
+    remove(&ours4);
     remove(&theirs4);
     four.target = "≤ 1.5× one gateway".into();
     if let (Some(at4), Some(at1)) = (four.execdeck, first.execdeck) {
