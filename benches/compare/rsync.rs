@@ -33,6 +33,9 @@ pub struct TreePlan {
 
 const KIB: f64 = 1024.0;
 
+/// The rsync row's limit when there is no `rsync` to measure.
+const NOT_INSTALLED: &str = "rsync(1) not installed";
+
 /// Fills `buf` with pseudo-random bytes (xorshift64*) from `seed`.
 fn random_fill(buf: &mut [u8], seed: u64) {
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
@@ -98,6 +101,13 @@ fn change_big_files(root: &Path, p: &TreePlan, round: usize) -> Fallible<()> {
     Ok(())
 }
 
+/// Writes every dirty page out (outside the clock), so that no run pays
+/// for the write-back of the tree or of the run before it.
+fn flush() {
+    // SAFETY: sync(2) takes no arguments and cannot fail.
+    unsafe { libc::sync() };
+}
+
 fn remove(dirs: &[PathBuf]) {
     for d in dirs {
         let _ = std::fs::remove_dir_all(d);
@@ -114,6 +124,7 @@ struct Ours {
 
 /// Runs `--child-rsync` (this binary) syncing `src` to each of `dests`.
 fn ours(b: &Bench, src: &Path, dests: &[PathBuf]) -> Fallible<Ours> {
+    flush();
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let mut cmd = Command::new(exe);
     cmd.arg("--child-rsync").arg(&b.python).arg(src).args(dests);
@@ -143,6 +154,7 @@ struct Theirs {
 }
 
 fn theirs(b: &Bench, src: &Path, dests: &[PathBuf], reps: usize) -> Fallible<Theirs> {
+    flush();
     let dest = dests
         .iter()
         .map(|d| d.display().to_string())
@@ -162,12 +174,12 @@ fn theirs(b: &Bench, src: &Path, dests: &[PathBuf], reps: usize) -> Fallible<The
     })
 }
 
-/// execnet's first syncs, one run each into the fresh destinations of
-/// `dests`: the samples of all, the largest peaks, the last run's bytes.
-fn theirs_each(b: &Bench, src: &Path, dests: &[PathBuf]) -> Fallible<Theirs> {
+/// execnet's runs taken together: the samples of all, the largest peaks,
+/// the last run's bytes.
+fn merge(parts: Vec<Fallible<Theirs>>) -> Fallible<Theirs> {
     let mut all: Option<Theirs> = None;
-    for dest in dests {
-        let t = theirs(b, src, std::slice::from_ref(dest), 1)?;
+    for t in parts {
+        let t = t?;
         all = Some(match all {
             None => t,
             Some(mut a) => {
@@ -187,6 +199,7 @@ fn theirs_each(b: &Bench, src: &Path, dests: &[PathBuf]) -> Fallible<Theirs> {
 fn rsync1(src: &Path, dests: &[PathBuf]) -> Fallible<Vec<f64>> {
     let mut samples = Vec::with_capacity(dests.len());
     for dest in dests {
+        flush();
         let start = Instant::now();
         let out = Command::new("rsync")
             .arg("-a")
@@ -196,7 +209,7 @@ fn rsync1(src: &Path, dests: &[PathBuf]) -> Fallible<Vec<f64>> {
         let out = match out {
             Ok(out) => out,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err("rsync(1) not installed".into());
+                return Err(NOT_INSTALLED.into());
             }
             Err(e) => return Err(format!("cannot run rsync: {e}")),
         };
@@ -279,18 +292,21 @@ pub fn rows(b: &Bench) -> Vec<Row> {
     let last = |dirs: &[PathBuf]| dirs[dirs.len() - 1..].to_vec();
     let (our_dest, their_dest) = (last(&our_firsts), last(&their_firsts));
 
-    // First sync.
-    let runs = collect(
-        our_firsts
-            .iter()
-            .map(|d| ours(b, &src, std::slice::from_ref(d))),
-    );
-    let execnet_first = theirs_each(b, &src, &their_firsts);
+    // First sync: ours, execnet's and rsync(1) take turns, one run each
+    // per round.
+    let rsync1_dests = fresh("rsync1-");
+    let (mut our_parts, mut their_parts) = (Vec::new(), Vec::new());
+    let mut limit = Ok(Vec::new());
+    for i in 0..p.reps {
+        our_parts.push(ours(b, &src, &our_firsts[i..=i]));
+        their_parts.push(theirs(b, &src, &their_firsts[i..=i], 1));
+        crate::extend(&mut limit, rsync1(&src, &rsync1_dests[i..=i]));
+    }
+    let runs = collect(our_parts.into_iter());
+    let execnet_first = merge(their_parts);
     ours_col(&mut first, &runs, |r| r.seconds);
     let execnet_times = execnet_first.as_ref().map(|t| t.samples.clone());
     theirs_col(&mut first, &execnet_times.map_err(Clone::clone));
-    let rsync1_dests = fresh("rsync1-");
-    let limit = rsync1(&src, &rsync1_dests);
     match limit {
         Ok(s) => {
             first.limit = median(&s);
@@ -298,10 +314,11 @@ pub fn rows(b: &Bench) -> Vec<Row> {
             first.extra.insert("limit_samples".into(), json!(s));
         }
         // Not a failure of the workload: the limit is just not known.
-        Err(e) => {
-            first.limit_label = "rsync(1) not installed";
+        Err(e) if e == NOT_INSTALLED => {
+            first.limit_label = NOT_INSTALLED;
             first.extra.insert("limit_error".into(), json!(e));
         }
+        Err(e) => first.errors.push(format!("limit: {e}")),
     }
     first.target = "≥ 2×, ≤ 1.5× rsync -a".into();
     first.met = first.ratio().map(|r| {
