@@ -3,6 +3,10 @@ execnet 2.1.2 (the real package from PyPI) and prints its measurements as one
 line of JSON on stdout.
 
     python benches/execnet_side.py WORKLOAD --python PY [--reps N] [--n N]
+        [--spec SPEC] [--src DIR --dest DIR[,DIR...]]
+
+``--spec`` replaces the popen spec (ssh and socket gateways); the rsync
+workloads take a source and one destination per target.
 
 Each workload mirrors the execdeck one in benches/compare/workloads.rs: same
 remote code, same sizes, same start and stop of the clock.
@@ -10,6 +14,7 @@ remote code, same sizes, same start and stop of the clock.
 
 import argparse
 import json
+import resource
 import sys
 import time
 
@@ -28,6 +33,8 @@ SMALL = "for i in range(channel.receive()):\n    channel.send(i)\n"
 
 
 def spec(python):
+    if ARGS is not None and ARGS.spec:
+        return ARGS.spec
     return "popen//python=" + python
 
 
@@ -162,8 +169,85 @@ def small(args):
     return with_gateway(run)
 
 
+def via_startup(args):
+    """A gateway through a running popen gateway (via=): start, first
+    result; ms. The via gateway is started and everything terminated
+    outside the clock."""
+    def once():
+        group = execnet.Group()
+        group.makegateway(spec(args.python) + "//id=proxy")
+        start = time.perf_counter()
+        gw = group.makegateway(spec(args.python) + "//via=proxy")
+        ch = gw.remote_exec(NOOP_EXEC)
+        assert ch.receive(timeout=30) == 1
+        elapsed = time.perf_counter() - start
+        group.terminate(timeout=10)
+        return elapsed * 1e3
+    return [once() for _ in range(args.reps)]
+
+
+class CountingIO:
+    """Counts the bytes a gateway's IO reads and writes (both ways on the
+    wire, frames with their headers)."""
+
+    def __init__(self, gw):
+        self.total = 0
+        io = gw._io
+        read, write = io.read, io.write
+
+        def counted_read(n):
+            data = read(n)
+            self.total += len(data)
+            return data
+
+        def counted_write(data):
+            self.total += len(data)
+            return write(data)
+
+        io.read, io.write = counted_read, counted_write
+
+
+PEAK_RSS = "import resource\nchannel.send(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+
+
+def rsync(args):
+    """execnet.RSync of args.src to each destination in args.dest (one
+    popen gateway each, all in one send()), args.reps times; seconds of
+    send(). The destinations are left as they are (the caller passes fresh
+    ones for a first sync). Also reports the bytes on the wire of the last
+    rep (all gateways), this process's peak RSS and each worker's (KiB)."""
+    dests = args.dest.split(",")
+    group = execnet.Group()
+    gws = [group.makegateway(spec(args.python)) for _ in dests]
+    counters = [CountingIO(gw) for gw in gws]
+    samples = []
+    try:
+        for _ in range(args.reps):
+            rs = execnet.RSync(args.src, verbose=False)
+            for gw, d in zip(gws, dests):
+                rs.add_target(gw, d)
+            before = sum(c.total for c in counters)
+            start = time.perf_counter()
+            rs.send()
+            samples.append(time.perf_counter() - start)
+            wire = sum(c.total for c in counters) - before
+        remote = []
+        for gw in gws:
+            ch = gw.remote_exec(PEAK_RSS)
+            remote.append(ch.receive(timeout=30))
+        return {
+            "samples": samples,
+            "bytes_on_wire": wire,
+            "master_peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            "remote_peak_rss_kib": remote,
+        }
+    finally:
+        group.terminate(timeout=10)
+
+
 WORKLOADS = {f.__name__: f for f in
-             (startup, group, memory, echo, bulk_out, bulk_in, small)}
+             (startup, group, memory, echo, bulk_out, bulk_in, small,
+              via_startup, rsync)}
 
 ARGS = None
 
@@ -175,9 +259,15 @@ def main():
     parser.add_argument("--python", default=sys.executable)
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--n", type=int, default=1)
+    parser.add_argument("--spec", default=None)
+    parser.add_argument("--src", default=None)
+    parser.add_argument("--dest", default=None)
     ARGS = parser.parse_args()
-    samples = WORKLOADS[ARGS.workload](ARGS)
-    print(json.dumps({"execnet": execnet.__version__, "samples": samples}))
+    result = WORKLOADS[ARGS.workload](ARGS)
+    if not isinstance(result, dict):
+        result = {"samples": result}
+    result["execnet"] = execnet.__version__
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

@@ -34,6 +34,14 @@ if [ ! -x /usr/sbin/sshd ]; then
 fi
 /usr/sbin/sshd -V 2>&1 | head -1 || true
 
+step "rsync(1) (the rsync benchmark rows measure rsync -a as their limit; optional)"
+if ! command -v rsync >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rsync >/dev/null 2>&1 ||
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rsync >/dev/null; } ||
+    echo "rsync could not be installed: the benchmark reports 'rsync(1) not installed'"
+fi
+if command -v rsync >/dev/null 2>&1; then rsync --version | sed -n 1p; else echo "rsync(1) not installed"; fi
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

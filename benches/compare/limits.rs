@@ -59,6 +59,22 @@ pub fn bare_python(python: &str, reps: usize) -> Fallible<Vec<f64>> {
     )
 }
 
+/// CPU time (user + system) of one `python -c pass`, ms: the mean of
+/// `reps` runs, from this process's rusage of waited-for children.
+pub fn python_cpu_ms(python: &str, reps: usize) -> Fallible<f64> {
+    fn children_cpu_ms() -> f64 {
+        // SAFETY: getrusage writes into the struct we pass and nothing else.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+        let ms = |t: libc::timeval| t.tv_sec as f64 * 1e3 + t.tv_usec as f64 / 1e3;
+        ms(usage.ru_utime) + ms(usage.ru_stime)
+    }
+    let reps = reps.max(1);
+    let before = children_cpu_ms();
+    bare_python(python, reps)?;
+    Ok((children_cpu_ms() - before) / reps as f64)
+}
+
 /// A Python process writes `n` items of [`BULK_ITEM`] bytes on a pipe that
 /// Rust reads, sized as popen gateways size theirs; GB/s.
 pub async fn pipe_out(python: String, n: usize, reps: usize) -> Fallible<Vec<f64>> {
