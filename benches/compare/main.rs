@@ -7,6 +7,7 @@
 //! cargo bench --bench compare -- --only serializer-dict   # the Rust serializer alone
 //! cargo bench --bench compare -- --only tui               # the TUI's traffic frame time
 //! cargo bench --bench compare -- --only ssh,socket,via,rsync
+//! cargo bench --bench compare -- --only shim   # a group of 8 through a python3 shim
 //! ```
 //!
 //! The ssh rows start a throwaway sshd on 127.0.0.1 (`ssh.rs`), the socket
@@ -25,6 +26,7 @@ mod limits;
 mod net;
 mod report;
 mod rsync;
+mod shim;
 mod ssh;
 mod tui;
 mod workloads;
@@ -722,9 +724,10 @@ fn main() -> ExitCode {
     };
     let mut rows = Vec::new();
     type Workload = fn(&Bench) -> Vec<Row>;
-    let all: [(&str, Workload); 14] = [
+    let all: [(&str, Workload); 15] = [
         ("startup", |b| vec![startup(b)]),
         ("group", groups),
+        ("shim", shim::rows),
         ("ssh", ssh::rows),
         ("socket", net::socket_rows),
         ("via", |b| vec![net::via_row(b)]),
