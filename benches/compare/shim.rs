@@ -16,7 +16,7 @@ const N: usize = 8;
 /// pyenv's `python3` shim takes on the machines here.
 const SHIM_DELAY: &str = "0.1";
 
-/// Writes the shim into the bench's directory and returns its path.
+/// Writes the shim into a fresh temporary directory and returns its path.
 fn make_shim(b: &Bench) -> Fallible<String> {
     let dir = std::env::temp_dir().join(format!("execdeck-bench-shim-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
