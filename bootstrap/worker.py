@@ -1205,6 +1205,11 @@ def socket_io(sock, execmodel=None):
     of it under a green ``execmodel``)."""
     import socket
     sock.setblocking(True)
+    try:
+        # Small frames go out at once (no Nagle delay in round trips).
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except (OSError, AttributeError):
+        pass  # not TCP (a Unix socket, a socketpair)
     green = getattr(execmodel, "_green", None)
     if green is not None:
         sock = green.green_socket(sock)

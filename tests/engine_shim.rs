@@ -14,14 +14,15 @@ use execdeck::engine::{EventKind, Received};
 
 const T: Option<Duration> = Some(Duration::from_secs(20));
 
-/// A shim at `dir/python3` that counts its runs in `dir/runs`, sets
-/// `SHIM_CHOSE` and execs the test interpreter.
+/// A pyenv-style shim at `dir/python3` (it names pyenv, as pyenv's do)
+/// that counts its runs in `dir/runs`, sets `SHIM_CHOSE` and execs the test
+/// interpreter.
 fn shim(dir: &Path) -> String {
     let path = dir.join("python3");
     std::fs::write(
         &path,
         format!(
-            "#!/bin/sh\necho run >> '{}'\nexport SHIM_CHOSE=yes\nexec '{}' \"$@\"\n",
+            "#!/bin/sh\n# made like a pyenv shim\necho run >> '{}'\nexport SHIM_CHOSE=yes\nexec '{}' \"$@\"\n",
             dir.join("runs").display(),
             python()
         ),
@@ -109,7 +110,7 @@ async fn a_shim_that_cannot_answer_is_used_as_it_is() {
         std::fs::write(
             &path,
             format!(
-                "#!/bin/sh\necho run >> '{}'\n[ \"$1\" = -u ] || exit 3\nexec '{}' \"$@\"\n",
+                "#!/bin/sh\n# pyenv\necho run >> '{}'\n[ \"$1\" = -u ] || exit 3\nexec '{}' \"$@\"\n",
                 dir.path().join("runs").display(),
                 python()
             ),
@@ -127,6 +128,32 @@ async fn a_shim_that_cannot_answer_is_used_as_it_is() {
             3,
             "asked once, then the shim itself for each gateway"
         );
+        group.terminate(Duration::from_secs(5)).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_wrapper_script_that_is_no_version_managers_shim_runs_for_every_start() {
+    within(60, async {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("python-wrapper");
+        std::fs::write(
+            &path,
+            format!(
+                "#!/bin/sh\necho run >> '{}'\nexec '{}' \"$@\"\n",
+                dir.path().join("runs").display(),
+                python()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let group = Group::new();
+        let spec = format!("popen//python={}", path.display());
+        for result in group.makegateways(&[&spec, &spec]).await {
+            result.unwrap();
+        }
+        assert_eq!(runs(dir.path()), 2, "the wrapper ran for each gateway");
         group.terminate(Duration::from_secs(5)).await;
     })
     .await;

@@ -21,8 +21,9 @@ fn make_shim(b: &Bench) -> Fallible<String> {
     let dir = std::env::temp_dir().join(format!("execdeck-bench-shim-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let path = dir.join("python3");
+    // It names pyenv: execdeck asks only version managers' shims.
     let body = format!(
-        "#!/bin/sh\nsleep {SHIM_DELAY}\nexec '{}' \"$@\"\n",
+        "#!/bin/sh\n# a pyenv-style shim\nsleep {SHIM_DELAY}\nexec '{}' \"$@\"\n",
         b.python
     );
     std::fs::write(&path, body).map_err(|e| format!("{}: {e}", path.display()))?;

@@ -7,8 +7,10 @@
 //! the same environment changes: the interpreter the shim would have
 //! chosen, without paying for the shim each time.
 //!
-//! A program that is not a script (`#!` first) is used as it is. When the
-//! question fails, the shim is used as it is, every time.
+//! Only a version manager's shim is asked: a script (`#!` first) that names
+//! pyenv, asdf or mise (rtx) in its first 4 KiB. Any other program, a
+//! wrapper script of the user's among them (it may do more than choose),
+//! is started as it is, every time; so is a shim whose question fails.
 
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;
@@ -86,7 +88,7 @@ async fn ask(python: &str, env: &[(String, String)], patience: Duration) -> Opti
         .map(|(_, v)| OsString::from(v))
         .or_else(|| std::env::var_os("PATH"));
     let program = find_program(python, path_var.as_deref())?;
-    if !is_script(&program) {
+    if !is_shim(&program) {
         return None;
     }
     let mut cmd = Command::new(&program);
@@ -166,13 +168,18 @@ fn is_executable(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
-/// Whether `program` is a script (starts with `#!`), following symlinks.
-fn is_script(program: &Path) -> bool {
+/// Whether `program` is a version manager's shim: a script (`#!` first)
+/// that names one of them in its first 4 KiB (following symlinks).
+fn is_shim(program: &Path) -> bool {
     use std::io::Read;
-    let mut head = [0u8; 2];
-    std::fs::File::open(program)
-        .and_then(|mut f| f.read_exact(&mut head))
-        .is_ok_and(|()| &head == b"#!")
+    const MANAGERS: [&[u8]; 4] = [b"pyenv", b"asdf", b"mise", b"rtx"];
+    let mut head = Vec::with_capacity(4096);
+    let read = std::fs::File::open(program).and_then(|f| f.take(4096).read_to_end(&mut head));
+    read.is_ok()
+        && head.starts_with(b"#!")
+        && MANAGERS
+            .iter()
+            .any(|m| head.windows(m.len()).any(|w| w == *m))
 }
 
 #[cfg(test)]
@@ -205,15 +212,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let script = dir.path().join("py");
         std::fs::write(&script, "#!/bin/sh\nexec true\n").unwrap();
+        let shim = dir.path().join("python3");
+        std::fs::write(
+            &shim,
+            "#!/usr/bin/env bash\nexec pyenv exec python3 \"$@\"\n",
+        )
+        .unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
         let path = std::env::join_paths(["/nonexistent", dir.path().to_str().unwrap()]).unwrap();
         assert_eq!(find_program("py", Some(&path)), Some(script.clone()));
         assert_eq!(find_program("nope", Some(&path)), None);
-        assert!(is_script(&script));
-        assert!(
-            !is_script(Path::new("/bin/sh"))
-                || std::fs::read("/bin/sh").unwrap().starts_with(b"#!")
-        );
+        assert!(is_shim(&shim), "a script that names pyenv");
+        assert!(!is_shim(&script), "a script of the user's");
+        assert!(!is_shim(Path::new("/bin/sh")));
     }
 }
