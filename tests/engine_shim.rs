@@ -14,22 +14,28 @@ use execdeck::engine::{EventKind, Received};
 
 const T: Option<Duration> = Some(Duration::from_secs(20));
 
-/// A pyenv-style shim at `dir/python3` (it names pyenv, as pyenv's do)
-/// that counts its runs in `dir/runs`, sets `SHIM_CHOSE` and execs the test
-/// interpreter.
-fn shim(dir: &Path) -> String {
-    let path = dir.join("python3");
-    std::fs::write(
-        &path,
-        format!(
-            "#!/bin/sh\n# made like a pyenv shim\necho run >> '{}'\nexport SHIM_CHOSE=yes\nexec '{}' \"$@\"\n",
-            dir.join("runs").display(),
-            python()
-        ),
-    )
-    .unwrap();
+/// A script at `dir/name` that counts its runs in `dir/runs`, does `middle`
+/// (shell lines) and execs the test interpreter; returns its path.
+fn script(dir: &Path, name: &str, middle: &str) -> String {
+    let path = dir.join(name);
+    let body = format!(
+        "#!/bin/sh\necho run >> '{}'\n{middle}exec '{}' \"$@\"\n",
+        dir.join("runs").display(),
+        python()
+    );
+    std::fs::write(&path, body).unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     path.display().to_string()
+}
+
+/// A pyenv-style shim at `dir/python3` (it names pyenv, as pyenv's do)
+/// that sets `SHIM_CHOSE`.
+fn shim(dir: &Path) -> String {
+    script(
+        dir,
+        "python3",
+        "# made like a pyenv shim\nexport SHIM_CHOSE=yes\n",
+    )
 }
 
 fn runs(dir: &Path) -> usize {
@@ -105,20 +111,14 @@ async fn a_group_of_eight_pays_for_the_shim_once() {
 async fn a_shim_that_cannot_answer_is_used_as_it_is() {
     within(60, async {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("python3");
         // Runs Python only for the boot line (-u ... -c BOOT): the question fails.
-        std::fs::write(
-            &path,
-            format!(
-                "#!/bin/sh\n# pyenv\necho run >> '{}'\n[ \"$1\" = -u ] || exit 3\nexec '{}' \"$@\"\n",
-                dir.path().join("runs").display(),
-                python()
-            ),
-        )
-        .unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = script(
+            dir.path(),
+            "python3",
+            "# pyenv\n[ \"$1\" = -u ] || exit 3\n",
+        );
         let group = Group::new();
-        let spec = format!("popen//python={}", path.display());
+        let spec = format!("popen//python={path}");
         for result in group.makegateways(&[&spec, &spec]).await {
             let gw = result.unwrap();
             assert!(seen(&gw).await.ends_with(" None None"));
@@ -137,19 +137,9 @@ async fn a_shim_that_cannot_answer_is_used_as_it_is() {
 async fn a_wrapper_script_that_is_no_version_managers_shim_runs_for_every_start() {
     within(60, async {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("python-wrapper");
-        std::fs::write(
-            &path,
-            format!(
-                "#!/bin/sh\necho run >> '{}'\nexec '{}' \"$@\"\n",
-                dir.path().join("runs").display(),
-                python()
-            ),
-        )
-        .unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = script(dir.path(), "python-wrapper", "");
         let group = Group::new();
-        let spec = format!("popen//python={}", path.display());
+        let spec = format!("popen//python={path}");
         for result in group.makegateways(&[&spec, &spec]).await {
             result.unwrap();
         }

@@ -189,19 +189,10 @@ async fn an_unknown_host_is_refused_with_its_fingerprint_then_accepted_with_acce
 async fn a_changed_host_key_is_refused_naming_the_file_and_line() {
     let sshd = Sshd::start();
     let group = Group::new();
-    let other = sshd.dir.path().join("other_host_key");
-    keygen(&other, "ed25519");
-    let other_pub = std::fs::read_to_string(other.with_extension("pub")).unwrap();
-    let other_pub: Vec<&str> = other_pub.split_whitespace().take(2).collect();
-    let known_hosts = sshd.dir.path().join("changed_known_hosts");
-    std::fs::write(
-        &known_hosts,
-        format!(
-            "# a comment\nelsewhere.example {}\n[127.0.0.1]:{} {} {}\n",
-            sshd.host_public_key, sshd.port, other_pub[0], other_pub[1]
-        ),
-    )
-    .unwrap();
+    let (known_hosts, _) = sshd.known_hosts_with_another_key(&format!(
+        "# a comment\nelsewhere.example {}\n",
+        sshd.host_public_key
+    ));
     // Even accept-new never takes a changed key.
     let options = format!(
         "-i {} -o UserKnownHostsFile={} -o StrictHostKeyChecking=accept-new",

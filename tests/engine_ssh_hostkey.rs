@@ -7,7 +7,7 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::sshd::{Sshd, keygen, user};
+use common::sshd::{Sshd, user};
 use common::*;
 use execdeck::Group;
 use execdeck::engine::{Error, GroupOptions};
@@ -153,19 +153,7 @@ async fn an_unknown_host_key_is_put_to_the_prompter() {
 #[tokio::test]
 async fn a_changed_host_key_is_told_and_refused() {
     let sshd = Sshd::start();
-    let other = sshd.dir.path().join("other_host_key");
-    keygen(&other, "ed25519");
-    let other_pub = std::fs::read_to_string(other.with_extension("pub")).unwrap();
-    let other_pub: Vec<&str> = other_pub.split_whitespace().take(2).collect();
-    let known_hosts = sshd.dir.path().join("changed_known_hosts");
-    std::fs::write(
-        &known_hosts,
-        format!(
-            "# a comment\n[127.0.0.1]:{} {} {}\n",
-            sshd.port, other_pub[0], other_pub[1]
-        ),
-    )
-    .unwrap();
+    let (known_hosts, other_key) = sshd.known_hosts_with_another_key("# a comment\n");
     let decider = Decider::new(HostKeyDecision::AcceptAndRecord);
     let group = group_with(&decider);
     match within(30, group.makegateway(&spec(&sshd, &known_hosts, ""))).await {
@@ -179,7 +167,7 @@ async fn a_changed_host_key_is_told_and_refused() {
     assert_eq!(told[0].changed_line, Some(2));
     let kept = std::fs::read_to_string(&known_hosts).unwrap();
     assert!(
-        kept.contains(other_pub[1])
+        kept.contains(other_key.as_str())
             && !kept.contains(sshd.host_public_key.split_whitespace().nth(1).unwrap())
     );
 }

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::popen;
-use common::sshd::{Sshd, keygen, keygen_with, user};
+use common::sshd::{Sshd, keygen_with, user};
 use common::tui::Tui;
 use crossterm::event::KeyCode;
 use execdeck::Group;
@@ -202,19 +202,7 @@ async fn an_unknown_host_key_is_answered_in_a_dialog() {
 #[tokio::test]
 async fn a_changed_host_key_is_explained_and_refused() {
     let sshd = Sshd::start();
-    let other = sshd.dir.path().join("other_host_key");
-    keygen(&other, "ed25519");
-    let other_pub = std::fs::read_to_string(other.with_extension("pub")).unwrap();
-    let other_pub: Vec<&str> = other_pub.split_whitespace().take(2).collect();
-    let known_hosts = sshd.dir.path().join("changed_known_hosts");
-    std::fs::write(
-        &known_hosts,
-        format!(
-            "[127.0.0.1]:{} {} {}\n",
-            sshd.port, other_pub[0], other_pub[1]
-        ),
-    )
-    .unwrap();
+    let (known_hosts, other_key) = sshd.known_hosts_with_another_key("");
     let tui = start(&[ssh_spec(&sshd, &sshd.user_key, &known_hosts)], &[]);
     let screen = tui.wait_for("Host key changed: refused").await;
     assert!(screen.contains("HAS CHANGED"), "{screen}");
@@ -224,7 +212,7 @@ async fn a_changed_host_key_is_explained_and_refused() {
     tui.wait_until("the notice to close", |s| !s.contains("HAS CHANGED"))
         .await;
     let kept = std::fs::read_to_string(&known_hosts).unwrap();
-    assert!(kept.contains(other_pub[1]), "{kept}");
+    assert!(kept.contains(other_key.as_str()), "{kept}");
     tui.quit().await;
 }
 

@@ -240,6 +240,24 @@ impl Sshd {
         std::fs::write(&authorized, keys).expect("write authorized_keys");
     }
 
+    /// A known_hosts file (`changed_known_hosts` in the server's directory)
+    /// whose line for this server holds another key, as after a change of
+    /// host key; `before` comes first in the file (comments, other hosts).
+    /// Also returns that other key (its base64 part).
+    pub fn known_hosts_with_another_key(&self, before: &str) -> (PathBuf, String) {
+        let other = self.dir.path().join("other_host_key");
+        keygen(&other, "ed25519");
+        let other_pub = std::fs::read_to_string(other.with_extension("pub")).expect("read the key");
+        let other_pub: Vec<&str> = other_pub.split_whitespace().take(2).collect();
+        let known_hosts = self.dir.path().join("changed_known_hosts");
+        let line = format!(
+            "[127.0.0.1]:{} {} {}\n",
+            self.port, other_pub[0], other_pub[1]
+        );
+        std::fs::write(&known_hosts, format!("{before}{line}")).expect("write known_hosts");
+        (known_hosts, other_pub[1].to_owned())
+    }
+
     /// What sshd logged so far.
     pub fn log_text(&self) -> String {
         self.log.lock().map(|l| l.join("\n")).unwrap_or_default()
