@@ -7,7 +7,7 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::sshd::{Sshd, keygen_with, user};
+use common::sshd::{Sshd, TempUser, keygen_with, user};
 use common::*;
 use execdeck::engine::{Error, GroupOptions};
 use execdeck::transport::{ConnectError, FixedAnswers, SharedPrompter};
@@ -92,62 +92,11 @@ async fn an_encrypted_key_is_unlocked_by_the_prompter_and_named_without_one() {
     assert!(e.to_string().contains("BatchMode"), "{e}");
 }
 
-/// A local user with a password, removed when dropped.
-struct TempUser {
-    name: String,
-}
-
-impl TempUser {
-    /// Creates the user (`useradd`, `chpasswd`); `None` when that is not
-    /// possible here (not root, no useradd).
-    fn create(password: &str) -> Option<TempUser> {
-        let name = format!("xdpw{}", std::process::id());
-        let made = Command::new("useradd")
-            .args(["-M", "-s", "/bin/sh", &name])
-            .output()
-            .ok()?;
-        if !made.status.success() {
-            eprintln!(
-                "cannot create a test user: {}",
-                String::from_utf8_lossy(&made.stderr)
-            );
-            return None;
-        }
-        let user = TempUser { name };
-        let out = run_bounded(
-            &mut Command::new("chpasswd"),
-            Some(format!("{}:{password}\n", user.name).into_bytes()),
-            Duration::from_secs(10),
-        );
-        out.status.success().then_some(user)
-    }
-}
-
-impl Drop for TempUser {
-    fn drop(&mut self) {
-        let _ = Command::new("userdel").arg(&self.name).output();
-    }
-}
-
 #[tokio::test]
 async fn password_authentication_needs_a_prompter() {
     // The suite runs as root (scripts/test.sh, CI): a test user must be possible.
-    let account = TempUser::create("s3cret word")
-        .expect("cannot create a test user: this test needs root, useradd and chpasswd");
-    let sshd = Sshd::start_with(&format!(
-        "Match User {}\n    PasswordAuthentication yes\n",
-        account.name
-    ));
-    // `true` as the interpreter: the start ends with the remote command's
-    // exit, which shows that the login was accepted.
-    let spec = format!(
-        "ssh=-p {} -o UserKnownHostsFile={} -o IdentityAgent=none -F none \
-         -i {} {}@127.0.0.1//python=true",
-        sshd.port,
-        sshd.known_hosts.display(),
-        sshd.dir.path().join("no_key").display(),
-        account.name,
-    );
+    let account = TempUser::create("xdpw", "s3cret word");
+    let (sshd, spec) = account.sshd_and_spec();
     let group = answering(FixedAnswers {
         passphrase: None,
         password: Some("s3cret word".into()),

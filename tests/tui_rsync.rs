@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::popen;
-use common::sshd::{Sshd, keygen_with, user};
+use common::sshd::{Sshd, TempUser, keygen_with, user};
 use common::tui::Tui;
 use crossterm::event::KeyCode;
 use execdeck::Group;
@@ -329,60 +329,10 @@ async fn questions_of_two_starts_come_one_at_a_time_and_nothing_else_waits() {
     tui.quit().await;
 }
 
-/// A local user with a password, removed when dropped.
-struct TempUser {
-    name: String,
-}
-
-impl TempUser {
-    /// Creates the user (`useradd`, `chpasswd`); the suite runs as root.
-    fn create(password: &str) -> TempUser {
-        let name = format!("xdtui{}", std::process::id());
-        let made = std::process::Command::new("useradd")
-            .args(["-M", "-s", "/bin/sh", &name])
-            .output()
-            .expect("useradd is needed for this test");
-        assert!(
-            made.status.success(),
-            "cannot create a test user (this test needs root): {}",
-            String::from_utf8_lossy(&made.stderr)
-        );
-        let user = TempUser { name };
-        let out = common::run_bounded(
-            &mut std::process::Command::new("chpasswd"),
-            Some(format!("{}:{password}\n", user.name).into_bytes()),
-            Duration::from_secs(10),
-        );
-        assert!(out.status.success(), "chpasswd failed");
-        user
-    }
-}
-
-impl Drop for TempUser {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("userdel")
-            .arg(&self.name)
-            .output();
-    }
-}
-
 #[tokio::test]
 async fn a_password_is_asked_masked_and_a_refused_one_again() {
-    let account = TempUser::create("pass word");
-    let sshd = Sshd::start_with(&format!(
-        "Match User {}\n    PasswordAuthentication yes\n",
-        account.name
-    ));
-    // `true` as the interpreter: the start ends with the remote command's
-    // exit, which shows that the login was accepted.
-    let spec = format!(
-        "ssh=-p {} -o UserKnownHostsFile={} -o IdentityAgent=none -F none \
-         -i {} {}@127.0.0.1//python=true",
-        sshd.port,
-        sshd.known_hosts.display(),
-        sshd.dir.path().join("no_key").display(),
-        account.name,
-    );
+    let account = TempUser::create("xdtui", "pass word");
+    let (sshd, spec) = account.sshd_and_spec();
     let tui = start(&[spec], &[]);
     tui.wait_for(&format!("Password for {}@127.0.0.1:", account.name))
         .await;

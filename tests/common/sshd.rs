@@ -375,3 +375,60 @@ impl Drop for Agent {
         let _ = self.child.wait();
     }
 }
+
+/// A local user with a password, removed when dropped (the suite runs as
+/// root: `useradd` and `chpasswd` must work).
+pub struct TempUser {
+    /// The user's name.
+    pub name: String,
+}
+
+impl TempUser {
+    /// Creates user `PREFIX<pid>` with `password`.
+    pub fn create(prefix: &str, password: &str) -> TempUser {
+        let name = format!("{prefix}{}", std::process::id());
+        let made = Command::new("useradd")
+            .args(["-M", "-s", "/bin/sh", &name])
+            .output()
+            .expect("useradd is needed for this test");
+        assert!(
+            made.status.success(),
+            "cannot create a test user (this test needs root): {}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+        let user = TempUser { name };
+        let out = super::run_bounded(
+            &mut Command::new("chpasswd"),
+            Some(format!("{}:{password}\n", user.name).into_bytes()),
+            Duration::from_secs(10),
+        );
+        assert!(out.status.success(), "chpasswd failed");
+        user
+    }
+
+    /// A server that takes this user's password, and an ssh spec that logs
+    /// in as the user with no key and runs `true` as the interpreter (the
+    /// start ends with the remote command's exit, which shows that the
+    /// login was accepted).
+    pub fn sshd_and_spec(&self) -> (Sshd, String) {
+        let sshd = Sshd::start_with(&format!(
+            "Match User {}\n    PasswordAuthentication yes\n",
+            self.name
+        ));
+        let spec = format!(
+            "ssh=-p {} -o UserKnownHostsFile={} -o IdentityAgent=none -F none \
+             -i {} {}@127.0.0.1//python=true",
+            sshd.port,
+            sshd.known_hosts.display(),
+            sshd.dir.path().join("no_key").display(),
+            self.name,
+        );
+        (sshd, spec)
+    }
+}
+
+impl Drop for TempUser {
+    fn drop(&mut self) {
+        let _ = Command::new("userdel").arg(&self.name).output();
+    }
+}
