@@ -72,7 +72,9 @@ impl ShimCache {
             answers.entry(key).or_default().clone()
         };
         let patience = ASK_TIMEOUT.min(startup_timeout / 2);
-        cell.get_or_init(|| ask(python, env, patience))
+        // Boxed: every popen start awaits this, and a group's starts run at
+        // once; the question's state must not make each start's future big.
+        cell.get_or_init(|| Box::pin(ask(python, env, patience)))
             .await
             .clone()
     }
@@ -116,7 +118,7 @@ async fn read_answer(mut cmd: Command) -> Option<Vec<u8>> {
     let mut child = cmd.spawn().ok()?;
     let mut stdout = child.stdout.take()?;
     let mut answer = Vec::new();
-    let mut buf = [0u8; 8192];
+    let mut buf = vec![0u8; 8192];
     loop {
         let n = stdout.read(&mut buf).await.ok()?;
         if n == 0 {
