@@ -683,9 +683,7 @@ async fn rsa_keys_sign_with_sha2_and_hashed_known_hosts_entries_match() {
     let group = Group::new();
     let rsa = sshd.dir.path().join("user_rsa");
     keygen(&rsa, "rsa");
-    let mut authorized = std::fs::read_to_string(sshd.dir.path().join("authorized_keys")).unwrap();
-    authorized.push_str(&std::fs::read_to_string(rsa.with_extension("pub")).unwrap());
-    std::fs::write(sshd.dir.path().join("authorized_keys"), authorized).unwrap();
+    sshd.authorize(&rsa.with_extension("pub"));
     // known_hosts with hashed host names, as HashKnownHosts writes them.
     let hashed = sshd.dir.path().join("hashed_known_hosts");
     std::fs::copy(&sshd.known_hosts, &hashed).unwrap();

@@ -164,16 +164,7 @@ pub(super) async fn authenticate(
                 continue;
             }
         };
-        let hash = if key.algorithm().is_rsa() {
-            session
-                .best_supported_rsa_hash()
-                .await
-                .ok()
-                .flatten()
-                .flatten()
-        } else {
-            None
-        };
+        let hash = rsa_hash(session, key.algorithm().is_rsa()).await;
         let key = PrivateKeyWithHashAlg::new(Arc::new(key), hash);
         match session
             .authenticate_publickey(s.at.user.as_str(), key)
@@ -318,6 +309,20 @@ async fn try_password(
 /// Offers each key of the ssh-agent `s.agent` names; `Ok(Some(key))` when one
 /// is accepted. An agent that cannot be reached is noted in `tried`, not
 /// an error: the identity files come next.
+/// The signature hash for a key: for an RSA key the best SHA-2 the server
+/// accepts (`rsa-sha2-512`/`256`), else none.
+async fn rsa_hash(session: &mut Handle<Client>, is_rsa: bool) -> Option<HashAlg> {
+    if !is_rsa {
+        return None;
+    }
+    session
+        .best_supported_rsa_hash()
+        .await
+        .ok()
+        .flatten()
+        .flatten()
+}
+
 pub(super) async fn try_agent(
     session: &mut Handle<Client>,
     s: &SshSettings,
@@ -362,16 +367,7 @@ pub(super) async fn try_agent(
             key.algorithm().as_str(),
             key.fingerprint(HashAlg::Sha256)
         );
-        let hash = if key.algorithm().is_rsa() {
-            session
-                .best_supported_rsa_hash()
-                .await
-                .ok()
-                .flatten()
-                .flatten()
-        } else {
-            None
-        };
+        let hash = rsa_hash(session, key.algorithm().is_rsa()).await;
         match session
             .authenticate_publickey_with(s.at.user.as_str(), key, hash, &mut agent)
             .await
