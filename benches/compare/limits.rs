@@ -5,7 +5,7 @@
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::workloads::{BULK_ITEM, Fallible};
 
@@ -75,23 +75,72 @@ pub fn python_cpu_ms(python: &str, reps: usize) -> Fallible<f64> {
     Ok((children_cpu_ms() - before) / reps as f64)
 }
 
-/// A Python process writes `n` items of [`BULK_ITEM`] bytes on a pipe that
-/// Rust reads, sized as popen gateways size theirs; GB/s.
-pub async fn pipe_out(python: String, n: usize, reps: usize) -> Fallible<Vec<f64>> {
+/// What carries the bytes of a bulk limit.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Link {
+    /// A pipe, sized as popen gateways size theirs (1 MiB).
+    Pipe,
+    /// A Unix socketpair whose buffers are asked for the same 1 MiB.
+    SocketPair,
+}
+
+/// Bytes asked for as each socketpair end's send and receive buffer.
+const SOCKET_BUFFER: libc::c_int = 1 << 20;
+
+/// A socketpair: our end as a tokio stream, the other end for the child's
+/// stdin or stdout, both ends' buffers asked for [`SOCKET_BUFFER`] bytes.
+fn socketpair() -> Fallible<(tokio::net::UnixStream, Stdio)> {
+    use std::os::fd::{AsRawFd, OwnedFd};
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().map_err(err)?;
+    let size = SOCKET_BUFFER;
+    for fd in [ours.as_raw_fd(), theirs.as_raw_fd()] {
+        for opt in [libc::SO_SNDBUF, libc::SO_RCVBUF] {
+            // SAFETY: setsockopt on a socket we own, with a c_int value of the
+            // size given; failure only leaves the kernel's default.
+            unsafe {
+                libc::setsockopt(
+                    fd,
+                    libc::SOL_SOCKET,
+                    opt,
+                    (&raw const size).cast(),
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                );
+            }
+        }
+    }
+    ours.set_nonblocking(true).map_err(err)?;
+    let ours = tokio::net::UnixStream::from_std(ours).map_err(err)?;
+    Ok((ours, Stdio::from(OwnedFd::from(theirs))))
+}
+
+/// A Python process writes `n` items of [`BULK_ITEM`] bytes on its stdout
+/// (a pipe sized as popen gateways size theirs, or a socketpair) that Rust
+/// reads; GB/s.
+pub async fn pipe_out(python: String, n: usize, reps: usize, link: Link) -> Fallible<Vec<f64>> {
     let code = format!(
         "import os\nview = memoryview(bytes({BULK_ITEM}))\nfor _ in range({n}):\n    \
          left = view\n    while left:\n        left = left[os.write(1, left):]\n"
     );
     let mut samples = Vec::with_capacity(reps);
     for _ in 0..reps {
-        let mut child = tokio::process::Command::new(&python)
-            .args(["-c", &code])
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(err)?;
-        let mut out = child.stdout.take().ok_or("no stdout pipe")?;
-        execdeck::transport::popen::enlarge_pipe(&out);
+        let mut cmd = tokio::process::Command::new(&python);
+        cmd.args(["-c", &code]).kill_on_drop(true);
+        let mut out: Box<dyn AsyncRead + Unpin + Send> = match link {
+            Link::Pipe => {
+                let mut child = cmd.stdout(Stdio::piped()).spawn().map_err(err)?;
+                let out = child.stdout.take().ok_or("no stdout pipe")?;
+                execdeck::transport::popen::enlarge_pipe(&out);
+                tokio::spawn(async move { child.wait().await });
+                Box::new(out)
+            }
+            Link::SocketPair => {
+                let (ours, theirs) = socketpair()?;
+                let mut child = cmd.stdout(theirs).spawn().map_err(err)?;
+                drop(cmd); // it holds the child's end: no end of file while it lives
+                tokio::spawn(async move { child.wait().await });
+                Box::new(ours)
+            }
+        };
         let mut buf = vec![0u8; 256 * 1024];
         let start = Instant::now();
         let mut total = 0usize;
@@ -103,7 +152,6 @@ pub async fn pipe_out(python: String, n: usize, reps: usize) -> Fallible<Vec<f64
             total += got;
         }
         let secs = start.elapsed().as_secs_f64();
-        child.wait().await.map_err(err)?;
         if total != n * BULK_ITEM {
             return Err(format!("read {total} bytes, expected {}", n * BULK_ITEM));
         }
@@ -112,9 +160,10 @@ pub async fn pipe_out(python: String, n: usize, reps: usize) -> Fallible<Vec<f64
     Ok(samples)
 }
 
-/// Rust writes `n` items of [`BULK_ITEM`] bytes on a pipe (sized as popen
-/// gateways size theirs) that a Python process reads into a reused buffer; GB/s.
-pub async fn pipe_in(python: String, n: usize, reps: usize) -> Fallible<Vec<f64>> {
+/// Rust writes `n` items of [`BULK_ITEM`] bytes on a Python process's
+/// stdin (a pipe sized as popen gateways size theirs, or a socketpair), which
+/// it reads into a reused buffer; GB/s.
+pub async fn pipe_in(python: String, n: usize, reps: usize, link: Link) -> Fallible<Vec<f64>> {
     let code = format!(
         "import sys\nf = open(0, 'rb', buffering=0)\nbuf = bytearray({BULK_ITEM})\ntotal = 0\n\
          while True:\n    got = f.readinto(buf)\n    if not got:\n        break\n    total += got\n\
@@ -123,19 +172,29 @@ pub async fn pipe_in(python: String, n: usize, reps: usize) -> Fallible<Vec<f64>
     let data = vec![0u8; BULK_ITEM];
     let mut samples = Vec::with_capacity(reps);
     for _ in 0..reps {
-        let mut child = tokio::process::Command::new(&python)
-            .args(["-c", &code])
-            .stdin(Stdio::piped())
+        let mut cmd = tokio::process::Command::new(&python);
+        cmd.args(["-c", &code])
             .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(err)?;
-        let mut input = child.stdin.take().ok_or("no stdin pipe")?;
-        execdeck::transport::popen::enlarge_pipe(&input);
+            .kill_on_drop(true);
+        let (child, mut input): (_, Box<dyn AsyncWrite + Unpin + Send>) = match link {
+            Link::Pipe => {
+                let mut child = cmd.stdin(Stdio::piped()).spawn().map_err(err)?;
+                let input = child.stdin.take().ok_or("no stdin pipe")?;
+                execdeck::transport::popen::enlarge_pipe(&input);
+                (child, Box::new(input))
+            }
+            Link::SocketPair => {
+                let (ours, theirs) = socketpair()?;
+                let child = cmd.stdin(theirs).spawn().map_err(err)?;
+                drop(cmd); // it holds the child's end: no end of file while it lives
+                (child, Box::new(ours))
+            }
+        };
         let start = Instant::now();
         for _ in 0..n {
             input.write_all(&data).await.map_err(err)?;
         }
+        input.shutdown().await.map_err(err)?;
         drop(input);
         let out = child.wait_with_output().await.map_err(err)?;
         let secs = start.elapsed().as_secs_f64();
