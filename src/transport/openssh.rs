@@ -17,7 +17,7 @@
 use tokio::process::Command;
 
 use super::bootstrap::BOOT_LINE;
-use super::popen::{LaunchOptions, start};
+use super::popen::{LaunchOptions, Link, start};
 use super::{ConnectError, Connection};
 use crate::spec::XSpec;
 
@@ -51,7 +51,7 @@ pub async fn spawn(
     cmd.args(ssh_args(spec, value));
     let execmodel = spec.execmodel().map_or("thread", |m| m.as_str());
     let source = opts.boot.source(id, execmodel, opts.debug);
-    start(cmd, spec, SSH_PROGRAM, &source, None, opts).await
+    start(cmd, spec, SSH_PROGRAM, &source, None, Link::Pipes, opts).await
 }
 
 #[cfg(test)]
