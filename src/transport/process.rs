@@ -416,3 +416,41 @@ impl RemoteProcess {
         self.stderr.last(n)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+
+    #[tokio::test]
+    async fn stderr_lines_are_split_cut_and_kept_across_reads() {
+        let (mut w, r) = tokio::io::duplex(64);
+        let tail = Arc::new(StderrTail::default());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let seen2 = seen.clone();
+        let sink: StderrSink = Arc::new(move |l: &str| seen2.lock().unwrap().push(l.to_owned()));
+        let task = tokio::spawn(read_stderr(r, tail.clone(), Some(sink)));
+        w.write_all(b"one\r\ntw").await.unwrap();
+        tokio::task::yield_now().await;
+        w.write_all(b"o\n\n").await.unwrap();
+        let long = vec![b'x'; STDERR_MAX_LINE + 3];
+        w.write_all(&long).await.unwrap();
+        w.write_all(b"\nlast without newline").await.unwrap();
+        drop(w);
+        tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .unwrap()
+            .unwrap();
+        let want = vec![
+            "one".to_owned(),
+            "two".to_owned(),
+            String::new(),
+            "x".repeat(STDERR_MAX_LINE),
+            "xxx".to_owned(),
+            "last without newline".to_owned(),
+        ];
+        assert_eq!(*seen.lock().unwrap(), want);
+        assert_eq!(tail.last(10), want);
+        assert!(*tail.closed.borrow());
+    }
+}
