@@ -20,9 +20,11 @@ use super::worker_cache::{self, WorkerCache};
 use super::{ConnectError, Connection, ProcessHandle, StderrSink, WorkerHandle};
 use crate::spec::XSpec;
 
-/// Buffer for reading the handshake. Small: after the handshake the
-/// gateway's own frame reader does large reads, which pass it by.
-const HANDSHAKE_BUFFER: usize = 8 * 1024;
+/// Buffer for reading the handshake (a few bytes; a banner in a few more
+/// reads). Small: after the handshake the gateway's own frame reader does
+/// large reads, and a group's starts at once would leave holes of this size
+/// between the gateways' lasting allocations.
+const HANDSHAKE_BUFFER: usize = 512;
 
 /// Capacity asked for the protocol pipes (Linux; the default is 64 KiB).
 /// Bulk transfers then need far fewer wake-ups per MiB. The kernel refuses

@@ -7,7 +7,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
+use tokio::io::{AsyncRead, ReadBuf};
 use tokio::process::Child;
 use tokio::sync::{Notify, watch};
 
@@ -18,6 +18,8 @@ pub type StderrSink = Arc<dyn Fn(&str) + Send + Sync>;
 const STDERR_TAIL_LINES: usize = 200;
 /// Longest stderr line kept; longer lines are cut.
 const STDERR_MAX_LINE: usize = 16 * 1024;
+/// Most stderr bytes taken by one read (into a buffer on the stack).
+const STDERR_READ: usize = 4096;
 
 /// How a process ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -210,34 +212,79 @@ fn kill_group(pid: u32) {
     }
 }
 
-async fn read_stderr(err: impl AsyncRead + Unpin, tail: Arc<StderrTail>, sink: Option<StderrSink>) {
-    // Small: every idle gateway keeps one.
-    let mut reader = BufReader::with_capacity(2048, err);
-    let mut buf = Vec::new();
+/// Reads `err` to its end, handing each line to the tail and `sink`.
+///
+/// Every idle gateway keeps this task, so nothing is buffered between
+/// reads: each read goes into a buffer on the stack of that poll, and only
+/// the unfinished part of a line is kept, on the heap, until its end comes.
+async fn read_stderr(
+    mut err: impl AsyncRead + Unpin,
+    tail: Arc<StderrTail>,
+    sink: Option<StderrSink>,
+) {
+    let mut partial: Vec<u8> = Vec::new();
     loop {
-        buf.clear();
-        // At most one line's worth at a time: a worker writing without
-        // newlines must not make the master buffer without limit.
-        match (&mut reader)
-            .take(STDERR_MAX_LINE as u64)
-            .read_until(b'\n', &mut buf)
-            .await
-        {
-            Ok(0) | Err(_) => break,
+        let read = std::future::poll_fn(|cx| {
+            let mut chunk = [0u8; STDERR_READ];
+            let mut buf = ReadBuf::new(&mut chunk);
+            match std::pin::Pin::new(&mut err).poll_read(cx, &mut buf) {
+                std::task::Poll::Ready(Ok(())) => {
+                    partial.extend_from_slice(buf.filled());
+                    std::task::Poll::Ready(Ok(buf.filled().len()))
+                }
+                std::task::Poll::Ready(Err(e)) => std::task::Poll::Ready(Err(e)),
+                std::task::Poll::Pending => std::task::Poll::Pending,
+            }
+        })
+        .await;
+        match read {
+            Ok(0) => {
+                if !partial.is_empty() {
+                    emit_line(&partial, &tail, sink.as_ref());
+                }
+                break;
+            }
+            Err(_) => break,
             Ok(_) => {
-                while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-                    buf.pop();
+                let mut start = 0;
+                // A line ends at a newline, or after STDERR_MAX_LINE bytes
+                // without one (the rest comes as the next line).
+                while let Some(len) = line_len(&partial[start..]) {
+                    emit_line(&partial[start..start + len], &tail, sink.as_ref());
+                    start += len;
                 }
-                buf.truncate(STDERR_MAX_LINE);
-                let line = String::from_utf8_lossy(&buf).into_owned();
-                if let Some(sink) = &sink {
-                    sink(&line);
+                partial.drain(..start);
+                if partial.is_empty() {
+                    partial = Vec::new();
                 }
-                tail.push(line);
             }
         }
     }
     tail.closed.send_replace(true);
+}
+
+/// The length of the first complete line in `data` (its newline included),
+/// if there is one.
+fn line_len(data: &[u8]) -> Option<usize> {
+    match data.iter().take(STDERR_MAX_LINE).position(|b| *b == b'\n') {
+        Some(at) => Some(at + 1),
+        None if data.len() >= STDERR_MAX_LINE => Some(STDERR_MAX_LINE),
+        None => None,
+    }
+}
+
+/// One line (trailing newlines and carriage returns removed) to the sink
+/// and the tail.
+fn emit_line(line: &[u8], tail: &StderrTail, sink: Option<&StderrSink>) {
+    let mut end = line.len();
+    while end > 0 && matches!(line[end - 1], b'\n' | b'\r') {
+        end -= 1;
+    }
+    let line = String::from_utf8_lossy(&line[..end]).into_owned();
+    if let Some(sink) = sink {
+        sink(&line);
+    }
+    tail.push(line);
 }
 
 /// What is learnt of a worker process on another host through a helper
@@ -367,5 +414,43 @@ impl RemoteProcess {
     /// The last `n` stderr lines.
     pub fn stderr_tail(&self, n: usize) -> Vec<String> {
         self.stderr.last(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+
+    #[tokio::test]
+    async fn stderr_lines_are_split_cut_and_kept_across_reads() {
+        let (mut w, r) = tokio::io::duplex(64);
+        let tail = Arc::new(StderrTail::default());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let seen2 = seen.clone();
+        let sink: StderrSink = Arc::new(move |l: &str| seen2.lock().unwrap().push(l.to_owned()));
+        let task = tokio::spawn(read_stderr(r, tail.clone(), Some(sink)));
+        w.write_all(b"one\r\ntw").await.unwrap();
+        tokio::task::yield_now().await;
+        w.write_all(b"o\n\n").await.unwrap();
+        let long = vec![b'x'; STDERR_MAX_LINE + 3];
+        w.write_all(&long).await.unwrap();
+        w.write_all(b"\nlast without newline").await.unwrap();
+        drop(w);
+        tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .unwrap()
+            .unwrap();
+        let want = vec![
+            "one".to_owned(),
+            "two".to_owned(),
+            String::new(),
+            "x".repeat(STDERR_MAX_LINE),
+            "xxx".to_owned(),
+            "last without newline".to_owned(),
+        ];
+        assert_eq!(*seen.lock().unwrap(), want);
+        assert_eq!(tail.last(10), want);
+        assert!(*tail.closed.borrow());
     }
 }

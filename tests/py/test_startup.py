@@ -414,6 +414,38 @@ def test_terminate_idle_worker_is_quick_and_quiet(raw_worker):
     assert rw.stderr_text() == ""
 
 
+def test_start_up_frozen_remote_objects_collected_and_finalized(raw_worker,
+                                                              tmp_path):
+    """The worker's start-up objects are frozen (gc.freeze, so collections
+    skip them); what remote code makes is collected as before, and a cycle
+    still alive when the interpreter exits is finalized by its exit."""
+    rw = raw_worker()
+    marker = tmp_path / "finalized"
+    rw.exec_(1, textwrap.dedent("""
+        import gc, os, sys, types, weakref
+        class Cycle:
+            fd = None
+            write = staticmethod(lambda fd, data: None)
+            def __del__(self):
+                self.write(self.fd, b"finalized at exit")
+        dropped = Cycle(); dropped.me = dropped
+        gone = weakref.ref(dropped)
+        del dropped
+        gc.collect()
+        kept = Cycle(); kept.me = kept
+        kept.write = os.write
+        kept.fd = os.open(%r, os.O_WRONLY | os.O_CREAT, 0o600)
+        holder = types.ModuleType("held_until_exit")
+        holder.kept = kept
+        sys.modules[holder.__name__] = holder
+        channel.send((gc.get_freeze_count() > 0, gone() is None))
+    """ % str(marker)))
+    assert rw.recv() == ("CHANNEL_DATA", 1, (True, True))
+    rw.send("GATEWAY_TERMINATE")
+    assert rw.proc.wait(timeout=10) == 0
+    assert marker.read_bytes() == b"finalized at exit"
+
+
 def test_terminate_interrupts_sleeping_main_thread(raw_worker):
     rw = raw_worker()
     rw.exec_(1, "import time\nchannel.send(1)\ntime.sleep(100)")
