@@ -141,16 +141,16 @@ finds in each directory it visits, so a run that was killed leaves none
 behind after the next one.
 """
 import errno
-import hashlib
 import math
 import os
-import random
-import resource
-import shutil
 import stat
 import struct
 import sys
-import zlib
+
+# hashlib, zlib, shutil and resource are imported where they are used: a
+# sync where nothing changed needs none of them, and on a fresh worker their
+# imports (OpenSSL's among them) cost more than comparing a few thousand
+# entries.
 
 PARTIAL_SUFFIX = ".execdeck-partial"
 #: Copies under this size get no block signatures (the master sends them
@@ -163,10 +163,16 @@ MAX_BLOCKS = 32768
 FATAL_ERRNOS = frozenset(
     e for e in (errno.ENOSPC, getattr(errno, "EDQUOT", None)) if e is not None)
 ADLER = struct.Struct(">I")
+#: Fields of each kind of entry.
+ENTRY_SHAPES = {"d": 4, "f": 5, "l": 4}
 
 
 def check_relpath(relpath, what="relpath"):
     """Raise ValueError unless ``relpath`` follows the rules of *Paths*."""
+    if (type(relpath) is str and relpath and "." not in relpath
+            and "//" not in relpath and "\x00" not in relpath
+            and relpath[0] != "/" and relpath[-1] != "/"):
+        return relpath  # the usual case, without splitting
     if not isinstance(relpath, str) or not relpath:
         raise ValueError("bad %s %r: not a non-empty str" % (what, relpath))
     if "\x00" in relpath:
@@ -198,6 +204,8 @@ def block_size_for(size):
 
 def file_signature(fd, block_size):
     """(sha256, sigs) of the open file ``fd`` in one streaming pass."""
+    import hashlib
+    import zlib
     whole = hashlib.sha256()
     sigs = bytearray()
     # whole blocks per read, so no block straddles two reads
@@ -220,6 +228,8 @@ def file_signature(fd, block_size):
 def remove_tree(path):
     """rmtree ``path`` (a real directory; links in it are unlinked, never
     followed), making read-only directories in it writable when needed."""
+    import shutil
+
     def onexc(func, failed, exc):
         parent = os.path.dirname(failed)
         try:
@@ -264,11 +274,12 @@ class Transfer:
         self.blocks = blocks
         self.delta_allowed = delta_allowed
         self.used_copy = False
-        self.sha = hashlib.sha256()
         self.fd = None
         self.tmp = None
         self.old_fd = None
         self.error = None  # "PATH: reason" once writing failed
+        import hashlib
+        self.sha = hashlib.sha256()
 
 
 def peak_rss_kib():
@@ -280,6 +291,7 @@ def peak_rss_kib():
                     return int(line.split()[1])
     except (OSError, ValueError, IndexError):
         pass
+    import resource
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
@@ -289,6 +301,7 @@ class Receiver:
     def __init__(self, channel, dest, delete=False, dry_run=False):
         self.channel = channel
         self.dest = os.path.abspath(os.path.expanduser(dest))
+        self.prefix = os.path.join(self.dest, "")  # dest ending in "/"
         self.delete = delete
         self.dry_run = dry_run
         self.count = 0  # entries received
@@ -309,7 +322,8 @@ class Receiver:
     # -- helpers ----------------------------------------------------------
 
     def path(self, relpath):
-        return os.path.join(self.dest, relpath) if relpath else self.dest
+        # relpath has no leading "/" (check_relpath), so this is os.path.join
+        return self.prefix + relpath if relpath else self.dest
 
     def oserror(self, path, err):
         """The "PATH: reason" of ``err``; raises for a full disk."""
@@ -348,9 +362,11 @@ class Receiver:
             self.remove_partials("")
 
     def run(self):
+        # the master starts this code while it walks the source: nothing is
+        # made before its first item (none comes when the walk fails)
+        item = self.receive()
         self.prepare_dest()
         while True:
-            item = self.receive()
             kind = item[0]
             if kind == "entries" and not self.listed:
                 for entry in item[1]:
@@ -367,6 +383,7 @@ class Receiver:
                 return
             else:
                 raise ValueError("rsync: unexpected item %r" % (item[:1],))
+            item = self.receive()
 
     def finish(self):
         if self.delete:
@@ -401,12 +418,13 @@ class Receiver:
         self.count += 1
         if not isinstance(entry, (tuple, list)) or not entry:
             raise ValueError("rsync: bad entry %d: %r" % (index, entry))
-        shapes = {"d": 4, "f": 5, "l": 4}
         kind = entry[0]
-        if shapes.get(kind) != len(entry):
+        if ENTRY_SHAPES.get(kind) != len(entry):
             raise ValueError("rsync: bad entry %d: %r" % (index, entry))
         relpath = check_relpath(entry[1])
-        if kind != "l" and not all(isinstance(n, int) for n in entry[2:]):
+        if kind != "l" and not (
+                isinstance(entry[2], int) and isinstance(entry[3], int)
+                and (kind == "d" or isinstance(entry[4], int))):
             raise ValueError("rsync: bad entry %d: %r" % (index, entry))
         if self.delete:
             self.source_paths.add(relpath)
@@ -467,8 +485,10 @@ class Receiver:
         except OSError:
             return
         for name in names:
+            if not name.endswith(PARTIAL_SUFFIX) or not is_partial(name):
+                continue
             path = os.path.join(directory, name)
-            if is_partial(name) and path != current:
+            if path != current:
                 try:
                     if not stat.S_ISDIR(os.lstat(path).st_mode):
                         os.unlink(path)
@@ -557,8 +577,8 @@ class Receiver:
         raw = os.fsencode(name)
         if len(raw) > room:
             name = os.fsdecode(raw[:room])
-        return os.path.join(directory, ".%s.%08x%s" % (
-            name, random.getrandbits(32), PARTIAL_SUFFIX))
+        return os.path.join(directory, ".%s.%s%s" % (
+            name, os.urandom(4).hex(), PARTIAL_SUFFIX))
 
     @staticmethod
     def replace(tmp, path):

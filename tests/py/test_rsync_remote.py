@@ -831,10 +831,22 @@ def test_dry_run_on_an_existing_tree(src, dest, tmp_path):
 def test_dest_that_is_a_file_is_an_error(tmp_path):
     write(tmp_path / "file", b"x")
     run = Run(tmp_path / "file")
+    # the destination is looked at when the first item comes
+    run.send(("entries", []))
     error = run.join()
     assert isinstance(error, OSError)
     assert "not a directory" in str(error) and str(tmp_path / "file") in str(
         error)
+
+
+def test_nothing_is_made_before_the_first_item(tmp_path):
+    # the master starts the receiver while it walks the source, and closes
+    # the channel when the walk fails: the destination must not appear
+    dest = tmp_path / "new" / "dest"
+    run = Run(dest)
+    run.send(GONE)
+    assert isinstance(run.join(), EOFError)
+    assert not (tmp_path / "new").exists()
 
 
 def test_dest_with_tilde_is_expanded(src, tmp_path, monkeypatch):
