@@ -7,8 +7,10 @@ Python 3.8+, standard library only. The master calls ``serve`` with::
     serve(channel, dest, delete=False, dry_run=False)
 
 ``dest`` is the destination directory (str; ``~`` is expanded, it is made
-with its parents when missing, unless ``dry_run``). Every item on the
-channel is a tuple whose first element names it.
+with its parents when missing, unless ``dry_run``). Nothing is looked at
+or made before the first item comes: the master starts this code while it
+walks the source, and closes the channel instead when the walk fails.
+Every item on the channel is a tuple whose first element names it.
 
 Paths
 -----
@@ -39,6 +41,12 @@ From the master
 
     ``mode`` is the permission bits (``st_mode & 0o7777``), ``mtime_ns``
     the modification time in nanoseconds.
+``("packed", text)``
+    The same as ``entries``, in less room and cheaper to read: each
+    entry's fields, each followed by a NUL (which no path or link target
+    holds), one entry after the other; numbers in decimal, ``inside`` as
+    ``0`` or ``1``. The master sends this form; both may come, in any
+    order, and are numbered together.
 ``("end_entries",)``
     No more entries.
 ``("file", index, size)``
@@ -371,6 +379,8 @@ class Receiver:
             if kind == "entries" and not self.listed:
                 for entry in item[1]:
                     self.entry(entry)
+            elif kind == "packed" and not self.listed:
+                self.packed(item[1])
             elif kind == "end_entries" and not self.listed:
                 self.listed = True
                 self.channel.send(("listed", self.count))
@@ -412,6 +422,40 @@ class Receiver:
                 self.set_dir_modes(report=False)
 
     # -- entries ----------------------------------------------------------
+
+    def packed(self, text):
+        """The entries of a ``packed`` item."""
+        if type(text) is not str or text[-1:] != "\x00":
+            raise ValueError("rsync: bad packed entries %r" % (text[:80],))
+        fields = text.split("\x00")
+        fields.pop()  # after the last NUL
+        n = len(fields)
+        i = 0
+        entry = self.entry
+        try:
+            while i < n:
+                kind = fields[i]
+                width = ENTRY_SHAPES.get(kind, 0)
+                if not width or i + width > n:
+                    raise ValueError("no entry")
+                if kind == "f":
+                    entry((kind, fields[i + 1], int(fields[i + 2]),
+                           int(fields[i + 3]), int(fields[i + 4])))
+                elif kind == "d":
+                    entry((kind, fields[i + 1], int(fields[i + 2]),
+                           int(fields[i + 3])))
+                else:
+                    inside = fields[i + 3]
+                    if inside not in ("0", "1"):
+                        raise ValueError("no entry")
+                    entry((kind, fields[i + 1], fields[i + 2],
+                           inside == "1"))
+                i += width
+        except ValueError as e:
+            if str(e).startswith("rsync:"):
+                raise
+            raise ValueError("rsync: bad packed entry %r (%s)"
+                             % (fields[i:i + 5], e)) from None
 
     def entry(self, entry):
         index = self.count
