@@ -240,8 +240,11 @@ impl<'a> Driver<'a> {
 
     async fn send_entries(&mut self, channel: &Channel) -> Result<(), String> {
         for batch in self.job.tree.entries.chunks(ENTRY_BATCH) {
-            let entries = batch.iter().map(|e| e.to_value()).collect();
-            let item = tuple(vec![Value::str("entries"), Value::List(entries)]);
+            let mut text = String::with_capacity(batch.len() * 64);
+            for entry in batch {
+                entry.pack(&mut text);
+            }
+            let item = tuple(vec![Value::str("packed"), Value::Str(text)]);
             self.send(channel, item).await?;
         }
         self.send(channel, tuple(vec![Value::str("end_entries")]))
