@@ -7,8 +7,10 @@ Python 3.8+, standard library only. The master calls ``serve`` with::
     serve(channel, dest, delete=False, dry_run=False)
 
 ``dest`` is the destination directory (str; ``~`` is expanded, it is made
-with its parents when missing, unless ``dry_run``). Every item on the
-channel is a tuple whose first element names it.
+with its parents when missing, unless ``dry_run``). Nothing is looked at
+or made before the first item comes: the master starts this code while it
+walks the source, and closes the channel instead when the walk fails.
+Every item on the channel is a tuple whose first element names it.
 
 Paths
 -----
@@ -39,6 +41,12 @@ From the master
 
     ``mode`` is the permission bits (``st_mode & 0o7777``), ``mtime_ns``
     the modification time in nanoseconds.
+``("packed", text)``
+    The same as ``entries``, in less room and cheaper to read: each
+    entry's fields, each followed by a NUL (which no path or link target
+    holds), one entry after the other; numbers in decimal, ``inside`` as
+    ``0`` or ``1``. The master sends this form; both may come, in any
+    order, and are numbered together.
 ``("end_entries",)``
     No more entries.
 ``("file", index, size)``
@@ -141,16 +149,16 @@ finds in each directory it visits, so a run that was killed leaves none
 behind after the next one.
 """
 import errno
-import hashlib
 import math
 import os
-import random
-import resource
-import shutil
 import stat
 import struct
 import sys
-import zlib
+
+# hashlib, zlib, shutil and resource are imported where they are used: a
+# sync where nothing changed needs none of them, and on a fresh worker their
+# imports (OpenSSL's among them) cost more than comparing a few thousand
+# entries.
 
 PARTIAL_SUFFIX = ".execdeck-partial"
 #: Copies under this size get no block signatures (the master sends them
@@ -163,10 +171,16 @@ MAX_BLOCKS = 32768
 FATAL_ERRNOS = frozenset(
     e for e in (errno.ENOSPC, getattr(errno, "EDQUOT", None)) if e is not None)
 ADLER = struct.Struct(">I")
+#: Fields of each kind of entry.
+ENTRY_SHAPES = {"d": 4, "f": 5, "l": 4}
 
 
 def check_relpath(relpath, what="relpath"):
     """Raise ValueError unless ``relpath`` follows the rules of *Paths*."""
+    if (type(relpath) is str and relpath and "." not in relpath
+            and "//" not in relpath and "\x00" not in relpath
+            and relpath[0] != "/" and relpath[-1] != "/"):
+        return relpath  # the usual case, without splitting
     if not isinstance(relpath, str) or not relpath:
         raise ValueError("bad %s %r: not a non-empty str" % (what, relpath))
     if "\x00" in relpath:
@@ -198,6 +212,8 @@ def block_size_for(size):
 
 def file_signature(fd, block_size):
     """(sha256, sigs) of the open file ``fd`` in one streaming pass."""
+    import hashlib
+    import zlib
     whole = hashlib.sha256()
     sigs = bytearray()
     # whole blocks per read, so no block straddles two reads
@@ -220,6 +236,8 @@ def file_signature(fd, block_size):
 def remove_tree(path):
     """rmtree ``path`` (a real directory; links in it are unlinked, never
     followed), making read-only directories in it writable when needed."""
+    import shutil
+
     def onexc(func, failed, exc):
         parent = os.path.dirname(failed)
         try:
@@ -264,11 +282,12 @@ class Transfer:
         self.blocks = blocks
         self.delta_allowed = delta_allowed
         self.used_copy = False
-        self.sha = hashlib.sha256()
         self.fd = None
         self.tmp = None
         self.old_fd = None
         self.error = None  # "PATH: reason" once writing failed
+        import hashlib
+        self.sha = hashlib.sha256()
 
 
 def peak_rss_kib():
@@ -280,6 +299,7 @@ def peak_rss_kib():
                     return int(line.split()[1])
     except (OSError, ValueError, IndexError):
         pass
+    import resource
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
@@ -289,6 +309,7 @@ class Receiver:
     def __init__(self, channel, dest, delete=False, dry_run=False):
         self.channel = channel
         self.dest = os.path.abspath(os.path.expanduser(dest))
+        self.prefix = os.path.join(self.dest, "")  # dest ending in "/"
         self.delete = delete
         self.dry_run = dry_run
         self.count = 0  # entries received
@@ -309,7 +330,8 @@ class Receiver:
     # -- helpers ----------------------------------------------------------
 
     def path(self, relpath):
-        return os.path.join(self.dest, relpath) if relpath else self.dest
+        # relpath has no leading "/" (check_relpath), so this is os.path.join
+        return self.prefix + relpath if relpath else self.dest
 
     def oserror(self, path, err):
         """The "PATH: reason" of ``err``; raises for a full disk."""
@@ -348,13 +370,17 @@ class Receiver:
             self.remove_partials("")
 
     def run(self):
+        # the master starts this code while it walks the source: nothing is
+        # made before its first item (none comes when the walk fails)
+        item = self.receive()
         self.prepare_dest()
         while True:
-            item = self.receive()
             kind = item[0]
             if kind == "entries" and not self.listed:
                 for entry in item[1]:
                     self.entry(entry)
+            elif kind == "packed" and not self.listed:
+                self.packed(item[1])
             elif kind == "end_entries" and not self.listed:
                 self.listed = True
                 self.channel.send(("listed", self.count))
@@ -367,6 +393,7 @@ class Receiver:
                 return
             else:
                 raise ValueError("rsync: unexpected item %r" % (item[:1],))
+            item = self.receive()
 
     def finish(self):
         if self.delete:
@@ -396,17 +423,52 @@ class Receiver:
 
     # -- entries ----------------------------------------------------------
 
+    def packed(self, text):
+        """The entries of a ``packed`` item."""
+        if type(text) is not str or text[-1:] != "\x00":
+            raise ValueError("rsync: bad packed entries %r" % (text[:80],))
+        fields = text.split("\x00")
+        fields.pop()  # after the last NUL
+        n = len(fields)
+        i = 0
+        entry = self.entry
+        try:
+            while i < n:
+                kind = fields[i]
+                width = ENTRY_SHAPES.get(kind, 0)
+                if not width or i + width > n:
+                    raise ValueError("no entry")
+                if kind == "f":
+                    entry((kind, fields[i + 1], int(fields[i + 2]),
+                           int(fields[i + 3]), int(fields[i + 4])))
+                elif kind == "d":
+                    entry((kind, fields[i + 1], int(fields[i + 2]),
+                           int(fields[i + 3])))
+                else:
+                    inside = fields[i + 3]
+                    if inside not in ("0", "1"):
+                        raise ValueError("no entry")
+                    entry((kind, fields[i + 1], fields[i + 2],
+                           inside == "1"))
+                i += width
+        except ValueError as e:
+            if str(e).startswith("rsync:"):
+                raise
+            raise ValueError("rsync: bad packed entry %r (%s)"
+                             % (fields[i:i + 5], e)) from None
+
     def entry(self, entry):
         index = self.count
         self.count += 1
         if not isinstance(entry, (tuple, list)) or not entry:
             raise ValueError("rsync: bad entry %d: %r" % (index, entry))
-        shapes = {"d": 4, "f": 5, "l": 4}
         kind = entry[0]
-        if shapes.get(kind) != len(entry):
+        if ENTRY_SHAPES.get(kind) != len(entry):
             raise ValueError("rsync: bad entry %d: %r" % (index, entry))
         relpath = check_relpath(entry[1])
-        if kind != "l" and not all(isinstance(n, int) for n in entry[2:]):
+        if kind != "l" and not (
+                isinstance(entry[2], int) and isinstance(entry[3], int)
+                and (kind == "d" or isinstance(entry[4], int))):
             raise ValueError("rsync: bad entry %d: %r" % (index, entry))
         if self.delete:
             self.source_paths.add(relpath)
@@ -467,8 +529,10 @@ class Receiver:
         except OSError:
             return
         for name in names:
+            if not name.endswith(PARTIAL_SUFFIX) or not is_partial(name):
+                continue
             path = os.path.join(directory, name)
-            if is_partial(name) and path != current:
+            if path != current:
                 try:
                     if not stat.S_ISDIR(os.lstat(path).st_mode):
                         os.unlink(path)
@@ -557,8 +621,8 @@ class Receiver:
         raw = os.fsencode(name)
         if len(raw) > room:
             name = os.fsdecode(raw[:room])
-        return os.path.join(directory, ".%s.%08x%s" % (
-            name, random.getrandbits(32), PARTIAL_SUFFIX))
+        return os.path.join(directory, ".%s.%s%s" % (
+            name, os.urandom(4).hex(), PARTIAL_SUFFIX))
 
     @staticmethod
     def replace(tmp, path):

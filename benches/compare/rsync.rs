@@ -120,6 +120,10 @@ struct Ours {
     bytes_on_wire: f64,
     master_peak_kib: f64,
     remote_peak_kib: f64,
+    /// CPU seconds (user + system) of this side's process during the send.
+    master_cpu: f64,
+    /// CPU seconds of the receiving workers during the send, all added up.
+    receiver_cpu: f64,
 }
 
 /// Runs `--child-rsync` (this binary) syncing `src` to each of `dests`.
@@ -141,6 +145,8 @@ fn ours(b: &Bench, src: &Path, dests: &[PathBuf]) -> Fallible<Ours> {
         bytes_on_wire: num("bytes_on_wire")?,
         master_peak_kib: num("master_peak_rss_kib")?,
         remote_peak_kib: num("remote_peak_rss_kib")?,
+        master_cpu: num("master_cpu_s").unwrap_or(f64::NAN),
+        receiver_cpu: num("receiver_cpu_s").unwrap_or(f64::NAN),
     })
 }
 
@@ -231,6 +237,12 @@ fn ours_col(row: &mut Row, runs: &Fallible<Vec<Ours>>, value: impl Fn(&Ours) -> 
             let s: Vec<f64> = runs.iter().map(value).collect();
             row.execdeck = median(&s);
             row.extra.insert("execdeck_samples".into(), json!(s));
+            let cpu: Vec<[f64; 2]> = runs
+                .iter()
+                .map(|r| [r.master_cpu, r.receiver_cpu])
+                .collect();
+            row.extra
+                .insert("execdeck_cpu_s_master_receivers".into(), json!(cpu));
         }
         Err(e) => row.errors.push(format!("execdeck: {e}")),
     }
@@ -514,9 +526,13 @@ pub fn child(args: &[String]) -> Fallible<String> {
                 TargetOptions::default(),
             );
         }
+        let pids: Vec<u32> = group.gateways().iter().filter_map(|g| g.pid()).collect();
+        let cpu_before = (own_cpu(), pids.iter().map(|p| cpu_of(*p)).sum::<f64>());
         let start = Instant::now();
         let reports = job.send().await.map_err(|e| e.to_string());
         let seconds = start.elapsed().as_secs_f64();
+        let master_cpu = own_cpu() - cpu_before.0;
+        let receiver_cpu = pids.iter().map(|p| cpu_of(*p)).sum::<f64>() - cpu_before.1;
         group.terminate(Duration::from_secs(30)).await;
         let reports = reports?;
         if let Some(bad) = reports.iter().find(|r| !r.is_ok()) {
@@ -535,7 +551,41 @@ pub fn child(args: &[String]) -> Fallible<String> {
             "remote_peak_rss_kib": reports.iter().filter_map(|r| r.remote_peak_rss_kib).max(),
             "master_peak_rss_kib": hwm,
             "files_sent": reports.iter().map(|r| r.files_sent).sum::<u64>(),
+            "master_cpu_s": master_cpu,
+            "receiver_cpu_s": receiver_cpu,
         })
         .to_string())
     })
+}
+
+/// CPU seconds (user + system) this process has used.
+fn own_cpu() -> f64 {
+    // SAFETY: getrusage only writes into the struct we pass.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
+        return f64::NAN;
+    }
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(ru.ru_utime) + secs(ru.ru_stime)
+}
+
+/// CPU seconds (user + system, all threads) process `pid` has used, from
+/// /proc/PID/stat; NaN when it cannot be read.
+fn cpu_of(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return f64::NAN;
+    };
+    // The fields after the command (which may hold spaces) in parentheses.
+    let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+        return f64::NAN;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 11 and 12 here.
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    match (ticks(11), ticks(12)) {
+        (Some(u), Some(s)) if hz > 0.0 => (u + s) / hz,
+        _ => f64::NAN,
+    }
 }

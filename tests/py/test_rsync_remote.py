@@ -142,6 +142,16 @@ def check_block_size(size, bs):
             or smaller * 32768 < size)
 
 
+def pack(entries):
+    """The text of a ``packed`` item holding ``entries``."""
+    fields = []
+    for e in entries:
+        if e[0] == "l":
+            e = e[:3] + ("1" if e[3] else "0",)
+        fields.extend(str(f) for f in e)
+    return "".join(f + "\x00" for f in fields)
+
+
 class Master:
     """The master's half of one sync of ``src`` into ``dest``."""
 
@@ -166,7 +176,12 @@ class Master:
                              dry_run=self.dry_run)
         self.entries = entries = walk(self.src)
         for i in range(0, len(entries), self.batch):
-            run.send(("entries", entries[i:i + self.batch]))
+            batch = entries[i:i + self.batch]
+            # both forms, as the protocol allows either at any time
+            if (i // self.batch) % 2:
+                run.send(("packed", pack(batch)))
+            else:
+                run.send(("entries", batch))
         run.send(("end_entries",))
         answers, listed = run.recv_until("listed")
         assert listed == ("listed", len(entries))
@@ -831,10 +846,51 @@ def test_dry_run_on_an_existing_tree(src, dest, tmp_path):
 def test_dest_that_is_a_file_is_an_error(tmp_path):
     write(tmp_path / "file", b"x")
     run = Run(tmp_path / "file")
+    # the destination is looked at when the first item comes
+    run.send(("entries", []))
     error = run.join()
     assert isinstance(error, OSError)
     assert "not a directory" in str(error) and str(tmp_path / "file") in str(
         error)
+
+
+@pytest.mark.parametrize("text", [
+    "f\x00a\x00420\x001\x00",  # cut short
+    "f\x00a\x00420\x001\x004",  # no NUL at the end
+    "f\x00a\x00x\x001\x004\x00",  # mode not a number
+    "l\x00a\x00t\x002\x00",  # inside neither 0 nor 1
+    "q\x00a\x00",  # no such kind
+    "f\x00../a\x00420\x001\x004\x00",  # bad relpath
+])
+def test_bad_packed_entries_are_an_error(tmp_path, text):
+    run = Run(tmp_path / "dest")
+    run.send(("packed", text))
+    assert isinstance(run.join(), ValueError)
+
+
+def test_packed_entries_are_numbered_with_the_others(tmp_path):
+    run = Run(tmp_path / "dest")
+    run.send(("entries", [("d", "a", 0o755, MTIME)]))
+    run.send(("packed", pack([("f", "a/x", 0o644, MTIME, 3),
+                              ("l", "a/l", "a/x", True)])))
+    run.send(("end_entries",))
+    assert run.recv() == ("need", 1)
+    assert run.recv() == ("listed", 3)
+    assert os.readlink(str(tmp_path / "dest" / "a" / "l")) == str(
+        tmp_path / "dest" / "a" / "x")
+    run.send(("finish",))
+    assert run.recv()[0] == "report"
+    assert run.join() is None
+
+
+def test_nothing_is_made_before_the_first_item(tmp_path):
+    # the master starts the receiver while it walks the source, and closes
+    # the channel when the walk fails: the destination must not appear
+    dest = tmp_path / "new" / "dest"
+    run = Run(dest)
+    run.send(GONE)
+    assert isinstance(run.join(), EOFError)
+    assert not (tmp_path / "new").exists()
 
 
 def test_dest_with_tilde_is_expanded(src, tmp_path, monkeypatch):

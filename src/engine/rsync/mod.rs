@@ -238,10 +238,26 @@ impl RSync {
         let rules = Arc::new(rules);
         let root = self.source.clone();
         let walk_rules = rules.clone();
-        let tree = tokio::task::spawn_blocking(move || walk::walk(&root, &walk_rules))
-            .await
-            .map_err(|e| RsyncError::Source(format!("the walk of the source failed: {e}")))?
-            .map_err(RsyncError::Source)?;
+        let started = tokio::time::Instant::now();
+        // The receivers start (compile, import) while the source is walked.
+        let walk = tokio::task::spawn_blocking(move || walk::walk(&root, &walk_rules));
+        let starts = futures_util::future::join_all(
+            self.targets
+                .iter()
+                .map(|t| target::start(&t.gateway, &t.dest, t.options, self.dry_run)),
+        );
+        let (tree, channels) = tokio::join!(walk, starts);
+        let tree = tree.unwrap_or_else(|e| Err(format!("the walk of the source failed: {e}")));
+        let tree = match tree {
+            Ok(tree) => tree,
+            Err(why) => {
+                // The receivers have made nothing yet: they end on the close.
+                for channel in channels.into_iter().flatten() {
+                    let _ = channel.close(Some(&why)).await;
+                }
+                return Err(RsyncError::Source(why));
+            }
+        };
         let job = Arc::new(target::Job {
             id: NEXT_JOB.fetch_add(1, Ordering::Relaxed),
             root: self.source,
@@ -250,10 +266,10 @@ impl RSync {
             dry_run: self.dry_run,
             cancel: self.cancel.subscribe(),
         });
-        let runs = self.targets.into_iter().map(|t| {
+        let runs = self.targets.into_iter().zip(channels).map(|(t, channel)| {
             let job = job.clone();
             async move {
-                let report = target::run(&job, &t.gateway, &t.dest, t.options).await;
+                let report = target::run(&job, &t.gateway, &t.dest, channel, started).await;
                 if let Some(finished) = t.finished {
                     finished(&report);
                 }

@@ -65,17 +65,37 @@ pub(crate) struct Job {
     pub cancel: watch::Receiver<bool>,
 }
 
-/// Syncs `dest` on `gw` with the job's tree; never fails: the report says
-/// what went wrong. Publishes progress and the report on `gw`'s events.
+/// Starts the receiver for `dest` on `gw` (it waits for the entries, and
+/// makes nothing before the first item comes).
+pub(crate) async fn start(
+    gw: &Gateway,
+    dest: &str,
+    options: TargetOptions,
+    dry_run: bool,
+) -> Result<Channel, String> {
+    let source = ExecSource::code(RECEIVER_SOURCE)
+        .call("serve")
+        .kwarg("dest", Value::str(dest))
+        .kwarg("delete", Value::Bool(options.delete))
+        .kwarg("dry_run", Value::Bool(dry_run));
+    gw.remote_exec(source).await.map_err(describe)
+}
+
+/// Syncs `dest` on `gw` with the job's tree through the receiver `start`ed
+/// on `channel` at `started`; never fails: the report says what went wrong.
+/// Publishes progress and the report on `gw`'s events.
 pub(crate) async fn run(
     job: &Job,
     gw: &Gateway,
     dest: &str,
-    options: TargetOptions,
+    channel: Result<Channel, String>,
+    started: Instant,
 ) -> TargetReport {
-    let started = Instant::now();
     let mut driver = Driver::new(job, gw, dest);
-    let outcome = driver.drive(options).await;
+    let outcome = match channel {
+        Ok(channel) => driver.drive(&channel).await,
+        Err(e) => Err(e),
+    };
     let mut report = driver.report;
     report.seconds = started.elapsed().as_secs_f64();
     if let Err(error) = outcome {
@@ -175,14 +195,8 @@ impl<'a> Driver<'a> {
         }
     }
 
-    async fn drive(&mut self, options: TargetOptions) -> Result<(), String> {
-        let source = ExecSource::code(RECEIVER_SOURCE)
-            .call("serve")
-            .kwarg("dest", Value::str(self.report.dest.clone()))
-            .kwarg("delete", Value::Bool(options.delete))
-            .kwarg("dry_run", Value::Bool(self.job.dry_run));
-        let channel = self.gw.remote_exec(source).await.map_err(describe)?;
-        self.send_entries(&channel).await?;
+    async fn drive(&mut self, channel: &Channel) -> Result<(), String> {
+        self.send_entries(channel).await?;
         let mut cancel = self.job.cancel.clone();
         loop {
             self.start_next();
@@ -193,7 +207,7 @@ impl<'a> Driver<'a> {
                 && self.awaiting.is_empty()
             {
                 self.finished = true;
-                self.send(&channel, tuple(vec![Value::str("finish")]))
+                self.send(channel, tuple(vec![Value::str("finish")]))
                     .await?;
             }
             self.publish_progress(false);
@@ -209,12 +223,12 @@ impl<'a> Driver<'a> {
                     return Err("cancelled".into());
                 }
                 Step::In(Ok(item)) => {
-                    if self.incoming(&channel, item).await? {
+                    if self.incoming(channel, item).await? {
                         break;
                     }
                 }
                 Step::In(Err(e)) => return Err(describe(e)),
-                Step::Out(produced) => self.outgoing(&channel, produced).await?,
+                Step::Out(produced) => self.outgoing(channel, produced).await?,
             }
         }
         self.publish_progress(true);
@@ -226,8 +240,11 @@ impl<'a> Driver<'a> {
 
     async fn send_entries(&mut self, channel: &Channel) -> Result<(), String> {
         for batch in self.job.tree.entries.chunks(ENTRY_BATCH) {
-            let entries = batch.iter().map(|e| e.to_value()).collect();
-            let item = tuple(vec![Value::str("entries"), Value::List(entries)]);
+            let mut text = String::with_capacity(batch.len() * 64);
+            for entry in batch {
+                entry.pack(&mut text);
+            }
+            let item = tuple(vec![Value::str("packed"), Value::Str(text)]);
             self.send(channel, item).await?;
         }
         self.send(channel, tuple(vec![Value::str("end_entries")]))

@@ -7,6 +7,7 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Component, Path, PathBuf};
 
 use super::filter::Rules;
+#[cfg(test)]
 use crate::wire::Value;
 
 /// A source tree as the walk found it.
@@ -55,7 +56,9 @@ pub(crate) enum EntryKind {
 
 impl Entry {
     /// The entry as the receiver reads it: ("d", relpath, mode, mtime_ns) /
-    /// ("f", relpath, mode, mtime_ns, size) / ("l", relpath, target, inside).
+    /// ("f", relpath, mode, mtime_ns, size) / ("l", relpath, target, inside):
+    /// an `entries` item's form (the master sends [`Entry::pack`]'s).
+    #[cfg(test)]
     pub fn to_value(&self) -> Value {
         let relpath = Value::str(self.relpath.as_str());
         let mode = Value::Int(i64::from(self.mode));
@@ -73,6 +76,34 @@ impl Entry {
                 Value::Bool(*inside),
             ],
         })
+    }
+}
+
+impl Entry {
+    /// Appends the entry to the text of a `packed` item: each field
+    /// followed by a NUL (no path or link target holds one), numbers in
+    /// decimal, `inside` as 0 or 1.
+    pub fn pack(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        let tag = match self.kind {
+            EntryKind::Dir => 'd',
+            EntryKind::File { .. } => 'f',
+            EntryKind::Link { .. } => 'l',
+        };
+        out.push(tag);
+        out.push('\0');
+        out.push_str(&self.relpath);
+        out.push('\0');
+        // Writing into a String cannot fail.
+        let _ = match &self.kind {
+            EntryKind::Dir => write!(out, "{}\0{}\0", self.mode, self.mtime_ns),
+            EntryKind::File { size } => {
+                write!(out, "{}\0{}\0{size}\0", self.mode, self.mtime_ns)
+            }
+            EntryKind::Link { target, inside } => {
+                write!(out, "{target}\0{}\0", u8::from(*inside))
+            }
+        };
     }
 }
 
@@ -318,6 +349,16 @@ mod tests {
                 Value::Int(1_600_000_000_123_456_789),
                 Value::Int(5),
             ])
+        );
+        let mut packed = String::new();
+        d.pack(&mut packed);
+        f.pack(&mut packed);
+        assert_eq!(
+            packed,
+            format!(
+                "d\0d\0{}\0{}\0f\0d/f\0{}\0{}\05\0",
+                0o700, d.mtime_ns, 0o4751, 1_600_000_000_123_456_789_i64
+            )
         );
         assert_eq!(
             d.to_value(),
