@@ -76,7 +76,9 @@ def rss_kib():
 
 
 def memory(args):
-    """Master RSS growth per idle gateway, KiB."""
+    """Master RSS growth per idle gateway, KiB (after one gateway was
+    started, used and terminated, as on execdeck's side)."""
+    with_gateway(lambda gw: gw.remote_exec(NOOP_EXEC).receive())
     group = execnet.Group()
     before = rss_kib()
     for _ in range(args.n):
