@@ -21,11 +21,12 @@ same attributes, see ``ServerExecModel``), so execnet's master talks to the
 unmodified ``gateway_base`` it sent, and sources written for execnet's server
 (``serve_socket(clientsock, execmodel=execmodel)``) work unchanged.
 
-Where ``os.fork`` exists, each connection is served in a forked child and the
-server waits for it before accepting the next one (connections are served one
-after another, as in execnet). Whatever the client sends or runs — garbage, a
-half line, ``os._exit``, a SIGINT from execnet's shutdown — ends only that
-child. On Linux the child is killed when the server dies (even by
+Where ``os.fork`` exists, each connection is served in a child forked before
+it arrives (the child accepts it); with ``--loop`` the next child waits for a
+connection as soon as one is accepted, so connections are served side by side
+(execnet's server serves them one after another). Whatever the client sends
+or runs — garbage, a half line, ``os._exit``, a SIGINT from execnet's
+shutdown — ends only that child. On Linux the child is killed when the server dies (even by
 ``kill -9``). Without fork the connection is served in-process.
 
 Token gate (``--token-file``): before the source line, client and server prove
@@ -379,73 +380,167 @@ def handle(clientsock, address, secret):
             pass
 
 
-def _die_with_parent(parent):
+_PRCTL = []
+
+
+def _prctl():
+    """libc's ``prctl`` on Linux, else None. Looked up once, in the server:
+    importing ctypes in each forked child would cost every connection a few
+    milliseconds."""
+    if not _PRCTL:
+        found = None
+        if sys.platform.startswith("linux"):
+            try:
+                import ctypes
+
+                found = ctypes.CDLL(None, use_errno=True).prctl
+            except (ImportError, OSError, AttributeError):
+                found = None
+        _PRCTL.append(found)
+    return _PRCTL[0]
+
+
+def _warm_up():
+    """Imports, once in the server, the modules execdeck's worker and its
+    first stage import on start (execnet's in-process server has them after
+    its first connection), so that each forked child need not; then moves
+    the server's objects out of the collector's reach (``gc.freeze``), so
+    that children do not copy the pages holding them."""
+    for name in ("_queue", "faulthandler", "_sha2", "_sha256"):
+        if name not in sys.modules:
+            try:
+                __import__(name)
+            except ImportError:
+                pass
+    import gc
+
+    if hasattr(gc, "freeze"):
+        gc.freeze()
+
+
+def _die_with_parent(parent, prctl):
     """Linux: ask for SIGKILL when the server process dies (even by
     ``kill -9``), as the connection would die with execnet's in-process
     server. Best effort; elsewhere the child lives until its connection
     ends."""
-    if not sys.platform.startswith("linux"):
+    if prctl is None:
         return
-    try:
-        import ctypes
-        import signal
+    import signal
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
-    except (ImportError, OSError, AttributeError):
-        return
+    pr_set_pdeathsig = 1
+    prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
     if os.getppid() != parent:  # the server died before prctl took effect
         os._exit(1)
 
 
+#: Exit status of a child that could not accept a connection.
+ACCEPT_FAILED = 75
+
+
 def serve_one(serversock, secret):
-    """Accepts one connection and serves it (in a forked child where fork
-    exists); returns when it is done."""
+    """Accepts one connection and serves it in this process (where there is
+    no fork); returns when it is done."""
     clientsock, address = serversock.accept()
     log("connection from %s" % format_address(address))
-    if not hasattr(os, "fork"):
-        try:
-            handle(clientsock, address, secret)
-        except SystemExit as e:
-            log("the code of %s raised SystemExit(%r)" % (format_address(address), e.code))
-        return
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = os.fork()
-    if pid == 0:
-        status = 0
-        try:
-            serversock.close()
-            import signal
-
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-            _die_with_parent(os.getppid())
-            handle(clientsock, address, secret)
-        except SystemExit as e:
-            status = e.code if isinstance(e.code, int) else 1
-        except BaseException:
-            status = 1
-        finally:
-            try:
-                sys.stdout.flush()
-                sys.stderr.flush()
-            finally:
-                os._exit(status)
-    clientsock.close()
     try:
-        os.waitpid(pid, 0)
-    except BaseException:
-        # The server is going away: the connection goes with it.
-        try:
-            import signal
+        handle(clientsock, address, secret)
+    except SystemExit as e:
+        log("the code of %s raised SystemExit(%r)" % (format_address(address), e.code))
 
-            os.kill(pid, signal.SIGTERM)
-            os.waitpid(pid, 0)
-        except OSError:
-            pass
+
+def _child(serversock, secret, prctl, accepted):
+    """In a forked child: accepts one connection, tells the server so (one
+    byte on the pipe ``accepted``), serves it and ends the process."""
+    status = 0
+    try:
+        import signal
+
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        _die_with_parent(os.getppid(), prctl)
+        try:
+            clientsock, address = serversock.accept()
+        except OSError as e:
+            log("cannot accept a connection: %s" % (e.strerror or e,))
+            status = ACCEPT_FAILED
+            return
+        serversock.close()
+        os.write(accepted, b"a")
+        os.close(accepted)
+        log("connection from %s" % format_address(address))
+        handle(clientsock, address, secret)
+    except SystemExit as e:
+        status = e.code if isinstance(e.code, int) else 1
+    except BaseException:
+        status = 1
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(status)
+
+
+def serve_forked(serversock, secret, loop):
+    """Serves connections, each in a child forked before it arrives (the
+    child accepts it, so the fork is no part of a client's start); with
+    ``loop`` a new child waits for the next connection as soon as one is
+    accepted, so connections are served side by side. Without ``loop``,
+    returns when the one connection is done. On any exception (SIGTERM,
+    Ctrl-C) the children are ended before it propagates."""
+    prctl = _prctl()
+    children = set()
+    try:
+        while True:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            accepted, tell = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                os.close(accepted)
+                _child(serversock, secret, prctl, tell)
+            os.close(tell)
+            children.add(pid)
+            try:
+                got = os.read(accepted, 1)
+            finally:
+                os.close(accepted)
+            if not got:
+                # it ended without a connection (accept failed): do not
+                # fork in a busy loop while accept keeps failing
+                _reap({pid}, block=True)
+                children.discard(pid)
+                if not loop:
+                    return
+                import time
+
+                time.sleep(0.1)
+                continue
+            _reap(children, block=not loop)
+            if not loop:
+                return
+    except BaseException:
+        import signal
+
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except OSError:
+                pass
+        _reap(children, block=True)
         raise
+
+
+def _reap(children, block):
+    """Waits for the children that ended (for all of them with ``block``)
+    and drops them from the set."""
+    for pid in list(children):
+        try:
+            done, _ = os.waitpid(pid, 0 if block else os.WNOHANG)
+        except ChildProcessError:
+            done = pid
+        if done == pid:
+            children.discard(pid)
 
 
 def _terminate(signum, frame):
@@ -511,6 +606,15 @@ def main(argv):
         sys.stderr.flush()
     sys.stdout.write(bound + "\n")
     sys.stdout.flush()
+    if hasattr(os, "fork"):
+        _warm_up()
+        try:
+            serve_forked(serversock, secret, loop)
+        except KeyboardInterrupt:
+            return 130
+        finally:
+            serversock.close()
+        return 0
     cwd = os.getcwd()
     try:
         while True:

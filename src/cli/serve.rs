@@ -24,7 +24,7 @@ execnet's plain socket bootstrap (execnet's own master cannot pass the gate).
 
 The first line on stdout is the address bound (useful with port 0). Without
 --loop one connection is served and the server exits; with it, connections
-are served one after another, each in its own forked process, and a client
+are served side by side, each in its own forked process, and a client
 that sends garbage or disconnects never ends the server.
 
 Examples:
@@ -35,7 +35,7 @@ pub struct ServeArgs {
     /// Address to listen on; port 0 picks a free port.
     #[arg(value_name = "HOST:PORT", default_value = "127.0.0.1:8888")]
     pub address: String,
-    /// Serve connections one after another instead of exiting after the first.
+    /// Keep serving connections (side by side, each in its own process) instead of exiting after the first.
     #[arg(long = "loop")]
     pub repeat: bool,
     /// Python interpreter that runs the server (and the code clients send).

@@ -330,6 +330,19 @@ def test_without_fork_exceptions_do_not_end_the_server(serve, tmp_path):
     assert server.proc.poll() is None
 
 
+def test_connections_are_served_side_by_side(serve):
+    server = serve()
+    with socket.create_connection((server.host, server.port), TIMEOUT) as first:
+        send_source(first, "import time\nclientsock.sendall(b'1')\ntime.sleep(60)")
+        first.settimeout(TIMEOUT)
+        assert first.recv(1) == b"1"
+        # the first connection's code still runs: the second is served anyway
+        with socket.create_connection((server.host, server.port), TIMEOUT) as second:
+            send_source(second, "clientsock.sendall(b'2')")
+            assert recv_all(second) == b"2"
+    assert server.proc.poll() is None
+
+
 def test_without_loop_one_connection_then_exit(serve, tmp_path):
     server = serve(loop=False)
     with socket.create_connection((server.host, server.port), TIMEOUT) as sock:
