@@ -2998,15 +2998,17 @@ def _freeze_start_up():
         freeze()
 
 
-def serve_socket(sock, id=None, execmodel="thread", exit_process=False):
-    """Mode 3: write ``b"1"`` on the connected socket and serve over it.
-    Returns when the connection ended (or ends the process when
-    ``exit_process``)."""
+def serve_socket(sock, id=None, execmodel="thread", exit_process=False,
+                 marker=False):
+    """Mode 3: write ``b"1"`` (after ``BOOT_MARKER`` with ``marker``, as
+    execdeck's master asks when it booted a cached worker) on the connected
+    socket and serve over it. Returns when the connection ended (or ends the
+    process when ``exit_process``)."""
     execmodel = get_execmodel(execmodel)
     if execmodel._green is not None:
         execmodel._green.install()
     io = socket_io(sock, execmodel)
-    io.write(b"1")
+    io.write(BOOT_MARKER + b"1" if marker else b"1")
     try:
         serve(io, id, execmodel, exit_process=exit_process)
     finally:

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use execdeck::engine::{Error, ExecSource, GroupOptions};
-use execdeck::transport::ConnectError;
+use execdeck::transport::{ConnectError, worker_cache};
 use execdeck::wire::pyrepr::same_value;
 use execdeck::{Group, Value};
 
@@ -43,13 +43,28 @@ fn socketserver_script() -> PathBuf {
 
 impl ExecnetServer {
     fn start() -> ExecnetServer {
-        ExecnetServer::start_script(&socketserver_script(), "127.0.0.1:0")
+        ExecnetServer::start_script(&socketserver_script(), "127.0.0.1:0", &[])
+    }
+
+    /// execnet's server with its user's cache directory in `cache`.
+    fn start_with_cache(cache: &std::path::Path) -> ExecnetServer {
+        let cache = cache.to_string_lossy();
+        ExecnetServer::start_script(
+            &socketserver_script(),
+            "127.0.0.1:0",
+            &[("XDG_CACHE_HOME", &cache)],
+        )
     }
 
     /// Runs `script` with `address` as its argument; it must print its
     /// address as `... ('host', port)` on its first line, as execnet's does.
-    fn start_script(script: &std::path::Path, address: &str) -> ExecnetServer {
+    fn start_script(
+        script: &std::path::Path,
+        address: &str,
+        env: &[(&str, &str)],
+    ) -> ExecnetServer {
         let mut child = Command::new(python())
+            .envs(env.iter().copied())
             .arg("-u")
             .arg(script)
             .arg(address)
@@ -154,10 +169,51 @@ bounded!(
     garbage_instead_of_the_handshake_is_a_clear_error,
     silent_server_is_a_startup_timeout,
     ipv6_literal_addresses_connect,
+    the_worker_is_kept_in_the_server_hosts_cache,
 );
 
 mod cases {
     use super::*;
+
+    pub async fn the_worker_is_kept_in_the_server_hosts_cache() {
+        let cache = tempfile::tempdir().unwrap();
+        let server = ExecnetServer::start_with_cache(cache.path());
+        let file = cache
+            .path()
+            .join("execdeck/worker")
+            .join(format!("{}.py", worker_cache::module_name()));
+        let source = "import sys\nchannel.send(sys.modules['__main__'] is not None)";
+        // The first start asks for the source and keeps it; the second
+        // loads it (and its pyc); with the cache off the source goes whole.
+        for round in 0..2 {
+            let group = Group::new();
+            let gw = group.makegateway(&server.spec()).await.unwrap();
+            let ch = gw.remote_exec(source).await.unwrap();
+            assert_eq!(
+                ch.receive(T).await.unwrap(),
+                Value::Bool(true),
+                "round {round}"
+            );
+            assert_eq!(
+                std::fs::read_to_string(&file).unwrap(),
+                execdeck::transport::bootstrap::WORKER_SOURCE
+            );
+            group.terminate(Duration::from_secs(5)).await;
+            server.wait_for(ACCEPTING, round + 2).await;
+        }
+        let pycache = file.parent().unwrap().join("__pycache__");
+        assert_eq!(std::fs::read_dir(&pycache).unwrap().count(), 1);
+        std::fs::remove_file(&file).unwrap();
+        let group = Group::with_options(GroupOptions {
+            worker_cache: worker_cache::WorkerCache::Off,
+            ..GroupOptions::default()
+        });
+        let gw = group.makegateway(&server.spec()).await.unwrap();
+        let ch = gw.remote_exec(source).await.unwrap();
+        assert_eq!(ch.receive(T).await.unwrap(), Value::Bool(true));
+        assert!(!file.exists(), "the cache is off");
+        group.terminate(Duration::from_secs(5)).await;
+    }
 
     pub async fn values_of_every_type_both_ways() {
         let server = ExecnetServer::start();
@@ -431,7 +487,7 @@ mod cases {
              print('finished executing code', flush=True)\n",
         )
         .unwrap();
-        let server = ExecnetServer::start_script(&script, "");
+        let server = ExecnetServer::start_script(&script, "", &[]);
         let group = Group::new();
         let gw = group
             .makegateway(&format!("socket=[::1]:{}", server.port))

@@ -146,6 +146,71 @@ _execdeck_boot(globals())
     )
 }
 
+/// The first stage for workers on other hosts (`bootstrap/remote_boot.py`).
+const REMOTE_BOOT_SOURCE: &str = include_str!("../../bootstrap/remote_boot.py");
+
+/// Where a remote first stage ([`remote_boot_source`]) talks to the master.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BootStream {
+    /// The interpreter's stdin and stdout (ssh, via): the worker serves
+    /// them once loaded, as a worker booted from [`BootSource::source`].
+    Stdio,
+    /// The connected socket a socket server gives the source it `exec`s
+    /// (`clientsock`); the worker then serves it as [`socket_boot_source`]'s.
+    Socket,
+}
+
+/// The program sent instead of the whole worker to an interpreter on
+/// another host (ssh, via, socket): it loads the worker from the cache
+/// directory of that host's user, where CPython's pyc cache spares
+/// compiling it, after checking the file's SHA-256. When it cannot, it
+/// writes [`HANDSHAKE_MARKER`] and [`SOURCE_REQUEST`], reads the worker
+/// source ([`WORKER_SOURCE`] alone, as one line) and keeps it for the next
+/// boot. Either way the handshake that follows carries [`HANDSHAKE_MARKER`].
+/// With `keep_bytecode` the pyc is written even under `-B` or
+/// `PYTHONDONTWRITEBYTECODE`.
+pub fn remote_boot_source(
+    id: &str,
+    execmodel: &str,
+    debug: Option<DebugMode>,
+    keep_bytecode: bool,
+    stream: BootStream,
+) -> String {
+    let name = py_ascii_literal(super::worker_cache::module_name());
+    let digest = py_ascii_literal(super::worker_cache::worker_digest());
+    let keep = if keep_bytecode { "True" } else { "False" };
+    let id = py_ascii_literal(id);
+    let execmodel = py_ascii_literal(execmodel);
+    match stream {
+        BootStream::Stdio => format!(
+            "EXECDECK_BOOT = {{'id': {id}, 'execmodel': {execmodel}, 'debug': {}}}\n\
+             {REMOTE_BOOT_SOURCE}\n\
+             _execdeck_boot(globals(), {name}, {digest}, \
+             lambda b: __import__('os').write(1, b), \
+             __import__('sys').stdin.readline, {keep})\n",
+            py_ascii_literal(debug.map_or("", DebugMode::level)),
+        ),
+        BootStream::Socket => {
+            let tracing = match debug {
+                Some(d) => format!("setup_tracing({})\n", py_ascii_literal(d.level())),
+                None => String::new(),
+            };
+            format!(
+                "__name__ = '__execdeck_socket_worker__'\n\
+                 {REMOTE_BOOT_SOURCE}\n\
+                 def _execdeck_readline():\n    \
+                     f = clientsock.makefile('rb')\n    \
+                     try:\n        return f.readline()\n    \
+                     finally:\n        f.close()\n\
+                 _execdeck_boot(globals(), {name}, {digest}, clientsock.sendall, \
+                 _execdeck_readline, {keep})\n\
+                 del _execdeck_readline\n\
+                 {tracing}serve_socket(clientsock, id={id}, execmodel={execmodel}, marker=True)\n"
+            )
+        }
+    }
+}
+
 /// The source sent to a socket server (execnet's `socketserver.py` or ours)
 /// for a socket gateway: the server `exec`s it in a namespace holding the
 /// connected socket as `clientsock` (PROTOCOL.md §1); it defines the worker
@@ -243,6 +308,26 @@ impl Handshake {
     }
 }
 
+/// What the handshake looks like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// A bare `1` first (execnet's workers, execdeck's `socket_boot_source`).
+    Bare,
+    /// [`HANDSHAKE_MARKER`] then `1` (or [`SOURCE_REQUEST`]), after any
+    /// output: an interpreter's stdout may carry banners first.
+    Marker,
+    /// The same with nothing before the marker: a socket carries only what
+    /// the worker writes, so anything else is at once a bad handshake.
+    MarkerFirst,
+}
+
+impl Expect {
+    /// [`Expect::Marker`] when `marker`, else [`Expect::Bare`].
+    pub fn marker(marker: bool) -> Expect {
+        if marker { Expect::Marker } else { Expect::Bare }
+    }
+}
+
 /// Reads the handshake from `reader`, leaving every later byte unread.
 ///
 /// With `marker`, any output before [`HANDSHAKE_MARKER`]`1` is returned as the
@@ -252,7 +337,7 @@ pub async fn read_handshake<R: AsyncBufRead + Unpin>(
     reader: &mut R,
     marker: bool,
 ) -> std::io::Result<Handshake> {
-    read_handshake_into(reader, marker, &mut Vec::new()).await
+    read_handshake_into(reader, Expect::marker(marker), &mut Vec::new()).await
 }
 
 /// [`read_handshake`] that appends every byte it reads to `printed`, so a
@@ -260,9 +345,10 @@ pub async fn read_handshake<R: AsyncBufRead + Unpin>(
 /// interpreter printed to show in its error.
 pub async fn read_handshake_into<R: AsyncBufRead + Unpin>(
     reader: &mut R,
-    marker: bool,
+    expect: Expect,
     printed: &mut Vec<u8>,
 ) -> std::io::Result<Handshake> {
+    let marker = expect != Expect::Bare;
     let base = printed.len();
     let seen = printed;
     let mut want: Vec<u8> = if marker {
@@ -287,6 +373,7 @@ pub async fn read_handshake_into<R: AsyncBufRead + Unpin>(
         let mut used = 0;
         let mut done = false;
         let mut requested = false;
+        let mut stray = false;
         for &b in buf {
             used += 1;
             seen.push(b);
@@ -302,6 +389,13 @@ pub async fn read_handshake_into<R: AsyncBufRead + Unpin>(
             if !marker || this.len() > MAX_BANNER {
                 break;
             }
+            if expect == Expect::MarkerFirst
+                && !want.starts_with(this)
+                && !request.starts_with(this)
+            {
+                stray = true;
+                break;
+            }
         }
         reader.consume(used);
         let this = &seen[base..];
@@ -315,7 +409,7 @@ pub async fn read_handshake_into<R: AsyncBufRead + Unpin>(
                 banner: this[..this.len() - request.len()].to_vec(),
             });
         }
-        if !marker || this.len() > MAX_BANNER {
+        if !marker || stray || this.len() > MAX_BANNER {
             // Show what follows in the error message, waiting only briefly.
             let wait = std::time::Duration::from_millis(100);
             if let Ok(Ok(more)) = tokio::time::timeout(wait, reader.fill_buf()).await {
@@ -352,6 +446,80 @@ mod tests {
             }
         );
         assert_eq!(input, b"rest");
+    }
+
+    #[tokio::test]
+    async fn marker_first_refuses_anything_before_the_marker_at_once() {
+        async fn read(mut input: &[u8]) -> (Handshake, Vec<u8>) {
+            let mut printed = Vec::new();
+            let hs = read_handshake_into(&mut input, Expect::MarkerFirst, &mut printed)
+                .await
+                .unwrap();
+            (hs, input.to_vec())
+        }
+        let (hs, rest) = read(b"\x00EXECDECK\x00S\x00EXECDECK\x001more").await;
+        assert_eq!(hs, Handshake::SourceRequested { banner: vec![] });
+        assert_eq!(rest, b"\x00EXECDECK\x001more");
+        assert_eq!(read(&rest).await.0, Handshake::Ready { banner: vec![] });
+        // The stream stays open after the stray bytes: no waiting for more.
+        let (mut tx, rx) = tokio::io::duplex(64);
+        tokio::io::AsyncWriteExt::write_all(&mut tx, b"\x00EXHTTP/1.0 400")
+            .await
+            .unwrap();
+        let mut rx = tokio::io::BufReader::new(rx);
+        let hs = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            read_handshake_into(&mut rx, Expect::MarkerFirst, &mut Vec::new()),
+        )
+        .await
+        .expect("no wait")
+        .unwrap();
+        match hs {
+            Handshake::Unexpected { seen } => assert!(seen.ends_with(b"HTTP/1.0 400"), "{seen:?}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn remote_boot_source_names_the_worker_file_and_its_digest() {
+        let name = super::super::worker_cache::module_name();
+        let digest = super::super::worker_cache::worker_digest();
+        assert_eq!(digest.len(), 64);
+        for stream in [BootStream::Stdio, BootStream::Socket] {
+            let src = remote_boot_source("gw1", "thread", Some(DebugMode::File), true, stream);
+            assert!(src.contains(REMOTE_BOOT_SOURCE), "{stream:?}");
+            assert!(
+                src.contains(&format!("_execdeck_boot(globals(), '{name}', '{digest}', ")),
+                "{src}"
+            );
+            assert!(src.trim_end().ends_with(match stream {
+                BootStream::Stdio => "__import__('sys').stdin.readline, True)",
+                BootStream::Socket => {
+                    "serve_socket(clientsock, id='gw1', execmodel='thread', marker=True)"
+                }
+            }));
+        }
+        let stdio = remote_boot_source(
+            "gw1",
+            "thread",
+            Some(DebugMode::File),
+            false,
+            BootStream::Stdio,
+        );
+        assert!(
+            stdio.starts_with(
+                "EXECDECK_BOOT = {'id': 'gw1', 'execmodel': 'thread', 'debug': '1'}\n"
+            )
+        );
+        assert!(stdio.trim_end().ends_with(", False)"));
+        let socket = remote_boot_source(
+            "gw1",
+            "thread",
+            Some(DebugMode::File),
+            true,
+            BootStream::Socket,
+        );
+        assert!(socket.contains("\nsetup_tracing('1')\nserve_socket("));
     }
 
     #[tokio::test]
@@ -407,7 +575,7 @@ mod tests {
         let mut reader = tokio::io::BufReader::new(rx);
         let mut printed = Vec::new();
         let wait = std::time::Duration::from_millis(200);
-        let read = read_handshake_into(&mut reader, true, &mut printed);
+        let read = read_handshake_into(&mut reader, Expect::Marker, &mut printed);
         assert!(tokio::time::timeout(wait, read).await.is_err());
         assert_eq!(printed, b"1 hello");
     }

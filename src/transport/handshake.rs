@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 
-use super::bootstrap::{Handshake, boot_input, read_handshake_into};
+use super::bootstrap::{Expect, Handshake, boot_input, read_handshake_into};
 
 /// What booting a worker over a stream gives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,8 +33,8 @@ pub struct BootPlan<'a> {
     /// ([`super::bootstrap::SOURCE_REQUEST`], after a cached boot failed),
     /// this gives the source to send as one more line.
     pub on_request: Option<&'a (dyn Fn() -> String + Sync)>,
-    /// Whether the handshake carries [`super::bootstrap::HANDSHAKE_MARKER`].
-    pub marker: bool,
+    /// What the handshake looks like.
+    pub expect: Expect,
     /// How long the worker may take to send its handshake.
     pub timeout: Duration,
 }
@@ -63,7 +63,7 @@ where
         // Output before a source request belongs to the banner too.
         let mut before: Vec<u8> = Vec::new();
         loop {
-            let hs = read_handshake_into(reader, plan.marker, &mut printed).await?;
+            let hs = read_handshake_into(reader, plan.expect, &mut printed).await?;
             if let Handshake::SourceRequested { banner } = &hs
                 && let Some(full_source) = on_request.take()
             {
@@ -98,7 +98,7 @@ mod tests {
         BootPlan {
             source,
             on_request: None,
-            marker: false,
+            expect: Expect::Bare,
             timeout: Duration::from_millis(timeout_ms),
         }
     }
@@ -136,7 +136,7 @@ mod tests {
         let (our_read, mut our_write) = tokio::io::split(ours);
         let mut reader = BufReader::new(our_read);
         let mut p = plan("", 200);
-        p.marker = true;
+        p.expect = Expect::Marker;
         let outcome = boot_stream(&mut reader, &mut our_write, &p).await;
         assert_eq!(
             outcome,

@@ -14,7 +14,10 @@ use std::time::Duration;
 use tokio::io::BufReader;
 use tokio::process::Command;
 
-use super::bootstrap::{BOOT_LINE, BootSource, DebugMode, Handshake, cached_boot_source};
+use super::bootstrap::{
+    BOOT_LINE, BootSource, BootStream, DebugMode, Expect, Handshake, WORKER_SOURCE,
+    cached_boot_source, remote_boot_source, socket_boot_source,
+};
 use super::handshake::{BootOutcome, BootPlan, boot_stream};
 use super::worker_cache::{self, WorkerCache};
 use super::{ConnectError, Connection, ProcessHandle, StderrSink, WorkerHandle};
@@ -83,6 +86,62 @@ impl LaunchOptions {
             progress(step);
         }
     }
+}
+
+/// What to send to boot gateway `id` of `spec` on another host.
+pub struct RemoteBoot {
+    /// The source line to send first.
+    pub source: String,
+    /// Whether the worker may ask for [`WORKER_SOURCE`] (see
+    /// [`remote_boot_worker_source`]), which a cached boot does when the
+    /// host's cache cannot give it the worker.
+    pub may_request: bool,
+    /// What the handshake looks like.
+    pub expect: Expect,
+}
+
+impl LaunchOptions {
+    /// What boots gateway `id` of `spec` on another host over `stream`:
+    /// the first stage that loads execdeck's worker from that host's cache
+    /// ([`remote_boot_source`]), unless the worker cache is off or another
+    /// program is booted ([`BootSource::Raw`], never for a socket server):
+    /// then the program is sent whole.
+    pub fn remote_boot(&self, spec: &XSpec, id: &str, stream: BootStream) -> RemoteBoot {
+        let execmodel = spec.execmodel().map_or("thread", |m| m.as_str());
+        match (&self.boot, &self.worker_cache, stream) {
+            (BootSource::Execdeck, WorkerCache::Default | WorkerCache::Dir(_), _) => RemoteBoot {
+                source: remote_boot_source(
+                    id,
+                    execmodel,
+                    self.debug,
+                    !spec.dont_write_bytecode(),
+                    stream,
+                ),
+                may_request: true,
+                expect: match stream {
+                    BootStream::Stdio => Expect::Marker,
+                    BootStream::Socket => Expect::MarkerFirst,
+                },
+            },
+            // A socket server is always given execdeck's worker.
+            (_, _, BootStream::Socket) => RemoteBoot {
+                source: socket_boot_source(id, execmodel, self.debug),
+                may_request: false,
+                expect: Expect::Bare,
+            },
+            (boot, _, BootStream::Stdio) => RemoteBoot {
+                source: boot.source(id, execmodel, self.debug),
+                may_request: false,
+                expect: Expect::marker(boot.has_marker()),
+            },
+        }
+    }
+}
+
+/// What a remote first stage ([`remote_boot_source`]) is sent when it asks
+/// for the worker: [`WORKER_SOURCE`] alone.
+pub fn remote_boot_worker_source() -> String {
+    WORKER_SOURCE.to_owned()
 }
 
 /// Default time allowed from spawn to handshake.
@@ -329,7 +388,7 @@ pub(crate) async fn start(
     let plan = BootPlan {
         source,
         on_request,
-        marker: opts.boot.has_marker(),
+        expect: Expect::marker(opts.boot.has_marker()),
         timeout,
     };
     let outcome = boot_stream(&mut reader, &mut stdin, &plan).await;

@@ -16,9 +16,9 @@ use tokio::io::BufReader;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use super::bootstrap::{Handshake, socket_boot_source};
+use super::bootstrap::{BootStream, Handshake};
 use super::handshake::{BootOutcome, BootPlan, boot_stream};
-use super::popen::{DEFAULT_STARTUP_TIMEOUT, LaunchOptions};
+use super::popen::{DEFAULT_STARTUP_TIMEOUT, LaunchOptions, remote_boot_worker_source};
 use super::{ConnectError, Connection, RemoteHandle, WorkerHandle, token};
 use crate::spec::XSpec;
 
@@ -98,12 +98,11 @@ pub async fn connect(
             }
         }
     }
-    let execmodel = spec.execmodel().map_or("thread", |m| m.as_str());
-    let source = socket_boot_source(id, execmodel, opts.debug);
+    let boot = opts.remote_boot(spec, id, BootStream::Socket);
     let plan = BootPlan {
-        source: &source,
-        on_request: None,
-        marker: false,
+        source: &boot.source,
+        on_request: boot.may_request.then_some(&remote_boot_worker_source),
+        expect: boot.expect,
         timeout: deadline.saturating_duration_since(Instant::now()),
     };
     let received = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
@@ -174,11 +173,16 @@ async fn open(
             message: "not a host:port address".into(),
         });
     };
-    let resolved = tokio::time::timeout_at(deadline, tokio::net::lookup_host((host, port)))
-        .await
-        .map_err(|_| timed_out())?;
+    // An address needs no lookup (which takes a thread of the blocking pool).
+    let resolved = match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => Ok(vec![SocketAddr::new(ip, port)]),
+        Err(_) => tokio::time::timeout_at(deadline, tokio::net::lookup_host((host, port)))
+            .await
+            .map_err(|_| timed_out())?
+            .map(Iterator::collect),
+    };
     let addrs: Vec<SocketAddr> = match resolved {
-        Ok(addrs) => addrs.collect(),
+        Ok(addrs) => addrs,
         Err(e) => {
             return Err(ConnectError::HostNotFound {
                 spec: spec.to_string(),

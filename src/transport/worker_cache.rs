@@ -41,6 +41,19 @@ pub fn module_name() -> &'static str {
     NAME.get_or_init(|| format!("execdeck_worker_{:016x}", fnv1a(WORKER_SOURCE.as_bytes())))
 }
 
+/// The SHA-256 of [`WORKER_SOURCE`] in lowercase hex: what a remote first
+/// stage (`bootstrap/remote_boot.py`) checks a cached worker file against.
+pub fn worker_digest() -> &'static str {
+    static DIGEST: OnceLock<String> = OnceLock::new();
+    DIGEST.get_or_init(|| {
+        use sha2::Digest;
+        sha2::Sha256::digest(WORKER_SOURCE.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    })
+}
+
 fn fnv1a(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for &b in bytes {

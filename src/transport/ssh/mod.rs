@@ -31,9 +31,9 @@ use tokio::io::BufReader;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use super::bootstrap::{BOOT_LINE, Handshake};
+use super::bootstrap::{BOOT_LINE, BootStream, Handshake};
 use super::handshake::{BootOutcome, BootPlan, boot_stream};
-use super::popen::{DEFAULT_STARTUP_TIMEOUT, LaunchOptions};
+use super::popen::{DEFAULT_STARTUP_TIMEOUT, LaunchOptions, remote_boot_worker_source};
 use super::prompt::SharedPrompter;
 use super::{ConnectError, Connection, RemoteHandle, WorkerHandle};
 use crate::spec::{ConfigMatch, SshTarget, XSpec, parse_ssh_value, ssh_config_for};
@@ -212,12 +212,11 @@ pub async fn connect(
     let remote = Relay::start(channel, session, hops, opts.stderr_sink.clone());
     let mut reader = BufReader::with_capacity(8 * 1024, remote.stdout);
     let mut writer = remote.stdin;
-    let execmodel = spec.execmodel().map_or("thread", |m| m.as_str());
-    let source = opts.boot.source(id, execmodel, opts.debug);
+    let boot = opts.remote_boot(spec, id, BootStream::Stdio);
     let plan = BootPlan {
-        source: &source,
-        on_request: None,
-        marker: opts.boot.has_marker(),
+        source: &boot.source,
+        on_request: boot.may_request.then_some(&remote_boot_worker_source),
+        expect: boot.expect,
         timeout: deadline.saturating_duration_since(Instant::now()),
     };
     let outcome = boot_stream(&mut reader, &mut writer, &plan).await;
