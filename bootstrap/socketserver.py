@@ -448,16 +448,19 @@ def serve_one(serversock, secret):
         log("the code of %s raised SystemExit(%r)" % (format_address(address), e.code))
 
 
-def _child(serversock, secret, prctl, accepted):
-    """In a forked child: accepts one connection, tells the server so (one
-    byte on the pipe ``accepted``), serves it and ends the process."""
+def _child(serversock, secret, prctl, server, pipe):
+    """In a forked child of the process ``server``: accepts one connection,
+    tells the server so (one byte on the write end of ``pipe``), serves it
+    and ends the process, whatever happens (never returns)."""
     status = 0
     try:
+        os.close(pipe[0])
+        accepted = pipe[1]
         import signal
 
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        _die_with_parent(os.getppid(), prctl)
+        _die_with_parent(server, prctl)
         try:
             clientsock, address = serversock.accept()
         except OSError as e:
@@ -489,16 +492,18 @@ def serve_forked(serversock, secret, loop):
     returns when the one connection is done. On any exception (SIGTERM,
     Ctrl-C) the children are ended before it propagates."""
     prctl = _prctl()
+    # taken before forking: a child that asked after the server died would
+    # get init's pid, and live on
+    server = os.getpid()
     children = set()
     try:
         while True:
             sys.stdout.flush()
             sys.stderr.flush()
-            accepted, tell = os.pipe()
+            pipe = accepted, tell = os.pipe()
             pid = os.fork()
             if pid == 0:
-                os.close(accepted)
-                _child(serversock, secret, prctl, tell)
+                _child(serversock, secret, prctl, server, pipe)
             os.close(tell)
             children.add(pid)
             try:

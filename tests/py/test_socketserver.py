@@ -389,3 +389,13 @@ def test_sigkill_of_the_server_ends_the_connection(serve):
         t0 = time.monotonic()
         assert recv_all(sock) == b""
         assert time.monotonic() - t0 < TIMEOUT
+    # the child forked to wait for the next connection is gone as well:
+    # nobody holds the listening socket any more
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        try:
+            socket.create_connection((server.host, server.port), TIMEOUT).close()
+        except ConnectionRefusedError:
+            break
+        assert time.monotonic() < deadline, "a child of the killed server listens on"
+        time.sleep(0.05)

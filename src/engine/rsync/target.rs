@@ -43,6 +43,11 @@ const READ_AHEAD: usize = 4;
 /// Progress events of a target, at most this often (and at each file's end).
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 
+/// Files of at least this many bytes are announced by a progress event as
+/// their transfer starts, whenever the last event was: they take a while,
+/// and a view of the transfer should name them at once.
+const ANNOUNCE_SIZE: u64 = 1 << 20;
+
 /// How long the receiver has to end its code after its report.
 const CLOSE_GRACE: Duration = Duration::from_secs(10);
 
@@ -273,6 +278,9 @@ impl<'a> Driver<'a> {
         let name = entry.relpath.clone();
         self.progress.current = Some(name.clone());
         let index = work.index;
+        if self.file_size(index) >= ANNOUNCE_SIZE {
+            self.publish_progress(true);
+        }
         let (tx, rx) = mpsc::channel(READ_AHEAD);
         tokio::task::spawn_blocking(move || read_file(&path, &name, work, &tx));
         self.current = Some(Transfer {
