@@ -28,8 +28,8 @@ use super::error::Error;
 use super::gateway::{ExecSource, Gateway};
 use crate::spec::{ExecModel, XSpec};
 use crate::transport::bootstrap::{BOOT_LINE, BootStream, Handshake, SOCKETSERVER_SOURCE};
-use crate::transport::handshake::{BootOutcome, BootPlan, boot_stream};
-use crate::transport::popen::{DEFAULT_STARTUP_TIMEOUT, LaunchOptions, remote_boot_worker_source};
+use crate::transport::handshake::{BootOutcome, boot_stream};
+use crate::transport::popen::{DEFAULT_STARTUP_TIMEOUT, LaunchOptions};
 use crate::transport::{
     BoxedReader, ConnectError, Connection, RemoteHandle, RemoteProcess, WorkerHandle,
 };
@@ -157,12 +157,7 @@ pub async fn connect(
     let (our_read, mut our_write) = tokio::io::split(ours);
     let mut reader = BufReader::with_capacity(8 * 1024, our_read);
     let boot = opts.remote_boot(spec, id, BootStream::Stdio);
-    let plan = BootPlan {
-        source: &boot.source,
-        on_request: boot.may_request.then_some(&remote_boot_worker_source),
-        expect: boot.expect,
-        timeout: deadline.saturating_duration_since(Instant::now()),
-    };
+    let plan = boot.plan(deadline.saturating_duration_since(Instant::now()));
     let outcome = boot_stream(&mut reader, &mut our_write, &plan).await;
     let failed = |printed: &[u8]| {
         stop_tx.send_replace(true);

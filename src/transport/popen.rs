@@ -92,9 +92,8 @@ impl LaunchOptions {
 pub struct RemoteBoot {
     /// The source line to send first.
     pub source: String,
-    /// Whether the worker may ask for [`WORKER_SOURCE`] (see
-    /// [`remote_boot_worker_source`]), which a cached boot does when the
-    /// host's cache cannot give it the worker.
+    /// Whether the worker may ask for [`WORKER_SOURCE`], which a cached
+    /// boot does when the host's cache cannot give it the worker.
     pub may_request: bool,
     /// What the handshake looks like.
     pub expect: Expect,
@@ -138,10 +137,20 @@ impl LaunchOptions {
     }
 }
 
-/// What a remote first stage ([`remote_boot_source`]) is sent when it asks
-/// for the worker: [`WORKER_SOURCE`] alone.
-pub fn remote_boot_worker_source() -> String {
-    WORKER_SOURCE.to_owned()
+impl RemoteBoot {
+    /// The plan that sends it within `timeout`, answering a request for
+    /// the worker with [`WORKER_SOURCE`] alone.
+    pub fn plan(&self, timeout: Duration) -> BootPlan<'_> {
+        fn worker_source() -> String {
+            WORKER_SOURCE.to_owned()
+        }
+        BootPlan {
+            source: &self.source,
+            on_request: self.may_request.then_some(&worker_source),
+            expect: self.expect,
+            timeout,
+        }
+    }
 }
 
 /// Default time allowed from spawn to handshake.

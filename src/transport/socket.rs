@@ -17,8 +17,8 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use super::bootstrap::{BootStream, Handshake};
-use super::handshake::{BootOutcome, BootPlan, boot_stream};
-use super::popen::{DEFAULT_STARTUP_TIMEOUT, LaunchOptions, remote_boot_worker_source};
+use super::handshake::{BootOutcome, boot_stream};
+use super::popen::{DEFAULT_STARTUP_TIMEOUT, LaunchOptions};
 use super::{ConnectError, Connection, RemoteHandle, WorkerHandle, token};
 use crate::spec::XSpec;
 
@@ -99,12 +99,7 @@ pub async fn connect(
         }
     }
     let boot = opts.remote_boot(spec, id, BootStream::Socket);
-    let plan = BootPlan {
-        source: &boot.source,
-        on_request: boot.may_request.then_some(&remote_boot_worker_source),
-        expect: boot.expect,
-        timeout: deadline.saturating_duration_since(Instant::now()),
-    };
+    let plan = boot.plan(deadline.saturating_duration_since(Instant::now()));
     let received = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
     match boot_stream(&mut reader, &mut write_half, &plan).await {
         BootOutcome::Read(Handshake::Ready { .. }) => {

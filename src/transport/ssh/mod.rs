@@ -32,8 +32,8 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use super::bootstrap::{BOOT_LINE, BootStream, Handshake};
-use super::handshake::{BootOutcome, BootPlan, boot_stream};
-use super::popen::{DEFAULT_STARTUP_TIMEOUT, LaunchOptions, remote_boot_worker_source};
+use super::handshake::{BootOutcome, boot_stream};
+use super::popen::{DEFAULT_STARTUP_TIMEOUT, LaunchOptions};
 use super::prompt::SharedPrompter;
 use super::{ConnectError, Connection, RemoteHandle, WorkerHandle};
 use crate::spec::{ConfigMatch, SshTarget, XSpec, parse_ssh_value, ssh_config_for};
@@ -213,12 +213,7 @@ pub async fn connect(
     let mut reader = BufReader::with_capacity(8 * 1024, remote.stdout);
     let mut writer = remote.stdin;
     let boot = opts.remote_boot(spec, id, BootStream::Stdio);
-    let plan = BootPlan {
-        source: &boot.source,
-        on_request: boot.may_request.then_some(&remote_boot_worker_source),
-        expect: boot.expect,
-        timeout: deadline.saturating_duration_since(Instant::now()),
-    };
+    let plan = boot.plan(deadline.saturating_duration_since(Instant::now()));
     let outcome = boot_stream(&mut reader, &mut writer, &plan).await;
     let stop = remote.stop.clone();
     let process = remote.process.clone();
