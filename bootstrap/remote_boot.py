@@ -89,15 +89,38 @@ def _execdeck_boot(g, name, digest, write, readline, keep_bytecode):
             except OSError:
                 pass
             return False
-        # bytecode compiled from an earlier file of this name
-        pycache = os.path.join(os.path.dirname(path), "__pycache__")
+        import time
+
+        directory = os.path.dirname(path)
+        drop_bytecode(directory, name)  # compiled from an earlier file
+        # files of other versions not written for a day (a master still
+        # using one writes it again), as the master prunes its own cache
+        try:
+            entries = os.listdir(directory)
+        except OSError:
+            entries = []
+        for entry in entries:
+            old = entry[:-3]
+            if not (entry.startswith("execdeck_worker_")
+                    and entry.endswith(".py") and old != name):
+                continue
+            try:
+                other = os.path.join(directory, entry)
+                if time.time() - os.lstat(other).st_mtime > 86400:
+                    os.remove(other)
+                    drop_bytecode(directory, old)
+            except OSError:
+                pass
+        return True
+
+    def drop_bytecode(directory, module):
+        pycache = os.path.join(directory, "__pycache__")
         try:
             for entry in os.listdir(pycache):
-                if entry.startswith(name + "."):
+                if entry.startswith(module + "."):
                     os.remove(os.path.join(pycache, entry))
         except OSError:
             pass
-        return True
 
     home = os.path.expanduser("~")
     dirs = []

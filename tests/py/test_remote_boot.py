@@ -7,6 +7,7 @@ import hashlib
 import os
 import subprocess
 import textwrap
+import time
 
 from conftest import MARKER, ROOT, TIMEOUT, WORKER_PYTHON
 
@@ -113,3 +114,21 @@ def test_without_keep_bytecode_dont_write_bytecode_is_obeyed(tmp_path):
     assert pycs(cache_file(tmp_path).parent) == []
     assert boot(tmp_path, keep=True, env=env) == (("loaded", True), [])
     assert pycs(cache_file(tmp_path).parent) != []
+
+
+def test_writing_prunes_other_versions_not_written_for_a_day(tmp_path):
+    worker_dir = tmp_path / "cache" / "execdeck" / "worker"
+    (worker_dir / "__pycache__").mkdir(parents=True)
+    worker_dir.chmod(0o700)
+    old = worker_dir / "execdeck_worker_0000000000000001.py"
+    old_pyc = worker_dir / "__pycache__" / "execdeck_worker_0000000000000001.cpython-311.pyc"
+    recent = worker_dir / "execdeck_worker_0000000000000002.py"
+    other = worker_dir / "notes.py"
+    for f in (old, old_pyc, recent, other):
+        f.write_text("x")
+    two_days_ago = time.time() - 2 * 86400
+    os.utime(old, (two_days_ago, two_days_ago))
+    os.utime(other, (two_days_ago, two_days_ago))
+    assert boot(tmp_path) == (("loaded", True), [REQUEST])
+    assert not old.exists() and not old_pyc.exists()
+    assert recent.exists() and other.exists()
