@@ -556,7 +556,15 @@ class _State:
         ident = _thread.get_ident()
         with self.lock:
             self._install_streams()
-        self.guard_gateway(getattr(channel, "gateway", None))
+        gateway = getattr(channel, "gateway", None)
+        self.guard_gateway(gateway)
+        # An interrupt may land anywhere in this thread: it must not read
+        # the worker's protocol stream itself (leader/follower reading).
+        excluded = getattr(gateway, "_lf_excluded", None)
+        if excluded is not None and ident in excluded:
+            excluded = None  # a run inside a run: the outer one undoes it
+        if excluded is not None:
+            excluded.add(ident)
         ctl = _Control(self, ident)
         capture = _Capture(self, output) if output is not None else None
         registered = []
@@ -586,6 +594,8 @@ class _State:
             _register_source(file_name, source)  # ours, not a rival's
             raise
         finally:
+            if excluded is not None:
+                excluded.discard(ident)
             if capture is not None:
                 capture.close()
             if control is not None:

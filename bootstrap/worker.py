@@ -62,6 +62,7 @@ import _thread
 import _weakref
 import faulthandler
 import gc
+import io as _io  # loaded at every interpreter's start
 import os
 import sys
 import time
@@ -72,6 +73,7 @@ except ImportError:
     import struct
 
 _perf_counter = time.perf_counter
+_monotonic = time.monotonic
 #: The worker's own sleep (a green one under execmodel=gevent/eventlet).
 _sleep = time.sleep
 #: The real _thread module (``_thread`` is rebound to a green one under
@@ -113,6 +115,13 @@ EXIT_WATCHDOG = 2.0
 SEND_BURST = 10e-6
 #: Most bytes that wait for the flusher before a sender waits for it.
 SEND_PENDING_MAX = 4 << 20
+
+#: Leader/follower reading (WorkerGateway._lf_receive): after an execution
+#: that read the stream itself got its item, the receiver thread leaves the
+#: reading to it this long (seconds), in case it comes back to receive();
+#: and the longest the receiver sleeps while an execution reads.
+LEAD_GRACE = 0.002
+STANDBY_MAX = 1.0
 
 #: main_thread_only: how long a CHANNEL_EXEC waits for the main thread to
 #: finish the previous execution before it is refused (its CLOSE may reach
@@ -992,6 +1001,33 @@ def _msgname(code):
     return "UNKNOWN(%d)" % code
 
 
+class _CountingRaw(_io.RawIOBase):
+    """A raw reader over ``readinto`` (of fd ``fd``) that counts the bytes
+    it read, for ProtocolIO.buffered()."""
+
+    def __init__(self, readinto, fd, close=None):
+        self._readinto = readinto
+        self._close = close
+        self.fd = fd
+        self.total = 0
+
+    def close(self):
+        if self._close is not None and not self.closed:
+            self._close()
+        super().close()
+
+    def readable(self):
+        return True
+
+    def fileno(self):
+        return self.fd
+
+    def readinto(self, buffer):
+        n = self._readinto(buffer)
+        self.total += n
+        return n
+
+
 class ProtocolError(EOFError):
     """The peer sent something that is not the protocol (unknown message
     code, negative length). The gateway ends as on EOF."""
@@ -1015,6 +1051,18 @@ class ProtocolIO:
         self._close_write_hook = close_write_hook
         self.name = name
         self.write_closed = False
+        raw = getattr(rfile, "raw", None)
+        #: Over a _CountingRaw the stream can be polled (see buffered()):
+        #: the fd to poll, else None.
+        self._counted = raw if isinstance(raw, _CountingRaw) else None
+        self.poll_fd = raw.fd if self._counted is not None else None
+        self._consumed = 0  # bytes of the messages read_message returned
+
+    def buffered(self):
+        """Bytes already read from the fd but not yet returned as messages
+        (only with ``poll_fd``): while there are none, polling the fd tells
+        whether a message is coming."""
+        return self._counted.total - self._consumed
 
     def __repr__(self):
         return "<ProtocolIO %s>" % self.name
@@ -1047,8 +1095,11 @@ class ProtocolIO:
             raise ProtocolError("negative payload length %d in message code "
                                 "%d" % (n, code))
         if code == CHANNEL_DATA and n >= _BULK:
-            return code, chid, self._read_bulk(n)
-        return code, chid, (self.read(n) if n else b"")
+            data = self._read_bulk(n)
+        else:
+            data = self.read(n) if n else b""
+        self._consumed += 9 + n
+        return code, chid, data
 
     def _read_bulk(self, n):
         """A large CHANNEL_DATA payload: when it is one bytes value (BYTES,
@@ -1170,7 +1221,9 @@ def init_popen_io(stdout="stderr", execmodel=None):
         wfile = green.write_file(proto_out)
         _start_hangup_watch(proto_in)
     else:
-        rfile = os.fdopen(proto_in, "rb", buffering=1 << 16)
+        fileio = io.FileIO(proto_in, "r")
+        rfile = io.BufferedReader(
+            _CountingRaw(fileio.readinto, proto_in, fileio.close), 1 << 16)
         wfile = io.FileIO(proto_out, "w")
     return ProtocolIO(rfile, wfile, name="stdio")
 
@@ -1218,7 +1271,10 @@ def socket_io(sock, execmodel=None):
     green = getattr(execmodel, "_green", None)
     if green is not None:
         sock = green.green_socket(sock)
-    rfile = sock.makefile("rb")
+        rfile = sock.makefile("rb")
+    else:
+        rfile = _io.BufferedReader(
+            _CountingRaw(sock.recv_into, sock.fileno()), 1 << 16)
     wfile = sock.makefile("wb", buffering=0)
 
     def shutdown_write():
@@ -1330,6 +1386,25 @@ _MAIN_IDENT = _main_thread_ident()
 _MAIN_NATIVE_ID = (_thread.get_native_id()
                    if hasattr(_thread, "get_native_id")
                    and _MAIN_IDENT == _thread.get_ident() else None)
+
+
+try:
+    from _signal import SIGINT as _SIGINT, default_int_handler as _default_int
+    from _signal import getsignal as _getsignal, signal as _setsignal
+except ImportError:  # no signals: the main thread never reads the stream
+    _SIGINT = _default_int = _setsignal = None
+    _getsignal = lambda signum: None  # noqa: E731
+
+#: A SIGINT came while the main thread read a message (see _lead).
+_main_sigint = False
+
+
+def _sigint(signum, frame):
+    """SIGINT's handler while the main thread reads a message: Python's
+    default one would raise KeyboardInterrupt in its middle and the message
+    would be lost; the KeyboardInterrupt comes right after it instead."""
+    global _main_sigint
+    _main_sigint = True
 
 
 class _Wakeup:
@@ -1606,8 +1681,12 @@ class Channel:
         items = self._items
         if items is None:
             raise IOError("cannot receive(), channel has receiver callback")
+        gateway = self.gateway
         try:
-            item = items.get(timeout=timeout)
+            if gateway._lf_on:
+                item = gateway._lf_receive(self.id, items, timeout)
+            else:
+                item = items.get(timeout=timeout)
         except _queue.Empty:
             raise self.TimeoutError("no item after %r seconds" % (timeout,)) \
                 from None
@@ -1619,6 +1698,8 @@ class Channel:
     def waitclose(self, timeout=None):
         """Wait until nothing more can arrive; re-raise a recorded
         RemoteError; channel.TimeoutError when ``timeout`` passes first."""
+        if not self._receiveclosed.is_set():
+            self.gateway._lf_kick()  # someone must read while we wait
         if not self._receiveclosed.wait(timeout):
             raise self.TimeoutError("Timeout after %r seconds" % (timeout,))
         error = self._getremoteerror()
@@ -1637,7 +1718,8 @@ class Channel:
     __next__ = next
 
     def setcallback(self, callback, endmarker=NO_ENDMARKER_WANTED):
-        """Deliver items to ``callback`` (in the receiver thread) instead of
+        """Deliver items to ``callback`` (in the thread that reads messages:
+        the receiver thread, or an execution waiting in receive()) instead of
         the queue: queued items first, in order, then items as they arrive,
         and ``endmarker`` (if given) once when the channel ends.
         receive() raises IOError afterwards.
@@ -2258,6 +2340,24 @@ class WorkerGateway:
         self._error = None   # EOFError once the connection dropped
         self._pool = _ExecPool(self.execmodel.backend == "main_thread_only")
         self._receiving = False  # the receiver thread runs
+        # Leader/follower reading (see _lf_receive); all under _lf_lock.
+        self._lf_on = (getattr(io, "poll_fd", None) is not None and
+                       self.execmodel.backend in ("thread", "main_thread_only"))
+        self._lf_lock = _thread.allocate_lock()
+        self._leader = None       # ident of the thread that reads, or None
+        self._lf_epoch = 0        # counts the leads of executions
+        self._lf_released = 0.0   # when an execution last stopped reading
+        self._lf_urgent = False   # nobody reads and someone waits: receiver!
+        self._lf_closed = False   # the stream ended (outcome below)
+        self._lf_outcome = None   # what ended it, for the receiver thread
+        self._lf_followers = 0    # threads waiting in receive() for a leader
+        self._lf_waiting = {}     # ... per channel id
+        self._lf_excluded = set()  # threads that must not read (runner runs)
+        self._rx_ident = None     # the receiver thread
+        self._lf_pending = None   # a message an execution read, for it
+        self._rx_standby = _Wakeup()  # wakes the receiver thread
+        self._rx_deep = False     # it sleeps longer than LEAD_GRACE
+        self._poller = None
         self._done = _Event()
         self._exit_process = False
         self._handlers = (self._on_status, self._on_reconfigure,
@@ -2451,21 +2551,13 @@ class WorkerGateway:
         """Receiver thread: dispatch messages until TERMINATE or EOF, then
         shut the gateway down."""
         self._trace("[receiver-thread] RECEIVERTHREAD: starting to run")
-        read_message = self._io.read_message
-        handlers = self._handlers
         reason = "eof"
         try:
+            if self._lf_on:
+                self._standby_loop()
+            read_one = self._read_one
             while True:
-                code, chid, data = read_message()
-                if _tracing:
-                    _trace(self.id, "received", _msgname(code),
-                           "channel=%d" % chid, "len=%d" % len(data))
-                if not 0 <= code < len(handlers):
-                    raise ProtocolError(
-                        "unknown message code %d (channel %d, %d bytes)"
-                        % (code, chid, len(data)))
-                with self._receivelock:
-                    handlers[code](chid, data)
+                read_one()
         except _Terminate:
             reason = "terminate"
         except ProtocolError as exc:
@@ -2487,6 +2579,239 @@ class WorkerGateway:
             if self._exit_process:
                 _hard_exit(1)
         self._receiving = False
+
+    def _read_one(self):
+        """Read one message and dispatch it (by the one thread that reads);
+        return its code and channel id."""
+        code, chid, data = self._read()
+        with self._receivelock:
+            self._handlers[code](chid, data)
+        return code, chid
+
+    def _read(self):
+        """Read one message: (code, channel id, payload)."""
+        code, chid, data = self._io.read_message()
+        if _tracing:
+            _trace(self.id, "received", _msgname(code),
+                   "channel=%d" % chid, "len=%d" % len(data))
+        if not 0 <= code < len(self._handlers):
+            raise ProtocolError("unknown message code %d (channel %d, %d "
+                                "bytes)" % (code, chid, len(data)))
+        return code, chid, data
+
+    # Leader/follower reading. Handing each item from the receiver thread
+    # to the execution waiting for it costs a thread wake-up per message
+    # (most of a round trip's time when it wakes an idle CPU). So a thread
+    # that waits in receive() while nobody reads reads the stream itself
+    # (it leads) until its item is there; its next receive() usually finds
+    # the stream free again. Threads that find another reading wait for
+    # their item (they follow). The receiver thread reads whenever no
+    # execution does: at once when someone waits for a leader, else after
+    # LEAD_GRACE. Messages are read and dispatched by one thread at a
+    # time, in order, as by the receiver thread alone; a leader dispatches
+    # only items and closes for channels without a callback, STATUS and
+    # RECONFIGURE, and hands any other message (callbacks, CHANNEL_EXEC,
+    # TERMINATE) to the receiver thread together with the reading, so
+    # callbacks and executions start where they always did.
+
+    def _lf_receive(self, chid, items, timeout):
+        """Channel.receive's wait: the next item of ``items`` (the queue of
+        channel ``chid``); _queue.Empty after ``timeout`` seconds."""
+        if timeout is not None and timeout <= 0:
+            return items.get(timeout=timeout)  # (ValueError when negative)
+        try:
+            return items.get(False)
+        except _queue.Empty:
+            pass
+        deadline = None if timeout is None else _monotonic() + timeout
+        me = _thread.get_ident()
+        lock = self._lf_lock
+        while True:
+            lock.acquire()
+            if (self._leader is None and not self._lf_closed
+                    and self._may_lead(me)):
+                self._leader = me
+                self._lf_epoch += 1
+                lock.release()
+                try:
+                    self._lead(items, deadline, me == _MAIN_IDENT)
+                finally:
+                    self._step_down()
+            else:
+                self._lf_followers += 1
+                waiting = self._lf_waiting
+                waiting[chid] = waiting.get(chid, 0) + 1
+                if self._leader is None:  # we may not lead: wake the receiver
+                    self._lf_urgent = True
+                    self._rx_standby.set()
+                lock.release()
+                try:
+                    return items.get(timeout=None if deadline is None else
+                                     max(0.0, deadline - _monotonic()))
+                finally:
+                    with lock:
+                        self._lf_followers -= 1
+                        if waiting[chid] == 1:
+                            del waiting[chid]
+                        else:
+                            waiting[chid] -= 1
+            try:
+                return items.get(False)
+            except _queue.Empty:
+                if deadline is not None and _monotonic() >= deadline:
+                    raise
+
+    def _may_lead(self, me):
+        """Whether thread ``me`` may read the stream: not in a run of
+        bootstrap/runner.py (its interrupts may land anywhere), and the main
+        thread only while SIGINT has Python's default handler (see _lead)."""
+        if me in self._lf_excluded:
+            return False
+        return me != _MAIN_IDENT or _getsignal(_SIGINT) is _default_int
+
+    def _lead(self, items, deadline, in_main):
+        """Read and dispatch messages until ``items`` holds one, the
+        deadline passed or the stream ended."""
+        io = self._io
+        poll = self._poller
+        if poll is None:
+            import select
+            poller = select.poll()
+            poller.register(io.poll_fd, select.POLLIN)
+            poll = self._poller = poller.poll
+        global _main_sigint
+        while items.empty():
+            if not io.buffered():
+                # (a SIGINT here interrupts the wait: nothing read yet)
+                if deadline is None:
+                    poll()
+                else:
+                    left = deadline - _monotonic()
+                    if left <= 0:
+                        return
+                    if not poll(left * 1000.0 + 1.0):
+                        continue
+            if in_main:  # a SIGINT waits until the message is in
+                _setsignal(_SIGINT, _sigint)
+            try:
+                code, chid, data = self._read()
+                if not self._dispatch_as_leader(code, chid, data):
+                    with self._lf_lock:  # the receiver reads on from here
+                        self._lf_pending = (code, chid, data)
+                        self._leader = self._rx_ident
+                        self._rx_standby.set()
+                    return
+            except BaseException as exc:
+                with self._lf_lock:
+                    self._lf_closed = True
+                    self._lf_outcome = exc  # the receiver thread handles it
+                return
+            finally:
+                if in_main:
+                    _setsignal(_SIGINT, _default_int)
+                    if _main_sigint:
+                        _main_sigint = False
+                        raise KeyboardInterrupt
+
+    def _dispatch_as_leader(self, code, chid, data):
+        """Dispatch a message read by an execution; False (nothing done)
+        for those the receiver thread dispatches (see above)."""
+        if code > CHANNEL_LAST_MESSAGE or code in (GATEWAY_TERMINATE,
+                                                   CHANNEL_EXEC):
+            return False
+        with self._receivelock:
+            if code >= CHANNEL_DATA and chid in self._channelfactory._callbacks:
+                return False
+            self._handlers[code](chid, data)
+        return True
+
+    def _step_down(self):
+        """An execution stops reading: the receiver takes over at once when
+        someone waits for a leader (or after LEAD_GRACE, see _standby_loop)."""
+        with self._lf_lock:
+            if self._leader != _thread.get_ident():
+                return  # handed to the receiver thread
+            self._leader = None
+            self._lf_released = _monotonic()
+            if self._lf_followers or self._lf_closed:
+                self._lf_urgent = True
+            if self._lf_urgent or self._rx_deep:
+                self._rx_standby.set()
+
+    def _lf_kick(self):
+        """A thread is about to wait for something other than its item
+        (waitclose, the end of an execution): if nobody reads, the receiver
+        thread does so now."""
+        if not self._lf_on:
+            return
+        with self._lf_lock:
+            if self._leader is None:
+                self._lf_urgent = True
+                self._rx_standby.set()
+
+    def _standby_loop(self):
+        """The receiver thread's part in leader/follower reading; raises
+        what ended the stream."""
+        me = self._rx_ident = _thread.get_ident()
+        lock = self._lf_lock
+        sleep = LEAD_GRACE
+        seen = -1
+        while True:
+            with lock:
+                if self._lf_closed:
+                    raise self._lf_outcome
+                leader = self._leader
+                if leader == me:  # handed over by an execution
+                    take, wait = True, 0.0
+                elif leader is None:
+                    idle = _monotonic() - self._lf_released
+                    take = self._lf_urgent or idle >= LEAD_GRACE
+                    if take:
+                        self._leader = me
+                        self._lf_urgent = False
+                    wait = LEAD_GRACE - idle
+                else:
+                    take = False
+                    # an execution reads: sleep longer while it goes on
+                    if self._lf_epoch == seen:
+                        sleep = min(sleep * 2, STANDBY_MAX)
+                    else:
+                        sleep, seen = LEAD_GRACE, self._lf_epoch
+                    wait = sleep
+                self._rx_deep = wait > LEAD_GRACE
+            if take:
+                try:
+                    self._lead_as_receiver()
+                except BaseException as exc:
+                    with lock:
+                        self._lf_closed = True
+                        self._lf_outcome = exc
+                        self._leader = None
+                    raise
+                sleep = LEAD_GRACE
+            else:
+                self._rx_standby.wait(wait)
+
+    def _lead_as_receiver(self):
+        """Read until the one thread waiting in receive() got its item (it
+        will likely come back and read itself)."""
+        read_one = self._read_one
+        lock = self._lf_lock
+        io = self._io
+        pending, self._lf_pending = self._lf_pending, None
+        if pending is not None:  # read by an execution, for us
+            code, chid, data = pending
+            with self._receivelock:
+                self._handlers[code](chid, data)
+        while True:
+            code, chid = read_one()
+            if (code == CHANNEL_DATA and self._lf_followers == 1
+                    and chid in self._lf_waiting and not io.buffered()):
+                with lock:
+                    if self._lf_followers == 1 and chid in self._lf_waiting:
+                        self._leader = None
+                        self._lf_released = _monotonic()
+                        return
 
     def _on_status(self, chid, data):
         status = {
@@ -2597,6 +2922,7 @@ class WorkerGateway:
         # still use its globals)
         del namespace
         finished_running()
+        self._lf_kick()
         if _tracing:
             _trace(self.id, "execution finished channel=%d" % channel.id)
         try:
