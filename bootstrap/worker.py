@@ -1395,16 +1395,27 @@ except ImportError:  # no signals: the main thread never reads the stream
     _SIGINT = _default_int = _setsignal = None
     _getsignal = lambda signum: None  # noqa: E731
 
-#: A SIGINT came while the main thread read a message (see _lead).
+#: While the main thread waits in receive() (see WorkerGateway._lf_receive)
+#: SIGINT has the handler below: ``_main_sigint`` notes that one came, and
+#: ``_main_waits`` is true while it waits (poll, or a follower's wait).
 _main_sigint = False
+_main_waits = False
+
+
+class _Interrupted(BaseException):
+    """A SIGINT interrupted the main thread's wait in receive()."""
 
 
 def _sigint(signum, frame):
-    """SIGINT's handler while the main thread reads a message: Python's
-    default one would raise KeyboardInterrupt in its middle and the message
-    would be lost; the KeyboardInterrupt comes right after it instead."""
+    """SIGINT's handler while the main thread is in receive(): Python's
+    default one would raise KeyboardInterrupt anywhere, also between
+    reading a message and dispatching it, and the message would be lost.
+    This one only interrupts a wait; the KeyboardInterrupt is raised once
+    receive() put everything in order."""
     global _main_sigint
     _main_sigint = True
+    if _main_waits:
+        raise _Interrupted
 
 
 class _Wakeup:
@@ -2623,31 +2634,60 @@ class WorkerGateway:
             return items.get(False)
         except _queue.Empty:
             pass
-        deadline = None if timeout is None else _monotonic() + timeout
         me = _thread.get_ident()
+        may_lead = me not in self._lf_excluded
+        if me != _MAIN_IDENT or not may_lead:
+            return self._lf_wait(chid, items, timeout, me, may_lead, False)
+        if _getsignal(_SIGINT) is not _default_int:
+            # a handler of the remote code's own may raise anywhere
+            return self._lf_wait(chid, items, timeout, me, False, False)
+        # The main thread: a SIGINT must not land in the middle of our
+        # bookkeeping or of a message. Our handler only notes it, and
+        # interrupts just the waits (_Interrupted, see _sigint); it becomes
+        # the KeyboardInterrupt of Python's default handler here.
+        global _main_sigint
+        _setsignal(_SIGINT, _sigint)
+        interrupted = False
+        try:
+            return self._lf_wait(chid, items, timeout, me, True, True)
+        except _Interrupted:
+            interrupted = True
+        finally:
+            _setsignal(_SIGINT, _default_int)
+            late = _main_sigint and not interrupted
+            _main_sigint = False
+            if late:  # it came as the item was taken: as if right after
+                _thread.interrupt_main()
+        raise KeyboardInterrupt
+
+    def _lf_wait(self, chid, items, timeout, me, may_lead, in_main):
+        """_lf_receive's loop: lead while nobody reads, else follow."""
+        deadline = None if timeout is None else _monotonic() + timeout
         lock = self._lf_lock
         while True:
-            lock.acquire()
-            if (self._leader is None and not self._lf_closed
-                    and self._may_lead(me)):
-                self._leader = me
-                self._lf_epoch += 1
-                lock.release()
+            with lock:
+                lead = (may_lead and self._leader is None
+                        and not self._lf_closed)
+                if lead:
+                    self._leader = me
+                    self._lf_epoch += 1
+                else:
+                    self._lf_followers += 1
+                    waiting = self._lf_waiting
+                    waiting[chid] = waiting.get(chid, 0) + 1
+                    if self._leader is None:  # nobody reads: the receiver
+                        self._lf_urgent = True
+                        self._rx_standby.set()
+            if lead:
                 try:
-                    self._lead(items, deadline, me == _MAIN_IDENT)
+                    self._lead(items, deadline, in_main)
                 finally:
                     self._step_down()
+                if in_main and _main_sigint:
+                    raise _Interrupted  # the item stays for the next receive
             else:
-                self._lf_followers += 1
-                waiting = self._lf_waiting
-                waiting[chid] = waiting.get(chid, 0) + 1
-                if self._leader is None:  # we may not lead: wake the receiver
-                    self._lf_urgent = True
-                    self._rx_standby.set()
-                lock.release()
                 try:
-                    return items.get(timeout=None if deadline is None else
-                                     max(0.0, deadline - _monotonic()))
+                    return self._wait_item(items, deadline, in_main)
                 finally:
                     with lock:
                         self._lf_followers -= 1
@@ -2661,17 +2701,24 @@ class WorkerGateway:
                 if deadline is not None and _monotonic() >= deadline:
                     raise
 
-    def _may_lead(self, me):
-        """Whether thread ``me`` may read the stream: not in a run of
-        bootstrap/runner.py (its interrupts may land anywhere), and the main
-        thread only while SIGINT has Python's default handler (see _lead)."""
-        if me in self._lf_excluded:
-            return False
-        return me != _MAIN_IDENT or _getsignal(_SIGINT) is _default_int
+    @staticmethod
+    def _wait_item(items, deadline, in_main):
+        """A follower's wait for its item."""
+        global _main_waits
+        timeout = (None if deadline is None
+                   else max(0.0, deadline - _monotonic()))
+        if not in_main:
+            return items.get(timeout=timeout)
+        _main_waits = True
+        try:
+            return items.get(timeout=timeout)
+        finally:
+            _main_waits = False
 
     def _lead(self, items, deadline, in_main):
         """Read and dispatch messages until ``items`` holds one, the
-        deadline passed or the stream ended."""
+        deadline passed or the stream ended (or, in the main thread, a
+        SIGINT came)."""
         io = self._io
         poll = self._poller
         if poll is None:
@@ -2679,20 +2726,27 @@ class WorkerGateway:
             poller = select.poll()
             poller.register(io.poll_fd, select.POLLIN)
             poll = self._poller = poller.poll
-        global _main_sigint
+        global _main_waits
         while items.empty():
+            if in_main and _main_sigint:
+                return
             if not io.buffered():
-                # (a SIGINT here interrupts the wait: nothing read yet)
                 if deadline is None:
-                    poll()
+                    wait = None
                 else:
                     left = deadline - _monotonic()
                     if left <= 0:
                         return
-                    if not poll(left * 1000.0 + 1.0):
-                        continue
-            if in_main:  # a SIGINT waits until the message is in
-                _setsignal(_SIGINT, _sigint)
+                    wait = left * 1000.0 + 1.0
+                if in_main:  # a SIGINT interrupts the wait (_sigint)
+                    _main_waits = True
+                try:
+                    ready = poll(wait)
+                finally:
+                    if in_main:
+                        _main_waits = False
+                if not ready:
+                    continue
             try:
                 code, chid, data = self._read()
                 if not self._dispatch_as_leader(code, chid, data):
@@ -2706,12 +2760,6 @@ class WorkerGateway:
                     self._lf_closed = True
                     self._lf_outcome = exc  # the receiver thread handles it
                 return
-            finally:
-                if in_main:
-                    _setsignal(_SIGINT, _default_int)
-                    if _main_sigint:
-                        _main_sigint = False
-                        raise KeyboardInterrupt
 
     def _dispatch_as_leader(self, code, chid, data):
         """Dispatch a message read by an execution; False (nothing done)
