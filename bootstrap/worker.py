@@ -122,6 +122,9 @@ SEND_PENDING_MAX = 4 << 20
 #: and the longest the receiver sleeps while an execution reads.
 LEAD_GRACE = 0.002
 STANDBY_MAX = 1.0
+#: How soon a SIGINT interrupts the main thread while it waits in receive()
+#: for an item another thread reads (seconds).
+MAIN_WAIT_STEP = 0.05
 
 #: main_thread_only: how long a CHANNEL_EXEC waits for the main thread to
 #: finish the previous execution before it is refused (its CLOSE may reach
@@ -1397,7 +1400,7 @@ except ImportError:  # no signals: the main thread never reads the stream
 
 #: While the main thread waits in receive() (see WorkerGateway._lf_receive)
 #: SIGINT has the handler below: ``_main_sigint`` notes that one came, and
-#: ``_main_waits`` is true while it waits (poll, or a follower's wait).
+#: ``_main_waits`` is true while it polls the stream.
 _main_sigint = False
 _main_waits = False
 
@@ -2703,17 +2706,23 @@ class WorkerGateway:
 
     @staticmethod
     def _wait_item(items, deadline, in_main):
-        """A follower's wait for its item."""
-        global _main_waits
-        timeout = (None if deadline is None
-                   else max(0.0, deadline - _monotonic()))
+        """A follower's wait for its item. The main thread's wait is not
+        interrupted (the item could be lost on the way out): it looks for
+        a noted SIGINT every MAIN_WAIT_STEP seconds instead."""
         if not in_main:
-            return items.get(timeout=timeout)
-        _main_waits = True
-        try:
-            return items.get(timeout=timeout)
-        finally:
-            _main_waits = False
+            return items.get(timeout=None if deadline is None else
+                             max(0.0, deadline - _monotonic()))
+        while True:
+            if _main_sigint:
+                raise _Interrupted  # the item stays for the next receive
+            step = MAIN_WAIT_STEP
+            if deadline is not None:
+                step = min(step, max(0.0, deadline - _monotonic()))
+            try:
+                return items.get(timeout=step)
+            except _queue.Empty:
+                if deadline is not None and _monotonic() >= deadline:
+                    raise
 
     def _lead(self, items, deadline, in_main):
         """Read and dispatch messages until ``items`` holds one, the
