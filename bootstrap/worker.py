@@ -2784,13 +2784,16 @@ class WorkerGateway:
 
     def _step_down(self):
         """An execution stops reading: the receiver takes over at once when
-        someone waits for a leader (or after LEAD_GRACE, see _standby_loop)."""
+        someone waits for a leader or more messages are buffered (reading
+        them while the execution works on its item keeps a stream flowing),
+        else after LEAD_GRACE (see _standby_loop)."""
         with self._lf_lock:
             if self._leader != _thread.get_ident():
                 return  # handed to the receiver thread
             self._leader = None
             self._lf_released = _monotonic()
-            if self._lf_followers or self._lf_closed:
+            if (self._lf_followers or self._lf_closed
+                    or self._io.buffered()):
                 self._lf_urgent = True
             if self._lf_urgent or self._rx_deep:
                 self._rx_standby.set()
