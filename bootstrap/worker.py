@@ -1396,7 +1396,7 @@ try:
     from _signal import getsignal as _getsignal, signal as _setsignal
 except ImportError:  # no signals: the main thread never reads the stream
     _SIGINT = _default_int = _setsignal = None
-    _getsignal = lambda signum: None  # noqa: E731
+    _getsignal = lambda signum: "none"  # noqa: E731  (never _default_int)
 
 #: While the main thread waits in receive() (see WorkerGateway._lf_receive)
 #: SIGINT has the handler below: ``_main_sigint`` notes that one came, and
@@ -1732,8 +1732,7 @@ class Channel:
     __next__ = next
 
     def setcallback(self, callback, endmarker=NO_ENDMARKER_WANTED):
-        """Deliver items to ``callback`` (in the thread that reads messages:
-        the receiver thread, or an execution waiting in receive()) instead of
+        """Deliver items to ``callback`` (in the receiver thread) instead of
         the queue: queued items first, in order, then items as they arrive,
         and ``endmarker`` (if given) once when the channel ends.
         receive() raises IOError afterwards.
@@ -2568,7 +2567,7 @@ class WorkerGateway:
         reason = "eof"
         try:
             if self._lf_on:
-                self._standby_loop()
+                self._standby_loop()  # (ends by raising, as the loop below)
             read_one = self._read_one
             while True:
                 read_one()
